@@ -1,0 +1,146 @@
+// Wires the parts together: createApp(config) builds the store, scheduler, auth and audit log,
+// and a node:http server that routes each GET to its handler. All state lives in here.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { customAlphabet } from 'nanoid';
+import { AuditLog } from './audit.js';
+import { Auth, clientAddress, presentedHash } from './auth.js';
+import type { Config } from './config.js';
+import type { AppDeps, RequestContext } from './deps.js';
+import { HttpError, parseQuery, sendJson, splitUrl } from './http.js';
+import type { Logger } from './log.js';
+import { acquireLock, recoverTickets } from './recovery.js';
+import { documentReader } from './render.js';
+import { routes } from './routes.js';
+import { Scheduler } from './scheduler.js';
+import { ShellStates, baseCommandEnv } from './shellState.js';
+import { TicketStore } from './tickets.js';
+
+/** New session names: letters and digits only, so they always match the session rule. */
+const newSessionName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12);
+
+export interface App {
+  readonly server: http.Server;
+  /** Recovers unfinished tickets, then listens. Resolves with the bound address. */
+  start(): Promise<AddressInfo>;
+  /** Stops taking commands, ends running ones within SHUTDOWN_GRACE, closes the server. */
+  shutdown(): Promise<void>;
+}
+
+export function createApp(config: Config, logger: Logger): App {
+  const privateDir = path.join(config.sessionsDir, '.llmass');
+  const store = new TicketStore(config.sessionsDir);
+  const audit = new AuditLog(config.auditLog, config.hash, logger);
+  const shells = new ShellStates(privateDir, config.commandShell, config.workdir, baseCommandEnv(process.env));
+  const scheduler = new Scheduler({
+    config,
+    store,
+    shells,
+    audit,
+    newSessionName,
+    onError: (message, error) => logger.error(message, { error: String(error) }),
+  });
+  const deps: AppDeps = {
+    config,
+    store,
+    scheduler,
+    auth: new Auth({ hash: config.hash, maxFailures: config.authMaxFailures, window: config.authWindow }),
+    logger,
+    view: { fqdn: config.fqdn, hash: config.hash, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes },
+    readme: documentReader(new URL('../README.md', import.meta.url)),
+    contextDoc: documentReader(new URL('../CONTEXT.md', import.meta.url)),
+  };
+
+  const server = http.createServer((req, res) => {
+    void handle(deps, req, res);
+  });
+  // Long-polls hold a request up to MAX_WAIT; idle keep-alive sockets are closed sooner.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 5000;
+
+  let releaseLock: (() => void) | undefined;
+
+  return {
+    server,
+    async start() {
+      releaseLock = acquireLock(privateDir);
+      shells.install();
+      await recoverTickets(store, config.maxOutputBytes, logger);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return server.address() as AddressInfo;
+    },
+    async shutdown() {
+      await scheduler.shutdown(config.shutdownGrace);
+      await audit.flush();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      releaseLock?.();
+    },
+  };
+}
+
+async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const startedAt = performance.now();
+  const log: RequestContext['log'] = {};
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+    deps.logger.info('request', {
+      method: req.method,
+      path: safePath(req.url),
+      status: res.statusCode,
+      ms: Math.round((performance.now() - startedAt) * 10) / 10,
+      session: log.session,
+      ticket: log.ticket,
+    });
+  });
+  // Every answer may carry the hash in its URLs or reveal what ran: nothing is cached.
+  res.setHeader('Cache-Control', 'no-store');
+  try {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new HttpError(405, `method ${String(req.method).slice(0, 20)} is not allowed`, 'every LLMASS endpoint is a GET with its parameters in the query string', {
+        Allow: 'GET, HEAD',
+      });
+    }
+    const { pathname, rawQuery } = splitUrl(req);
+    const route = routes.get(pathname);
+    if (route === undefined) {
+      throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, 'the endpoints are /context, /shell, /callback, /history, /cancel, /sessions, /view; GET /context for how to use them');
+    }
+    const query = parseQuery(rawQuery);
+    const client = clientAddress(req, deps.config.trustProxy);
+    if (route.auth) deps.auth.check(client, presentedHash(req, query));
+    await route.handler({ req, res, query, client, deps, signal: abort.signal, log });
+  } catch (error) {
+    sendError(deps, req, res, error);
+  }
+}
+
+function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (error instanceof HttpError) {
+    sendJson(req, res, error.status, { error: error.message, hint: error.hint }, { ...error.headers });
+    return;
+  }
+  deps.logger.error('unexpected error', { path: safePath(req.url), error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  sendJson(req, res, 500, { error: 'internal error', hint: 'this is a bug in LLMASS, not in your request; try again, and tell the operator if it persists' });
+}
+
+/** The path alone: the query (which may hold the hash) never reaches the log. */
+function safePath(url: string | undefined): string {
+  const value = url ?? '';
+  const q = value.indexOf('?');
+  return (q === -1 ? value : value.slice(0, q)).slice(0, 200);
+}

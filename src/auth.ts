@@ -1,0 +1,115 @@
+// The hash check and the lock-out. The hash comes as `hash=` or `Authorization: Bearer`; it is
+// compared as SHA-256 digests with timingSafeEqual, so neither its content nor its length leaks
+// through timing. Too many wrong hashes from one client lock that client out for a window.
+import crypto from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { HttpError, type Query } from './http.js';
+
+/** Clients remembered at most; beyond it the oldest entries go first, so memory stays bounded. */
+const MAX_TRACKED_CLIENTS = 10_000;
+
+function digest(value: string): Buffer {
+  return crypto.createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** The hash a request presents, from the query or the Authorization header. */
+export function presentedHash(req: IncomingMessage, q: Query): string | undefined {
+  const fromQuery = q.get('hash');
+  if (fromQuery !== undefined && fromQuery !== '') return fromQuery;
+  const header = req.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** The socket address, or with TRUST_PROXY the last X-Forwarded-For entry (the one our proxy added). */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const header = req.headers['x-forwarded-for'];
+    const value = Array.isArray(header) ? header.join(',') : header;
+    const last = value?.split(',').map((part) => part.trim()).filter(Boolean).at(-1);
+    if (last !== undefined) return last.slice(0, 100);
+  }
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+interface FailureWindow {
+  startedAt: number;
+  failures: number;
+  lockedUntil: number;
+}
+
+export interface AuthOptions {
+  readonly hash: string;
+  readonly maxFailures: number;
+  /** Seconds. */
+  readonly window: number;
+  readonly now?: () => number;
+}
+
+export class Auth {
+  private readonly expected: Buffer;
+  private readonly clients = new Map<string, FailureWindow>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: AuthOptions) {
+    this.expected = digest(options.hash);
+    this.now = options.now ?? Date.now;
+  }
+
+  matches(candidate: string): boolean {
+    return crypto.timingSafeEqual(digest(candidate), this.expected);
+  }
+
+  /** Throws 429 for a locked-out client, 401 for a missing or wrong hash. */
+  check(client: string, presented: string | undefined): void {
+    const now = this.now();
+    const entry = this.current(client, now);
+    if (entry !== undefined && entry.lockedUntil > now) {
+      const seconds = Math.max(1, Math.ceil((entry.lockedUntil - now) / 1000));
+      throw new HttpError(429, 'too many wrong hashes from this address', `wait ${seconds} s before trying again, with the right hash`, {
+        'Retry-After': String(seconds),
+      });
+    }
+    if (presented === undefined) {
+      throw new HttpError(401, 'the hash is missing', 'add &hash=<HASH> to the URL, or send the header Authorization: Bearer <HASH>');
+    }
+    if (this.matches(presented)) return;
+    this.recordFailure(client, entry, now);
+    throw new HttpError(401, 'the hash is wrong', 'use the hash from the URL the operator gave you (the hash= part of the /context link)');
+  }
+
+  private current(client: string, now: number): FailureWindow | undefined {
+    const entry = this.clients.get(client);
+    if (entry === undefined) return undefined;
+    const windowMs = this.options.window * 1000;
+    if (entry.lockedUntil <= now && now - entry.startedAt >= windowMs) {
+      this.clients.delete(client);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private recordFailure(client: string, entry: FailureWindow | undefined, now: number): void {
+    const windowMs = this.options.window * 1000;
+    const next = entry ?? { startedAt: now, failures: 0, lockedUntil: 0 };
+    next.failures += 1;
+    // The lock lasts a whole window from the failure that crossed the limit.
+    if (next.failures >= this.options.maxFailures) next.lockedUntil = now + windowMs;
+    this.clients.delete(client);
+    this.clients.set(client, next); // re-insert: Map order is then oldest activity first
+    this.evict(now);
+  }
+
+  private evict(now: number): void {
+    for (const [client, entry] of this.clients) {
+      if (this.clients.size <= MAX_TRACKED_CLIENTS) break;
+      // Oldest first; a still-locked client is only dropped when the table is full of them.
+      if (entry.lockedUntil <= now || this.clients.size > MAX_TRACKED_CLIENTS) this.clients.delete(client);
+    }
+  }
+
+  /** For tests and diagnostics: how many clients are remembered. */
+  get trackedClients(): number {
+    return this.clients.size;
+  }
+}

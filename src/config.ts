@@ -1,0 +1,135 @@
+// Reads .env (dotenv) and the process environment into one typed, validated, frozen Config.
+// The environment wins over .env. Nothing here starts anything; first-run HASH creation lives
+// in firstRun.ts so that this module stays a pure function of its inputs.
+import fs from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+
+/** The HASH value shipped in .env.example; a server configured with it refuses to start. */
+export const PLACEHOLDER_HASH = 'change-me-to-a-random-secret-of-at-least-32-characters';
+export const MIN_HASH_LENGTH = 32;
+
+export interface Config {
+  readonly hash: string;
+  readonly fqdn: string;
+  readonly port: number;
+  readonly host: string;
+  /** Absolute path. */
+  readonly sessionsDir: string;
+  readonly commandShell: string;
+  /** Seconds. */
+  readonly commandTimeout: number;
+  readonly maxOutputBytes: number;
+  /** Absolute path. */
+  readonly workdir: string;
+  /** Seconds. */
+  readonly maxWait: number;
+  readonly outputViewBytes: number;
+  readonly maxConcurrency: number;
+  readonly maxQueue: number;
+  /** Seconds; 0 turns de-duplication off. */
+  readonly dedupWindow: number;
+  /** Seconds. */
+  readonly shutdownGrace: number;
+  readonly trustProxy: boolean;
+  readonly authMaxFailures: number;
+  /** Seconds. */
+  readonly authWindow: number;
+  /** Absolute path. */
+  readonly auditLog: string;
+}
+
+export class ConfigError extends Error {}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** .env from `cwd` (if any) under the real environment: the environment wins. */
+export function readEnv(env: Env, cwd: string): Env {
+  const file = path.join(cwd, '.env');
+  let fromFile: Record<string, string> = {};
+  if (fs.existsSync(file)) fromFile = dotenv.parse(fs.readFileSync(file));
+  const merged: Record<string, string | undefined> = { ...fromFile };
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim();
+  if (!/^\d+$/.test(text)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(text);
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '0').trim();
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false' || raw === '') return false;
+  throw new ConfigError(`${name} must be 0 or 1, got "${raw}"`);
+}
+
+export function validateHash(hash: string | undefined): string {
+  if (hash === undefined || hash === '') {
+    throw new ConfigError('HASH is not set: put HASH=<a random secret of 32 or more characters> in .env or the environment');
+  }
+  if (hash === PLACEHOLDER_HASH) {
+    throw new ConfigError('HASH is still the placeholder from .env.example: replace it with a random secret of 32 or more characters (for example: openssl rand -base64 36)');
+  }
+  if (hash.length < MIN_HASH_LENGTH) {
+    throw new ConfigError(`HASH must be at least ${MIN_HASH_LENGTH} characters long (it has ${hash.length})`);
+  }
+  if (!/^[\x21-\x7e]+$/.test(hash)) {
+    throw new ConfigError('HASH must be printable ASCII without spaces, so that it can travel in a URL and a header');
+  }
+  return hash;
+}
+
+function defaultShell(): string {
+  return fs.existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
+}
+
+export function loadConfig(env: Env, cwd: string): Config {
+  const port = integer(env, 'PORT', 8083, 0, 65535);
+  const sessionsDir = path.resolve(cwd, env.SESSIONS_DIR?.trim() || 'sessions');
+  const fqdnRaw = env.FQDN?.trim() || `http://localhost:${port}`;
+  let fqdn: string;
+  try {
+    const url = new URL(fqdnRaw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    fqdn = fqdnRaw.replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(`FQDN must be an http:// or https:// URL such as https://llmass.example.com, got "${fqdnRaw}"`);
+  }
+  const commandShell = env.COMMAND_SHELL?.trim() || defaultShell();
+  if (!path.isAbsolute(commandShell)) throw new ConfigError(`COMMAND_SHELL must be an absolute path, got "${commandShell}"`);
+  const workdir = path.resolve(cwd, env.WORKDIR?.trim() || '.');
+  const maxOutputBytes = integer(env, 'MAX_OUTPUT_BYTES', 1048576, 1024);
+  const config: Config = {
+    hash: validateHash(env.HASH),
+    fqdn,
+    port,
+    host: env.HOST?.trim() || '127.0.0.1',
+    sessionsDir,
+    commandShell,
+    commandTimeout: integer(env, 'COMMAND_TIMEOUT', 300, 1),
+    maxOutputBytes,
+    workdir,
+    maxWait: integer(env, 'MAX_WAIT', 50, 0, 3600),
+    outputViewBytes: integer(env, 'OUTPUT_VIEW_BYTES', 32768, 256),
+    maxConcurrency: integer(env, 'MAX_CONCURRENCY', 4, 1, 1024),
+    maxQueue: integer(env, 'MAX_QUEUE', 1000, 0),
+    dedupWindow: integer(env, 'DEDUP_WINDOW', 60, 0),
+    shutdownGrace: integer(env, 'SHUTDOWN_GRACE', 10, 0, 3600),
+    trustProxy: flag(env, 'TRUST_PROXY'),
+    authMaxFailures: integer(env, 'AUTH_MAX_FAILURES', 10, 1),
+    authWindow: integer(env, 'AUTH_WINDOW', 60, 1),
+    auditLog: path.resolve(cwd, env.AUDIT_LOG?.trim() || path.join(sessionsDir, 'audit.jsonl')),
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,35 @@
+// What a handler gets: the request, its parsed query, and the app's parts. Built once per
+// request in app.ts; handlers stay thin and call the store or the scheduler.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Auth } from './auth.js';
+import type { Config } from './config.js';
+import type { Query } from './http.js';
+import type { Logger } from './log.js';
+import type { Scheduler } from './scheduler.js';
+import type { TicketStore } from './tickets.js';
+import type { ViewContext } from './views.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly store: TicketStore;
+  readonly scheduler: Scheduler;
+  readonly auth: Auth;
+  readonly logger: Logger;
+  readonly view: ViewContext;
+  readonly readme: () => string | undefined;
+  readonly contextDoc: () => string | undefined;
+}
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly query: Query;
+  readonly client: string;
+  readonly deps: AppDeps;
+  /** Aborts when the client goes away, so a long-poll stops waiting for nobody. */
+  readonly signal: AbortSignal;
+  /** Fields for this request's log line. */
+  readonly log: { session?: string; ticket?: number };
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void>;

@@ -1,0 +1,18 @@
+// GET /context: CONTEXT.md, the page an operator hands to the agent, with {FQDN} and {HASH}
+// filled in so its examples work as printed. Only answered to a request that carried the hash.
+import type { Handler } from '../deps.js';
+import { HttpError, sendHtml, sendText } from '../http.js';
+import { optionalFormat } from '../params.js';
+import { fillPlaceholders, markdownToHtml, page, pageCsp } from '../render.js';
+
+export const context: Handler = async ({ req, res, query, deps }) => {
+  const format = optionalFormat(query, ['md', 'html'] as const);
+  const markdown = deps.contextDoc();
+  if (markdown === undefined) throw new HttpError(404, 'CONTEXT.md is missing from this installation', 'reinstall LLMASS with its CONTEXT.md beside dist/');
+  const filled = fillPlaceholders(markdown, { FQDN: deps.config.fqdn, HASH: deps.view.hash });
+  if (format === 'md') {
+    sendText(req, res, 200, filled, {}, 'text/markdown; charset=utf-8');
+    return;
+  }
+  sendHtml(req, res, 200, page('LLMASS: how to use this shell', markdownToHtml(filled)), pageCsp());
+};

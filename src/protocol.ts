@@ -1,0 +1,121 @@
+// The protocol's nouns as types: statuses, the ticket record kept on disk, and the answers.
+// Names follow PROTOCOL.md exactly; these are the words of the JSON, the code and the README.
+
+export type ActiveStatus = 'queued' | 'running';
+export type FinalStatus = 'done' | 'timeout' | 'canceled' | 'interrupted' | 'error';
+export type TicketStatus = ActiveStatus | FinalStatus;
+export type TimeoutKind = 'hard' | 'idle';
+
+export const FINAL_STATUSES: readonly FinalStatus[] = ['done', 'timeout', 'canceled', 'interrupted', 'error'];
+
+export function isFinal(status: TicketStatus): status is FinalStatus {
+  return (FINAL_STATUSES as readonly string[]).includes(status);
+}
+
+/** What the submitter asked for, kept with the ticket so the record explains itself. */
+export interface TicketRequest {
+  readonly input: string;
+  /** Seconds: the hard limit applied to this ticket (never above COMMAND_TIMEOUT). */
+  readonly timeout: number;
+  /** Seconds of silence after which the command is ended, or null. */
+  readonly idle_timeout: number | null;
+  readonly nonce: string | null;
+}
+
+interface TicketBase extends TicketRequest {
+  readonly ticket: number;
+  readonly session: string;
+  readonly submitted_at: string;
+}
+
+export interface QueuedTicket extends TicketBase {
+  readonly status: 'queued';
+  readonly started_at: null;
+}
+
+export interface RunningTicket extends TicketBase {
+  readonly status: 'running';
+  readonly started_at: string;
+  /** The command's process group: what a restart after a crash kills if it is still there. */
+  readonly process_group: number;
+  /** The group leader's start time in clock ticks since boot (/proc/<pid>/stat), to tell it from a reused PID. */
+  readonly process_started: number | null;
+}
+
+export interface FinishedTicket extends TicketBase {
+  readonly status: FinalStatus;
+  readonly started_at: string | null;
+  readonly finished_at: string;
+  readonly duration_ms: number | null;
+  readonly exit_code: number | null;
+  readonly signal: string | null;
+  readonly timeout_kind: TimeoutKind | null;
+  /** Merged stdout and stderr as stored: head and tail with a marker when truncated. */
+  readonly output: string;
+  /** Every byte the command wrote, stored or not. */
+  readonly output_bytes: number;
+  readonly truncated: boolean;
+}
+
+/** The durable record: `<n>.ticket` holds exactly this, as JSON. */
+export type TicketRecord = QueuedTicket | RunningTicket | FinishedTicket;
+
+/** Output as an answer shows it: the stored bytes, or a window or head+tail of them. */
+export interface OutputView {
+  output: string;
+  output_bytes: number;
+  truncated: boolean;
+  /** Bytes of stored output (what offset/limit page through). */
+  output_stored_bytes: number;
+  output_offset: number;
+  /** Bytes of stored output left out of `output` by this view. */
+  output_omitted_bytes: number;
+  /** A ready URL for the next window when part of the stored output is not shown. */
+  next_page?: string;
+}
+
+export interface Links {
+  callback: string;
+  /** The callback URL with a long-poll wait: GET it and it answers when the ticket finishes. */
+  poll: string;
+  cancel: string;
+  history: string;
+  /** A prefix for the next command in this session: append the URL-encoded command. */
+  shell: string;
+}
+
+export interface TicketView extends Links, OutputView {
+  type: 'status' | 'result';
+  ticket: number;
+  session: string;
+  input: string;
+  status: TicketStatus;
+  exit_code: number | null;
+  signal: string | null;
+  timeout_kind: TimeoutKind | null;
+  submitted_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  timeout: number;
+  idle_timeout: number | null;
+  /** Seconds an agent should wait before it asks again (already in `poll`). */
+  wait_seconds?: number;
+  next: string;
+}
+
+export interface Submission extends Links {
+  type: 'submission';
+  ticket: number;
+  session: string;
+  input: string;
+  status: TicketStatus;
+  cached: boolean;
+  wait_seconds: number;
+  next: string;
+}
+
+export interface ErrorAnswer {
+  error: string;
+  hint: string;
+}

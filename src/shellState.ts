@@ -1,0 +1,104 @@
+// Session shell state without a long-lived shell: when a command's bash exits, an EXIT trap
+// saves `export -p` and the working directory to a file in the session directory; before the
+// session's next command, bash sources that file (through BASH_ENV) and so starts where the
+// last one ended. Only bash has BASH_ENV: with another COMMAND_SHELL each command starts fresh.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const STATE_END = '# llmass-state-end';
+
+/**
+ * Sourced by bash before the command string. Builtins only, and no command substitution, so
+ * it costs no fork. `exec 2>&1` makes stderr the same pipe as stdout: one stream, in the
+ * order the command wrote it.
+ */
+export const PRELUDE = `# LLMASS prelude: sourced by bash (BASH_ENV) before each command of a session.
+exec 2>&1
+__llmass_state_out=$LLMASS_STATE_OUT
+__llmass_missing_dir() {
+  builtin printf '[llmass: the working directory %s no longer exists; this command starts in %s]\\n' "$1" "$PWD"
+}
+if [ -n "$LLMASS_STATE_IN" ]; then builtin . "$LLMASS_STATE_IN" 2>/dev/null; fi
+builtin unset BASH_ENV LLMASS_STATE_IN LLMASS_STATE_OUT
+__llmass_save_state() {
+  {
+    builtin export -p
+    builtin printf 'builtin cd -- %q 2>/dev/null || __llmass_missing_dir %q\\n' "$PWD" "$PWD"
+    builtin printf '%s\\n' '${STATE_END}'
+  } > "$__llmass_state_out" 2>/dev/null
+}
+builtin trap __llmass_save_state EXIT
+`;
+
+export interface ShellLaunch {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Variables every command gets on its first run, so tools do not page or colour output. */
+const AGENT_FRIENDLY_ENV = { TERM: 'dumb', NO_COLOR: '1', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
+
+/** The server's environment as commands first see it: without the secret. */
+export function baseCommandEnv(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...source, ...AGENT_FRIENDLY_ENV };
+  delete env.HASH;
+  delete env.BASH_ENV;
+  return env;
+}
+
+export class ShellStates {
+  private readonly preludePath: string;
+  private readonly usesBash: boolean;
+
+  constructor(
+    privateDir: string,
+    private readonly shell: string,
+    private readonly workdir: string,
+    private readonly baseEnv: NodeJS.ProcessEnv,
+  ) {
+    this.preludePath = path.join(privateDir, 'prelude.bash');
+    this.usesBash = path.basename(shell).includes('bash');
+  }
+
+  /** Writes the prelude once, at start-up. */
+  install(): void {
+    fs.mkdirSync(path.dirname(this.preludePath), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(this.preludePath, PRELUDE, { mode: 0o600 });
+  }
+
+  private statePath(sessionDir: string): string {
+    return path.join(sessionDir, '.shell-state');
+  }
+
+  private nextStatePath(sessionDir: string): string {
+    return path.join(sessionDir, '.shell-state.next');
+  }
+
+  /** How the session's next command starts: the directory and environment the last one left. */
+  launch(sessionDir: string): ShellLaunch {
+    if (!this.usesBash) return { cwd: this.workdir, env: this.baseEnv };
+    const saved = this.statePath(sessionDir);
+    const control = { BASH_ENV: this.preludePath, LLMASS_STATE_OUT: this.nextStatePath(sessionDir) };
+    if (!fs.existsSync(saved)) return { cwd: this.workdir, env: { ...this.baseEnv, ...control } };
+    // The saved `export -p` is the whole environment the last command ended with, unsets
+    // included, so the shell gets nothing else: bash rebuilds the environment from it.
+    return { cwd: this.workdir, env: { ...control, LLMASS_STATE_IN: saved } };
+  }
+
+  /** After a command: keep the state its shell saved, if it saved a complete one. */
+  async capture(sessionDir: string): Promise<void> {
+    if (!this.usesBash) return;
+    const next = this.nextStatePath(sessionDir);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(next, 'utf8');
+    } catch {
+      return; // killed, or replaced itself with exec: the previous state stands
+    }
+    if (text.endsWith(`${STATE_END}\n`)) {
+      await fs.promises.rename(next, this.statePath(sessionDir));
+    } else {
+      await fs.promises.rm(next, { force: true });
+    }
+  }
+}

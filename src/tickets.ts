@@ -1,0 +1,153 @@
+// The ticket store: session directories under SESSIONS_DIR, ticket numbers, and `<n>.ticket`
+// files replaced atomically. It knows nothing of HTTP or of running commands.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TicketRecord } from './protocol.js';
+
+export const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const TICKET_FILE = /^([1-9][0-9]*)\.ticket$/;
+
+/** What the store keeps in memory per session: the last number handed out. */
+export interface SessionIndex {
+  readonly name: string;
+  readonly dir: string;
+  last: number;
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+export class TicketStore {
+  private readonly indexes = new Map<string, Promise<SessionIndex>>();
+  private readonly writeChains = new Map<string, Promise<void>>();
+  private tmpCounter = 0;
+
+  constructor(readonly root: string) {}
+
+  sessionDir(session: string): string {
+    // The one assertion at the filesystem boundary: a name that passed the handlers' check
+    // cannot hold a separator or start with a dot, so the path stays inside SESSIONS_DIR.
+    if (!SESSION_NAME.test(session)) throw new Error(`invalid session name reached the store: ${JSON.stringify(session)}`);
+    return path.join(this.root, session);
+  }
+
+  ticketPath(session: string, ticket: number): string {
+    return path.join(this.sessionDir(session), `${ticket}.ticket`);
+  }
+
+  /** Side files of a running ticket live beside its record and are removed when it finishes. */
+  sidePath(session: string, ticket: number, kind: 'out' | 'state'): string {
+    return path.join(this.sessionDir(session), `.${ticket}.${kind}`);
+  }
+
+  async exists(session: string): Promise<boolean> {
+    if (this.indexes.has(session)) return true;
+    try {
+      return (await fs.promises.stat(this.sessionDir(session))).isDirectory();
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+  }
+
+  /** The session's index, creating its directory when `create` is set. */
+  open(session: string, create: boolean): Promise<SessionIndex | undefined> {
+    const known = this.indexes.get(session);
+    if (known) return known;
+    return this.load(session, create);
+  }
+
+  private async load(session: string, create: boolean): Promise<SessionIndex | undefined> {
+    const dir = this.sessionDir(session);
+    if (create) {
+      await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    } else if (!(await this.exists(session))) {
+      return undefined;
+    }
+    // Two requests may race here; the first promise stored wins and both share it, so the
+    // counter is initialised once and numbers stay unique.
+    const raced = this.indexes.get(session);
+    if (raced) return raced;
+    const pending = this.ticketNumbers(session).then((numbers) => ({ name: session, dir, last: numbers.at(-1) ?? 0 }));
+    this.indexes.set(session, pending);
+    pending.catch(() => this.indexes.delete(session));
+    return pending;
+  }
+
+  /** Hands out the next number. Synchronous, so no two callers can get the same one. */
+  allocate(index: SessionIndex): number {
+    index.last += 1;
+    return index.last;
+  }
+
+  /** The session's ticket numbers in ascending numeric order (100 after 99, not after 10). */
+  async ticketNumbers(session: string): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(this.sessionDir(session));
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+    const numbers: number[] = [];
+    for (const name of names) {
+      const match = TICKET_FILE.exec(name);
+      if (match?.[1] !== undefined) numbers.push(Number(match[1]));
+    }
+    return numbers.sort((a, b) => a - b);
+  }
+
+  async read(session: string, ticket: number): Promise<TicketRecord | undefined> {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.ticketPath(session, ticket), 'utf8');
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    return JSON.parse(text) as TicketRecord;
+  }
+
+  /**
+   * Replaces `<n>.ticket` atomically: the record goes to a temp file which is then renamed
+   * over the old one, so a reader sees the old or the new record, never half of one. Writes
+   * to one ticket are chained, so they land in the order they were asked for.
+   */
+  write(record: TicketRecord): Promise<void> {
+    const key = `${record.session}/${record.ticket}`;
+    const previous = this.writeChains.get(key) ?? Promise.resolve();
+    const next = previous.then(() => this.writeNow(record));
+    const settled = next.catch(() => undefined);
+    this.writeChains.set(key, settled);
+    void settled.then(() => {
+      if (this.writeChains.get(key) === settled) this.writeChains.delete(key);
+    });
+    return next;
+  }
+
+  private async writeNow(record: TicketRecord): Promise<void> {
+    const final = this.ticketPath(record.session, record.ticket);
+    this.tmpCounter += 1;
+    const tmp = path.join(path.dirname(final), `.${record.ticket}.ticket.${process.pid}.${this.tmpCounter}.tmp`);
+    try {
+      await fs.promises.writeFile(tmp, JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
+      await fs.promises.rename(tmp, final);
+    } catch (error) {
+      await fs.promises.rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  /** Every session directory, by name. Files and dot-entries (audit log, private files) are skipped. */
+  async listSessions(): Promise<string[]> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(this.root, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+    return entries.filter((entry) => entry.isDirectory() && SESSION_NAME.test(entry.name)).map((entry) => entry.name);
+  }
+}
