@@ -26,6 +26,8 @@ export interface App {
   start(): Promise<AddressInfo>;
   /** Stops taking commands, ends running ones within SHUTDOWN_GRACE, closes the server. */
   shutdown(): Promise<void>;
+  /** The public base URL answers use (FQDN, or derived from the bound port). */
+  fqdn(): string;
 }
 
 export function createApp(config: Config, logger: Logger): App {
@@ -41,13 +43,14 @@ export function createApp(config: Config, logger: Logger): App {
     newSessionName,
     onError: (message, error) => logger.error(message, { error: String(error) }),
   });
+  const view = { fqdn: config.fqdn, hash: config.hash, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes };
   const deps: AppDeps = {
     config,
     store,
     scheduler,
     auth: new Auth({ hash: config.hash, maxFailures: config.authMaxFailures, window: config.authWindow }),
     logger,
-    view: { fqdn: config.fqdn, hash: config.hash, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes },
+    view,
     readme: documentReader(new URL('../README.md', import.meta.url)),
     contextDoc: documentReader(new URL('../CONTEXT.md', import.meta.url)),
   };
@@ -74,8 +77,12 @@ export function createApp(config: Config, logger: Logger): App {
           resolve();
         });
       });
-      return server.address() as AddressInfo;
+      const address = server.address() as AddressInfo;
+      // With PORT=0 and no FQDN, the default FQDN names the port actually bound.
+      if (!config.fqdnConfigured) view.fqdn = `http://localhost:${address.port}`;
+      return address;
     },
+    fqdn: () => view.fqdn,
     async shutdown() {
       await scheduler.shutdown(config.shutdownGrace);
       await audit.flush();

@@ -12,6 +12,8 @@ export const MIN_HASH_LENGTH = 32;
 export interface Config {
   readonly hash: string;
   readonly fqdn: string;
+  /** False when FQDN was not configured: the app then derives it from the port it bound. */
+  readonly fqdnConfigured: boolean;
   readonly port: number;
   readonly host: string;
   /** Absolute path. */
@@ -113,6 +115,7 @@ export function loadConfig(env: Env, cwd: string): Config {
   const config: Config = {
     hash: validateHash(env.HASH),
     fqdn,
+    fqdnConfigured: Boolean(env.FQDN?.trim()),
     port,
     host: env.HOST?.trim() || '127.0.0.1',
     sessionsDir,

@@ -26,12 +26,12 @@ async function main(): Promise<void> {
     process.stderr.write(`llmass: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
-  logger.info('listening', { url: `http://${address.address}:${address.port}`, port: address.port, fqdn: config.fqdn, sessions_dir: config.sessionsDir });
+  logger.info('listening', { url: `http://${address.address}:${address.port}`, port: address.port, sessions_dir: config.sessionsDir });
   if (created) {
     // The one time the secret is printed: the operator needs this URL to hand to the agent.
     process.stdout.write(
       `\nLLMASS first start: wrote .env with a new random HASH (mode 0600).\n` +
-        `Give your agent this URL; it explains everything else:\n\n  ${config.fqdn}/context?hash=${config.hash}\n\n` +
+        `Give your agent this URL; it explains everything else:\n\n  ${app.fqdn()}/context?hash=${config.hash}\n\n` +
         `This is printed once. Later starts reuse .env and never print the hash.\n\n`,
     );
   }

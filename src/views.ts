@@ -7,7 +7,7 @@ import { isFinal } from './protocol.js';
 import type { OutputWindow } from './params.js';
 
 export interface ViewContext {
-  readonly fqdn: string;
+  fqdn: string;
   readonly hash: string;
   readonly maxWait: number;
   readonly outputViewBytes: number;
@@ -59,7 +59,7 @@ export function outputView(
   pageUrl: (offset: number, limit: number) => string,
 ): OutputView {
   const bytes = stored.stored;
-  const base = { output_bytes: stored.total, truncated: stored.truncated, output_stored_bytes: bytes.length };
+  const base = { output: '', output_bytes: stored.total, truncated: stored.truncated, output_stored_bytes: bytes.length };
   if (window !== undefined) {
     const start = Math.min(window.offset, bytes.length);
     const end = Math.min(start + window.limit, bytes.length);

@@ -9,7 +9,7 @@ export const context: Handler = async ({ req, res, query, deps }) => {
   const format = optionalFormat(query, ['md', 'html'] as const);
   const markdown = deps.contextDoc();
   if (markdown === undefined) throw new HttpError(404, 'CONTEXT.md is missing from this installation', 'reinstall LLMASS with its CONTEXT.md beside dist/');
-  const filled = fillPlaceholders(markdown, { FQDN: deps.config.fqdn, HASH: deps.view.hash });
+  const filled = fillPlaceholders(markdown, { FQDN: deps.view.fqdn, HASH: deps.view.hash });
   if (format === 'md') {
     sendText(req, res, 200, filled, {}, 'text/markdown; charset=utf-8');
     return;

@@ -1,0 +1,195 @@
+// startServer(): the real daemon (`node dist/server.js`) in a child process, on port 0, in a
+// temporary directory with its own SESSIONS_DIR. Every server and directory made here is
+// cleaned up by stopAll(), which each test file calls in afterEach/afterAll.
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SERVER_JS = path.join(ROOT, 'dist', 'server.js');
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface TestServer {
+  readonly dir: string;
+  readonly sessionsDir: string;
+  readonly hash: string;
+  readonly port: number;
+  readonly base: string;
+  readonly proc: ChildProcess;
+  readonly exited: Promise<Exit>;
+  /** Everything the server printed on stdout and stderr so far. */
+  output(): string;
+  /** GET `path` with the hash added (unless `auth: false`). */
+  get(pathAndQuery: string, options?: { auth?: boolean; headers?: Record<string, string>; method?: string }): Promise<Answer>;
+  /** Builds `/path?hash=…&k=v` with each value URL-encoded once. */
+  url(pathname: string, params?: Record<string, string | number>): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<Exit>;
+}
+
+const started = new Set<TestServer>();
+const tempDirs = new Set<string>();
+
+export function tempDir(prefix = 'llmass-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function randomHash(): string {
+  return crypto.randomBytes(30).toString('base64url');
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Reuse a directory (for restarts); default: a new temp dir. */
+  dir?: string;
+  /** null: start with no HASH in the environment. */
+  hash?: string | null;
+  /** Resolve on exit instead of on listening (for start-up failures). */
+  expectExit?: boolean;
+}
+
+export function baseEnv(): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8' };
+}
+
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const dir = options.dir ?? tempDir();
+  const hash = options.hash === undefined ? randomHash() : options.hash;
+  const env: Record<string, string> = {
+    ...baseEnv(),
+    PORT: '0',
+    SESSIONS_DIR: path.join(dir, 'sessions'),
+    ...(hash === null ? {} : { HASH: hash }),
+    ...options.env,
+  };
+  const proc = spawn(process.execPath, [SERVER_JS], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let printed = '';
+  const exited = new Promise<Exit>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const port = await new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      printed += chunk.toString('utf8');
+      const match = /"msg":"listening","url":"http:\/\/[^"]+:(\d+)"/.exec(printed);
+      if (match?.[1] !== undefined) resolve(Number(match[1]));
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    void exited.then((exit) => {
+      if (options.expectExit) resolve(0);
+      else reject(new Error(`server exited before listening (${JSON.stringify(exit)}):\n${printed}`));
+    });
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const effectiveHash = hash ?? readEnvHash(dir);
+  const server: TestServer = {
+    dir,
+    sessionsDir: env.SESSIONS_DIR ?? path.join(dir, 'sessions'),
+    hash: effectiveHash,
+    port,
+    base,
+    proc,
+    exited,
+    output: () => printed,
+    url(pathname, params = {}) {
+      const query = Object.entries({ hash: effectiveHash, ...params })
+        .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+        .join('&');
+      return `${pathname}?${query}`;
+    },
+    async get(pathAndQuery, { auth = true, headers = {}, method = 'GET' } = {}) {
+      let target = pathAndQuery;
+      if (auth && !/[?&]hash=/.test(target)) target += `${target.includes('?') ? '&' : '?'}hash=${encodeURIComponent(effectiveHash)}`;
+      const answer = await fetch(base + target, { method, headers });
+      const text = await answer.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: answer.status, headers: answer.headers, text, json };
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+      const exit = await exited;
+      clearTimeout(timer);
+      return exit;
+    },
+  };
+  started.add(server);
+  return server;
+}
+
+function readEnvHash(dir: string): string {
+  try {
+    const match = /^HASH=(.*)$/m.exec(fs.readFileSync(path.join(dir, '.env'), 'utf8'));
+    return match?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Stops every server and removes every temp dir this file made. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...started].map((server) => server.stop()));
+  started.clear();
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/** Submits and long-polls until the ticket is finished; returns the final view. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function run(server: TestServer, cmd: string, params: Record<string, string | number> = {}): Promise<any> {
+  const submitted = await server.get(server.url('/shell', { ...params, cmd }));
+  if (submitted.status !== 200) throw new Error(`submit failed: ${submitted.status} ${submitted.text}`);
+  return waitFinal(server, submitted.json.session, submitted.json.ticket);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function waitFinal(server: TestServer, session: string, ticket: number, params: Record<string, string | number> = {}): Promise<any> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const answer = await server.get(server.url('/callback', { session, ticket, wait: 10, ...params }));
+    if (answer.status !== 200) throw new Error(`callback failed: ${answer.status} ${answer.text}`);
+    if (answer.json.type === 'result') return answer.json;
+  }
+  throw new Error(`ticket ${session}/${ticket} did not finish`);
+}
+
+/** Whether a process with this PID exists (and is not a zombie). */
+export function processRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls a condition (for things with no event to wait on, like the process table). */
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 25): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+  }
+  return condition();
+}
