@@ -7,26 +7,10 @@ import type { Logger } from './log.js';
 import { recoverSpool } from './output.js';
 import type { FinishedTicket, TicketRecord } from './protocol.js';
 import { isFinal } from './protocol.js';
-import { KILL_GRACE_MS, processStartTicks, signalGroup } from './runner.js';
+import { KILL_GRACE_MS, groupMembers, processStartTicks, signalGroup } from './runner.js';
 import type { TicketStore } from './tickets.js';
 
 const INTERRUPTED_NOTE = '\n[llmass: interrupted: the server stopped or died while this ticket was queued or running; this was found at the next start]\n';
-
-/** PIDs whose process group is `pgid`, read from /proc. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) members.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return members;
-}
 
 /**
  * Ends a process group a dead server left running. The group is ours when its leader is still

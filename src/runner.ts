@@ -54,14 +54,34 @@ export function processStartTicks(pid: number): number | null {
   }
 }
 
-/** Whether any process is still in the group (zombies included). */
+/** PIDs in process group `pgid` that are not zombies, read from /proc. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return members;
+}
+
+/**
+ * Whether any live process is still in the group. kill(-pgid, 0) is the cheap first answer,
+ * but it counts zombies, which an init that does not reap (as in some containers) keeps
+ * forever; /proc tells them apart.
+ */
 export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return groupMembers(pgid).length > 0;
 }
 
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
