@@ -26,7 +26,6 @@ async function main(): Promise<void> {
     process.stderr.write(`llmass: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
-  logger.info('listening', { url: `http://${address.address}:${address.port}`, port: address.port, sessions_dir: config.sessionsDir });
   if (created) {
     // The one time the secret is printed: the operator needs this URL to hand to the agent.
     process.stdout.write(
@@ -35,6 +34,9 @@ async function main(): Promise<void> {
         `This is printed once. Later starts reuse .env and never print the hash.\n\n`,
     );
   }
+
+  // Last, so that whoever waits for this line has everything printed before it.
+  logger.info('listening', { url: `http://${address.address}:${address.port}`, port: address.port, sessions_dir: config.sessionsDir });
 
   let stopping = false;
   const stop = (signal: string): void => {
