@@ -38,11 +38,13 @@ export class AuditLog {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   }
 
-  record(event: AuditEvent): void {
+  /** Appends one line; resolves when it is written (a failure is logged, never thrown). */
+  record(event: AuditEvent): Promise<void> {
     const line = redact(JSON.stringify({ time: new Date().toISOString(), ...event }), this.secret) + '\n';
     this.chain = this.chain
       .then(() => fs.promises.appendFile(this.file, line, { mode: 0o600 }))
       .catch((error: unknown) => this.logger.error('audit log write failed', { file: this.file, error: String(error) }));
+    return this.chain;
   }
 
   /** Resolves when every line recorded so far is on disk. */

@@ -125,7 +125,9 @@ export class Scheduler {
       throw error;
     }
     entry.persisted = true;
-    this.deps.audit.record({
+    // The audit line is written before the ticket can start or be answered: the record of
+    // what was asked never lags behind what was done.
+    await this.deps.audit.record({
       event: 'accepted',
       client,
       session: name,
@@ -279,14 +281,14 @@ export class Scheduler {
     spool?.remove();
     this.running.delete(key(session, ticket));
     this.busySessions.delete(session);
-    this.recordEnd(record);
+    await this.recordEnd(record);
     this.wake(record);
     this.dispatch();
     return record;
   }
 
-  private recordEnd(record: FinishedTicket): void {
-    this.deps.audit.record({
+  private recordEnd(record: FinishedTicket): Promise<void> {
+    return this.deps.audit.record({
       event: 'ended',
       session: record.session,
       ticket: record.ticket,
@@ -315,7 +317,7 @@ export class Scheduler {
       truncated: false,
     };
     await this.deps.store.write(record);
-    this.recordEnd(record);
+    await this.recordEnd(record);
     this.wake(record);
     this.dispatch();
     return record;

@@ -76,9 +76,9 @@ const SCRIPT = `(() => {
     } catch (error) {
       state.textContent = 'Update failed: ' + error;
     }
-    setTimeout(poll, active ? 1000 : 3000);
+    setTimeout(poll, active ? 1000 : 2000);
   }
-  setTimeout(poll, active ? 1000 : 3000);
+  setTimeout(poll, active ? 1000 : 2000);
 })();`;
 
 export const view: Handler = async (ctx) => {
