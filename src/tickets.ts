@@ -42,7 +42,6 @@ export class TicketStore {
   }
 
   async exists(session: string): Promise<boolean> {
-    if (this.indexes.has(session)) return true;
     try {
       return (await fs.promises.stat(this.sessionDir(session))).isDirectory();
     } catch (error) {
@@ -52,10 +51,14 @@ export class TicketStore {
   }
 
   /** The session's index, creating its directory when `create` is set. */
-  open(session: string, create: boolean): Promise<SessionIndex | undefined> {
+  async open(session: string, create: boolean): Promise<SessionIndex | undefined> {
     const known = this.indexes.get(session);
-    if (known) return known;
-    return this.load(session, create);
+    if (known === undefined) return this.load(session, create);
+    // An operator may delete an idle session's directory while the server runs: make it
+    // again rather than fail. Numbers go on from the last one handed out, never reused.
+    if (create) await fs.promises.mkdir(this.sessionDir(session), { recursive: true, mode: 0o700 });
+    else if (!(await this.exists(session))) return undefined;
+    return known;
   }
 
   private async load(session: string, create: boolean): Promise<SessionIndex | undefined> {
