@@ -28,6 +28,8 @@ export interface App {
   shutdown(): Promise<void>;
   /** The public base URL answers use (FQDN, or derived from the bound port). */
   fqdn(): string;
+  /** Reopens the audit log file (after log rotation moved it). */
+  reopenLogs(): Promise<void>;
 }
 
 export function createApp(config: Config, logger: Logger): App {
@@ -83,6 +85,7 @@ export function createApp(config: Config, logger: Logger): App {
       return address;
     },
     fqdn: () => view.fqdn,
+    reopenLogs: () => audit.reopen(),
     async shutdown() {
       await scheduler.shutdown(config.shutdownGrace);
       await audit.flush();

@@ -29,6 +29,8 @@ export type AuditEvent =
 
 export class AuditLog {
   private chain: Promise<void> = Promise.resolve();
+  /** Held open: one write per line instead of open, write and close. */
+  private handle: Promise<fs.promises.FileHandle> | undefined;
 
   constructor(
     readonly file: string,
@@ -42,13 +44,26 @@ export class AuditLog {
   record(event: AuditEvent): Promise<void> {
     const line = redact(JSON.stringify({ time: new Date().toISOString(), ...event }), this.secret) + '\n';
     this.chain = this.chain
-      .then(() => fs.promises.appendFile(this.file, line, { mode: 0o600 }))
+      .then(async () => {
+        this.handle ??= fs.promises.open(this.file, 'a', 0o600);
+        await (await this.handle).write(line);
+      })
       .catch((error: unknown) => this.logger.error('audit log write failed', { file: this.file, error: String(error) }));
     return this.chain;
   }
 
   /** Resolves when every line recorded so far is on disk. */
   flush(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Closes the file so that the next line opens it again: after an operator moved it away (SIGHUP). */
+  reopen(): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      const handle = this.handle;
+      this.handle = undefined;
+      await (await handle)?.close();
+    }).catch((error: unknown) => this.logger.error('audit log reopen failed', { error: String(error) }));
     return this.chain;
   }
 }

@@ -273,16 +273,24 @@ export class Scheduler {
       truncated: captured?.truncated ?? false,
     };
     try {
-      if (outcome.kind !== 'failed') await this.deps.shells.capture(this.deps.store.sessionDir(session));
       await this.deps.store.write(record);
     } catch (error) {
       this.deps.onError('writing a finished ticket failed', error);
     }
     spool?.remove();
     this.running.delete(key(session, ticket));
-    this.busySessions.delete(session);
     await this.recordEnd(record);
     this.wake(record);
+    // The shell state matters only to the session's next command, so it is kept after the
+    // waiters have answered (the next turn of the event loop) and before the session is
+    // free to start that command.
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      if (outcome.kind !== 'failed') this.deps.shells.capture(this.deps.store.sessionDir(session));
+    } catch (error) {
+      this.deps.onError('keeping the shell state failed', error);
+    }
+    this.busySessions.delete(session);
     this.dispatch();
     return record;
   }

@@ -56,6 +56,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info('reopening the audit log', { signal: 'SIGHUP' });
+    void app.reopenLogs();
+  });
 }
 
 void main();

@@ -85,20 +85,20 @@ export class ShellStates {
     return { cwd: this.workdir, env: { ...control, LLMASS_STATE_IN: saved } };
   }
 
-  /** After a command: keep the state its shell saved, if it saved a complete one. */
-  async capture(sessionDir: string): Promise<void> {
+  /**
+   * After a command: keep the state its shell saved, if it saved a complete one. A few
+   * kilobytes, read and renamed synchronously for the same reason as small ticket records.
+   */
+  capture(sessionDir: string): void {
     if (!this.usesBash) return;
     const next = this.nextStatePath(sessionDir);
     let text: string;
     try {
-      text = await fs.promises.readFile(next, 'utf8');
+      text = fs.readFileSync(next, 'utf8');
     } catch {
       return; // killed, or replaced itself with exec: the previous state stands
     }
-    if (text.endsWith(`${STATE_END}\n`)) {
-      await fs.promises.rename(next, this.statePath(sessionDir));
-    } else {
-      await fs.promises.rm(next, { force: true });
-    }
+    if (text.endsWith(`${STATE_END}\n`)) fs.renameSync(next, this.statePath(sessionDir));
+    else fs.rmSync(next, { force: true });
   }
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Auth } from '../src/auth.js';
-import { run, startServer, stopAll, tempDir } from './helpers/server.js';
+import { run, startServer, stopAll, tempDir, until } from './helpers/server.js';
 
 afterEach(stopAll);
 
@@ -110,5 +110,28 @@ describe('/view', () => {
     await run(server, 'true', { session: 'linked' });
     const sessions = (await server.get('/sessions')).json;
     expect(sessions.sessions[0].view).toMatch(/\/view\?hash=.+&session=linked$/);
+  });
+});
+
+describe('operator housekeeping', () => {
+  it('keeps serving a session whose directory an operator deleted while it was idle', async () => {
+    const server = await startServer();
+    await run(server, 'echo before', { session: 'pruned' });
+    fs.rmSync(path.join(server.sessionsDir, 'pruned'), { recursive: true });
+    expect((await server.get(server.url('/history', { session: 'pruned' }))).status).toBe(404);
+    const after = await run(server, 'echo after', { session: 'pruned' });
+    expect(after).toMatchObject({ status: 'done', output: 'after\n', ticket: 2 });
+  });
+
+  it('reopens the audit log on SIGHUP, after rotation moved it away', async () => {
+    const server = await startServer();
+    const file = path.join(server.sessionsDir, 'audit.jsonl');
+    await run(server, 'echo one', { session: 'rot' });
+    fs.renameSync(file, `${file}.1`);
+    server.proc.kill('SIGHUP');
+    await until(() => server.output().includes('reopening the audit log'));
+    await run(server, 'echo two', { session: 'rot' });
+    expect(auditLines(file).map((line) => line.event)).toEqual(['accepted', 'ended']);
+    expect(auditLines(`${file}.1`).map((line) => line.command ?? line.event)).toEqual(['echo one', 'ended']);
   });
 });

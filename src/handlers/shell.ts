@@ -32,11 +32,11 @@ export const shell: Handler = async (ctx) => {
   ctx.log.session = submitted.session;
   ctx.log.ticket = submitted.ticket;
 
-  if (wait > 0) await scheduler.waitFor(submitted.session, submitted.ticket, wait * 1000, ctx.signal);
-  const current = await scheduler.get(submitted.session, submitted.ticket);
+  const finished = wait > 0 ? await scheduler.waitFor(submitted.session, submitted.ticket, wait * 1000, ctx.signal) : undefined;
+  const current = finished !== undefined ? { record: finished } : await scheduler.get(submitted.session, submitted.ticket);
   if (current === undefined) throw new Error(`ticket ${submitted.session}/${submitted.ticket} vanished after submission`);
   if (wait > 0 && isFinal(current.record.status)) {
-    sendJson(req, res, 200, { ...ticketView(deps.view, current.record, current.live), cached: submitted.cached });
+    sendJson(req, res, 200, { ...ticketView(deps.view, current.record, undefined), cached: submitted.cached });
     return;
   }
   sendJson(req, res, 200, submissionView(deps.view, current.record, submitted.cached));
