@@ -29,7 +29,7 @@ export interface App {
   /** The public base URL answers use (FQDN, or derived from the bound port). */
   fqdn(): string;
   /** Reopens the audit log file (after log rotation moved it). */
-  reopenLogs(): Promise<void>;
+  reopenLogs(): void;
 }
 
 export function createApp(config: Config, logger: Logger): App {
@@ -88,7 +88,7 @@ export function createApp(config: Config, logger: Logger): App {
     reopenLogs: () => audit.reopen(),
     async shutdown() {
       await scheduler.shutdown(config.shutdownGrace);
-      await audit.flush();
+      audit.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -101,9 +101,10 @@ export function createApp(config: Config, logger: Logger): App {
 async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const startedAt = performance.now();
   const log: RequestContext['log'] = {};
-  const abort = new AbortController();
+  // Made only for a request that waits (a long-poll): most never need one.
+  let abort: AbortController | undefined;
   res.on('close', () => {
-    if (!res.writableFinished) abort.abort();
+    if (!res.writableFinished) abort?.abort();
     deps.logger.info('request', {
       method: req.method,
       path: safePath(req.url),
@@ -129,7 +130,19 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
     const query = parseQuery(rawQuery);
     const client = clientAddress(req, deps.config.trustProxy);
     if (route.auth) deps.auth.check(client, presentedHash(req, query));
-    await route.handler({ req, res, query, client, deps, signal: abort.signal, log });
+    await route.handler({
+      req,
+      res,
+      query,
+      client,
+      deps,
+      log,
+      get signal() {
+        abort ??= new AbortController();
+        if (res.destroyed && !res.writableFinished) abort.abort();
+        return abort.signal;
+      },
+    });
   } catch (error) {
     sendError(deps, req, res, error);
   }

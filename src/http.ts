@@ -104,7 +104,7 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  send(req, res, status, 'application/json; charset=utf-8', JSON.stringify(body, null, 2) + '\n', headers);
+  send(req, res, status, 'application/json; charset=utf-8', JSON.stringify(body) + '\n', headers);
 }
 
 export function sendText(

@@ -127,7 +127,7 @@ export class Scheduler {
     entry.persisted = true;
     // The audit line is written before the ticket can start or be answered: the record of
     // what was asked never lags behind what was done.
-    await this.deps.audit.record({
+    this.deps.audit.record({
       event: 'accepted',
       client,
       session: name,
@@ -137,7 +137,9 @@ export class Scheduler {
       idle_timeout: request.idle_timeout,
       nonce: request.nonce,
     });
-    this.dispatch();
+    // Started on the next turn of the event loop, after this answer is written: spawning
+    // blocks for milliseconds, which the submitter need not wait for.
+    setImmediate(() => this.dispatch());
     return { session: name, ticket, cached: false };
   }
 
@@ -279,7 +281,7 @@ export class Scheduler {
     }
     spool?.remove();
     this.running.delete(key(session, ticket));
-    await this.recordEnd(record);
+    this.recordEnd(record);
     this.wake(record);
     // The shell state matters only to the session's next command, so it is kept after the
     // waiters have answered (the next turn of the event loop) and before the session is
@@ -295,8 +297,8 @@ export class Scheduler {
     return record;
   }
 
-  private recordEnd(record: FinishedTicket): Promise<void> {
-    return this.deps.audit.record({
+  private recordEnd(record: FinishedTicket): void {
+    this.deps.audit.record({
       event: 'ended',
       session: record.session,
       ticket: record.ticket,
@@ -325,7 +327,7 @@ export class Scheduler {
       truncated: false,
     };
     await this.deps.store.write(record);
-    await this.recordEnd(record);
+    this.recordEnd(record);
     this.wake(record);
     this.dispatch();
     return record;

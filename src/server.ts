@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   try {
     address = await app.start();
   } catch (error) {
+    logger.flush();
     process.stderr.write(`llmass: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
 
   // Last, so that whoever waits for this line has everything printed before it.
   logger.info('listening', { url: `http://${address.address}:${address.port}`, port: address.port, sessions_dir: config.sessionsDir });
+  logger.flush();
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -46,10 +48,12 @@ async function main(): Promise<void> {
     app.shutdown().then(
       () => {
         logger.info('stopped');
+        logger.flush();
         process.exit(0);
       },
       (error: unknown) => {
         logger.error('shutdown failed', { error: String(error) });
+        logger.flush();
         process.exit(1);
       },
     );
@@ -58,7 +62,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     logger.info('reopening the audit log', { signal: 'SIGHUP' });
-    void app.reopenLogs();
+    app.reopenLogs();
   });
 }
 

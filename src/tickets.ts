@@ -2,12 +2,16 @@
 // files replaced atomically. It knows nothing of HTTP or of running commands.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TicketRecord } from './protocol.js';
+import type { FinishedTicket, TicketRecord } from './protocol.js';
+import { isFinal } from './protocol.js';
+import { RecordCache } from './recordCache.js';
 
 export const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const TICKET_FILE = /^([1-9][0-9]*)\.ticket$/;
 /** Records up to this size are written synchronously (see write()). */
 const SYNC_WRITE_LIMIT = 64 * 1024;
+/** Memory for finished records kept to answer reads without the disk. */
+const RECORD_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** What the store keeps in memory per session: the last number handed out. */
 export interface SessionIndex {
@@ -24,6 +28,7 @@ export class TicketStore {
   private readonly indexes = new Map<string, Promise<SessionIndex>>();
   private readonly writeChains = new Map<string, Promise<void>>();
   private tmpCounter = 0;
+  private readonly finished = new RecordCache(RECORD_CACHE_BYTES);
 
   constructor(readonly root: string) {}
 
@@ -101,14 +106,23 @@ export class TicketStore {
   }
 
   async read(session: string, ticket: number): Promise<TicketRecord | undefined> {
+    const key = `${session}/${ticket}`;
+    const cached = this.finished.get(key);
+    if (cached !== undefined) return cached;
     let text: string;
     try {
       text = await fs.promises.readFile(this.ticketPath(session, ticket), 'utf8');
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isMissing(error)) {
+        // Gone from disk (an operator pruned the session): forget what we cached of it.
+        this.finished.deleteSession(session);
+        return undefined;
+      }
       throw error;
     }
-    return JSON.parse(text) as TicketRecord;
+    const record = JSON.parse(text) as TicketRecord;
+    if (isFinal(record.status)) this.finished.set(key, record as FinishedTicket);
+    return record;
   }
 
   /**
@@ -124,6 +138,8 @@ export class TicketStore {
   write(record: TicketRecord): Promise<void> {
     const key = `${record.session}/${record.ticket}`;
     const text = JSON.stringify(record, null, 1) + '\n';
+    if (isFinal(record.status)) this.finished.set(key, record as FinishedTicket);
+    else this.finished.delete(key);
     const pending = this.writeChains.get(key);
     if (pending === undefined && text.length <= SYNC_WRITE_LIMIT) {
       try {

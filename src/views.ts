@@ -13,11 +13,8 @@ export interface ViewContext {
   readonly outputViewBytes: number;
 }
 
-function url(ctx: ViewContext, path: string, params: Record<string, string | number>): string {
-  const query = Object.entries({ hash: ctx.hash, ...params })
-    .map(([name, value]) => `${name}=${encodeURIComponent(String(value))}`)
-    .join('&');
-  return `${ctx.fqdn}${path}?${query}`;
+function url(ctx: ViewContext, path: string, params: string): string {
+  return `${ctx.fqdn}${path}?hash=${encodeURIComponent(ctx.hash)}&${params}`;
 }
 
 /**
@@ -30,13 +27,14 @@ export function suggestedWait(elapsedMs: number, maxWait: number): number {
 }
 
 export function links(ctx: ViewContext, session: string, ticket: number, waitSeconds: number): Links {
-  const callback = url(ctx, '/callback', { session, ticket });
+  // Session names are letters, digits, _ and -: nothing in them needs encoding.
+  const callback = url(ctx, '/callback', `session=${session}&ticket=${ticket}`);
   return {
     callback,
     poll: `${callback}&wait=${waitSeconds}`,
-    cancel: url(ctx, '/cancel', { session, ticket }),
-    history: url(ctx, '/history', { session }),
-    shell: `${url(ctx, '/shell', { session, wait: Math.min(25, ctx.maxWait) })}&cmd=`,
+    cancel: url(ctx, '/cancel', `session=${session}&ticket=${ticket}`),
+    history: url(ctx, '/history', `session=${session}`),
+    shell: url(ctx, '/shell', `session=${session}&wait=${Math.min(25, ctx.maxWait)}&cmd=`),
   };
 }
 
@@ -91,6 +89,17 @@ export function outputView(
   };
 }
 
+function wholeOutput(record: FinishedTicket): OutputView {
+  return {
+    output: record.output,
+    output_bytes: record.output_bytes,
+    truncated: record.truncated,
+    output_stored_bytes: Buffer.byteLength(record.output, 'utf8'),
+    output_offset: 0,
+    output_omitted_bytes: 0,
+  };
+}
+
 export function storedOf(record: TicketRecord, live: StoredOutput | undefined): StoredOutput {
   if (isFinal(record.status)) {
     const finished = record as FinishedTicket;
@@ -133,7 +142,10 @@ export function ticketView(ctx: ViewContext, record: TicketRecord, live: StoredO
   const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);
   const link = links(ctx, record.session, record.ticket, waitSeconds);
   const pageUrl = (offset: number, limit: number): string => `${link.callback}&offset=${offset}&limit=${limit}`;
-  const output = outputView(storedOf(record, live), ctx.outputViewBytes, options.window, pageUrl);
+  const output =
+    finished !== undefined && options.window === undefined && finished.output.length * 3 <= ctx.outputViewBytes
+      ? wholeOutput(finished) // fits whatever its encoding: no need to look at its bytes
+      : outputView(storedOf(record, live), ctx.outputViewBytes, options.window, pageUrl);
 
   let next: string;
   if (finished !== undefined) {

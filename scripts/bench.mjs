@@ -1,0 +1,299 @@
+// npm run bench: starts the real daemon on loopback and measures five figures, each as a
+// ratio against a floor measured in the same run (absolute times on a shared 2-core machine
+// are noise). Prints a markdown table: median of several rounds, the floor, the ratio, the target.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SERVER = path.join(ROOT, 'dist', 'server.js');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const cleanups = [];
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function rssBytes(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+}
+
+async function startDaemon(env = {}, prepare) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-bench-'));
+  const hash = crypto.randomBytes(30).toString('base64url');
+  if (prepare) await prepare(path.join(dir, 'sessions'));
+  // The daemon logs to a file, as it would to a journal: reading its log through a pipe
+  // would spend this process's CPU, which the load generator needs.
+  const logFile = path.join(dir, 'daemon.log');
+  const logFd = fs.openSync(logFile, 'w');
+  const proc = spawn(process.execPath, [SERVER], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', HASH: hash, PORT: '0', SESSIONS_DIR: path.join(dir, 'sessions'), DEDUP_WINDOW: '0', ...env },
+    stdio: ['ignore', logFd, 'inherit'],
+  });
+  fs.closeSync(logFd);
+  let exitedEarly = false;
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  void exited.then(() => (exitedEarly = true));
+  let port;
+  while (port === undefined) {
+    const match = /"msg":"listening","url":"http:\/\/[^"]+:(\d+)"/.exec(fs.readFileSync(logFile, 'utf8'));
+    if (match) port = Number(match[1]);
+    else if (exitedEarly) throw new Error(`daemon exited:\n${fs.readFileSync(logFile, 'utf8')}`);
+    else await sleep(20);
+  }
+  const daemon = {
+    pid: proc.pid,
+    hash,
+    dir,
+    base: `http://127.0.0.1:${port}`,
+    url: (p, params = {}) => `/${p}?${new URLSearchParams({ hash, ...params })}`,
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  cleanups.push(() => daemon.stop());
+  return daemon;
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function get(base, target) {
+  return new Promise((resolve, reject) => {
+    http
+      .get(base + target, { agent: keepAlive }, (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+      })
+      .on('error', reject);
+  });
+}
+const getJson = async (base, target) => JSON.parse((await get(base, target)).body);
+
+function spawnTrue() {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/bash', ['-c', 'true'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.once('close', resolve);
+  });
+}
+
+/** Requests per second that `connections` keep-alive loops get from `target` in `ms`. */
+async function loadTest(base, target, connections, ms) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  let done = 0;
+  const until = performance.now() + ms;
+  const loop = async () => {
+    while (performance.now() < until) {
+      await new Promise((resolve, reject) => {
+        http
+          .get(base + target, { agent }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          })
+          .on('error', reject);
+      });
+      done += 1;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: connections }, loop));
+  agent.destroy();
+  return done / ((performance.now() - t0) / 1000);
+}
+
+/** A bare node:http server in its own process answering `body` from memory. */
+async function startFloorServer(body, contentType) {
+  const source = `
+    const body = Buffer.from(process.env.BODY, 'base64');
+    require('node:http').createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': process.env.TYPE, 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+      res.end(body);
+    }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
+  const proc = spawn(process.execPath, ['-e', source], { env: { BODY: Buffer.from(body).toString('base64'), TYPE: contentType }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => proc.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const stop = async () => {
+    proc.kill('SIGTERM');
+    await exited;
+  };
+  cleanups.push(stop);
+  return { base: `http://127.0.0.1:${port}`, stop };
+}
+
+const rows = [];
+function report(name, value, floor, ratio, target, met, note = '') {
+  rows.push({ name, value, floor, ratio, target, met, note });
+  process.stderr.write(`${name}: ${value} (floor ${floor}) ratio ${ratio} ${met ? 'OK' : 'MISSED'}\n`);
+}
+
+async function turnaround() {
+  const daemon = await startDaemon();
+  await get(daemon.base, daemon.url('shell', { session: 'turn', wait: 10, cmd: 'true' })); // warm up
+  const ours = [];
+  const floor = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const a = [];
+    const b = [];
+    for (let i = 0; i < 20; i += 1) {
+      let t = performance.now();
+      await spawnTrue();
+      a.push(performance.now() - t);
+      t = performance.now();
+      const answer = await getJson(daemon.base, daemon.url('shell', { session: 'turn', wait: 10, cmd: 'true' }));
+      b.push(performance.now() - t);
+      if (answer.type !== 'result') throw new Error('turnaround: no result');
+    }
+    floor.push(median(a));
+    ours.push(median(b));
+  }
+  const ratio = median(ours) / median(floor);
+  report('1. turnaround: GET /shell?wait= for `true`', `${median(ours).toFixed(2)} ms`, `${median(floor).toFixed(2)} ms (spawn bash -c true)`, `${ratio.toFixed(2)}×`, '≤ 1.3×', ratio <= 1.3);
+  await daemon.stop();
+}
+
+async function read() {
+  const daemon = await startDaemon();
+  const done = await getJson(daemon.base, daemon.url('shell', { session: 'read', wait: 10, cmd: 'seq 1 200' }));
+  const target = daemon.url('callback', { session: 'read', ticket: done.ticket });
+  const sample = await get(daemon.base, target);
+  const floorServer = await startFloorServer(sample.body, 'application/json; charset=utf-8');
+  const ours = [];
+  const floor = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    floor.push(await loadTest(floorServer.base, target, 32, 2000));
+    ours.push(await loadTest(daemon.base, target, 32, 2000));
+  }
+  const ratio = median(ours) / median(floor);
+  report('2. read: /callback of a finished ticket, 32 connections', `${median(ours).toFixed(0)} req/s`, `${median(floor).toFixed(0)} req/s (bare node:http, same bytes)`, `${ratio.toFixed(2)}×`, '≥ 0.8×', ratio >= 0.8);
+  await floorServer.stop();
+  await daemon.stop();
+}
+
+async function scale() {
+  // A session that already holds 5 000 finished tickets, written as the daemon writes them.
+  const template = {
+    type: undefined, ticket: 0, session: 'big', input: 'echo bench', timeout: 300, idle_timeout: null, nonce: null,
+    submitted_at: new Date().toISOString(), status: 'done', started_at: new Date().toISOString(), finished_at: new Date().toISOString(),
+    duration_ms: 3, exit_code: 0, signal: null, timeout_kind: null, output: 'bench\n', output_bytes: 6, truncated: false,
+  };
+  const daemon = await startDaemon({}, (sessionsDir) => {
+    const dir = path.join(sessionsDir, 'big');
+    fs.mkdirSync(dir, { recursive: true });
+    for (let n = 1; n <= 5000; n += 1) fs.writeFileSync(path.join(dir, `${n}.ticket`), JSON.stringify({ ...template, ticket: n }, null, 1));
+  });
+  let counter = 0;
+  const submit = async (session) => {
+    counter += 1;
+    const t = performance.now();
+    const answer = await getJson(daemon.base, daemon.url('shell', { session, cmd: 'true', nonce: counter }));
+    const ms = performance.now() - t;
+    if (answer.type !== 'submission') throw new Error(`scale: ${JSON.stringify(answer)}`);
+    return ms;
+  };
+  await submit('big'); // loads the session index once
+  await submit('fresh');
+  const big = [];
+  const fresh = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const a = [];
+    const b = [];
+    for (let i = 0; i < 20; i += 1) {
+      a.push(await submit(`fresh${round}-${i}`));
+      b.push(await submit('big'));
+    }
+    fresh.push(median(a));
+    big.push(median(b));
+  }
+  const ratio = median(fresh) / median(big);
+  report('3a. scale: submit in a session of 5 000 tickets', `${median(big).toFixed(2)} ms`, `${median(fresh).toFixed(2)} ms (fresh session)`, `${ratio.toFixed(2)}×`, '≥ 0.95×', ratio >= 0.95);
+  // Let the queued `true`s drain, then time /history of the 5 000 (+ the ones just added).
+  await getJson(daemon.base, daemon.url('callback', { session: 'big', ticket: 5000 + ROUNDS * 20 + 1, wait: 50 }));
+  const times = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const t = performance.now();
+    const history = await get(daemon.base, daemon.url('history', { session: 'big' }));
+    times.push(performance.now() - t);
+    if (history.status !== 200) throw new Error('history failed');
+  }
+  report('3b. scale: /history of 5 000 tickets', `${median(times).toFixed(0)} ms`, '—', '—', '< 200 ms', median(times) < 200);
+  await daemon.stop();
+}
+
+async function memory() {
+  const daemon = await startDaemon();
+  await getJson(daemon.base, daemon.url('shell', { session: 'mem', wait: 10, cmd: 'echo warm' }));
+  const before = rssBytes(daemon.pid);
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssBytes(daemon.pid));
+  }, 20);
+  const submitted = await getJson(daemon.base, daemon.url('shell', { session: 'mem', cmd: 'head -c 1000000000 /dev/zero' }));
+  let result;
+  do result = await getJson(daemon.base, daemon.url('callback', { session: 'mem', ticket: submitted.ticket, wait: 50 }));
+  while (result.type !== 'result');
+  clearInterval(sampler);
+  const growth = (peak - before) / 2 ** 20;
+  report('4a. memory: RSS growth while a ticket writes 1 GB', `${growth.toFixed(1)} MB`, `${(before / 2 ** 20).toFixed(0)} MB idle RSS`, '—', '< 50 MB', growth < 50, `output_bytes ${result.output_bytes}`);
+  await daemon.stop();
+
+  const queued = await startDaemon({ MAX_CONCURRENCY: '1', MAX_QUEUE: '2000' });
+  await getJson(queued.base, queued.url('shell', { session: 'blocker', cmd: 'sleep 600' }));
+  const idle = rssBytes(queued.pid);
+  for (let i = 0; i < 1000; i += 20) {
+    await Promise.all(Array.from({ length: 20 }, (_, k) => getJson(queued.base, queued.url('shell', { session: `q${(i + k) % 50}`, cmd: `echo ${i + k}` }))));
+  }
+  const waiting = rssBytes(queued.pid);
+  const growthQueued = (waiting - idle) / 2 ** 20;
+  report('4b. memory: RSS growth with 1 000 tickets queued', `${growthQueued.toFixed(1)} MB`, `${(idle / 2 ** 20).toFixed(0)} MB idle RSS`, '—', '< 50 MB', growthQueued < 50);
+  await queued.stop();
+}
+
+async function longPoll() {
+  const daemon = await startDaemon();
+  const delays = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const samples = [];
+    for (let i = 0; i < 10; i += 1) {
+      const submitted = await getJson(daemon.base, daemon.url('shell', { session: 'lp', cmd: 'sleep 0.2' }));
+      const answer = await getJson(daemon.base, daemon.url('callback', { session: 'lp', ticket: submitted.ticket, wait: 10 }));
+      samples.push(Date.now() - Date.parse(answer.finished_at));
+    }
+    delays.push(median(samples));
+  }
+  report('5. long-poll: ticket finished → waiting /callback answered', `${median(delays).toFixed(1)} ms`, '— (ms clock)', '—', '< 5 ms', median(delays) < 5);
+  await daemon.stop();
+}
+
+async function main() {
+  const figures = { turnaround, read, scale, memory, longPoll };
+  const only = process.argv.slice(2);
+  for (const [name, figure] of Object.entries(figures)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    await figure();
+  }
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`\nMachine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.type()} ${os.release()}`);
+  console.log(`Command: npm run bench (BENCH_ROUNDS=${ROUNDS}); each figure is the median of ${ROUNDS} rounds.\n`);
+  console.log('| figure | LLMASS | floor | ratio | target | met |');
+  console.log('|---|---|---|---|---|---|');
+  for (const row of rows) console.log(`| ${row.name} | ${row.value} | ${row.floor} | ${row.ratio} | ${row.target} | ${row.met ? 'yes' : 'no'}${row.note ? ` (${row.note})` : ''} |`);
+}
+
+try {
+  await main();
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  keepAlive.destroy();
+}
