@@ -60,21 +60,23 @@ export class OutputSpool {
   private readonly head: number;
   private readonly tail: number;
   private readonly header = Buffer.alloc(HEADER_BYTES);
+  /**
+   * Opened at the first byte of output: most commands print little and many print nothing,
+   * and a file made and unlinked for each of those would cost every ticket its syscalls.
+   */
+  private fd: number | null = null;
   private closed = false;
 
-  private constructor(
+  constructor(
     readonly file: string,
-    private readonly fd: number,
     private readonly maxBytes: number,
   ) {
     ({ head: this.head, tail: this.tail } = split(maxBytes));
   }
 
-  static create(file: string, maxBytes: number): OutputSpool {
-    const fd = fs.openSync(file, 'w+', 0o600);
-    const spool = new OutputSpool(file, fd, maxBytes);
-    spool.writeHeader();
-    return spool;
+  private open(): number {
+    this.fd ??= fs.openSync(this.file, 'w+', 0o600);
+    return this.fd;
   }
 
   get bytesWritten(): number {
@@ -87,18 +89,20 @@ export class OutputSpool {
    */
   append(chunk: Buffer): void {
     if (this.closed || chunk.length === 0) return;
+    const fd = this.open();
     let rest = chunk;
     if (this.total < this.head) {
       const part = Math.min(this.head - this.total, rest.length);
-      writeAt(this.fd, rest.subarray(0, part), HEADER_BYTES + this.total);
+      writeAt(fd, rest.subarray(0, part), HEADER_BYTES + this.total);
       rest = rest.subarray(part);
     }
-    if (rest.length > 0 && this.tail > 0) this.appendToRing(rest);
+    if (rest.length > 0 && this.tail > 0) this.appendToRing(fd, rest);
     this.total += chunk.length;
-    this.writeHeader();
+    this.header.writeBigUInt64LE(BigInt(this.total), 0);
+    writeAt(fd, this.header, 0);
   }
 
-  private appendToRing(data: Buffer): void {
+  private appendToRing(fd: number, data: Buffer): void {
     const beyondHead = Math.max(0, this.total - this.head);
     // Only the last `tail` bytes of a large chunk can survive; skip the rest.
     const skip = Math.max(0, data.length - this.tail);
@@ -108,31 +112,28 @@ export class OutputSpool {
     while (rest.length > 0) {
       const room = this.tail - position;
       const part = rest.subarray(0, room);
-      writeAt(this.fd, part, ringStart + position);
+      writeAt(fd, part, ringStart + position);
       rest = rest.subarray(part.length);
       position = (position + part.length) % this.tail;
     }
   }
 
-  private writeHeader(): void {
-    this.header.writeBigUInt64LE(BigInt(this.total), 0);
-    writeAt(this.fd, this.header, 0);
-  }
-
   /** The stored output so far: head and tail with a marker once something was dropped. */
   snapshot(): StoredOutput {
+    if (this.fd === null) return { stored: Buffer.alloc(0), total: 0, truncated: false };
     return compose(this.fd, this.total, this.maxBytes);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    fs.closeSync(this.fd);
+    if (this.fd !== null) fs.closeSync(this.fd);
   }
 
   remove(): void {
+    const opened = this.fd !== null;
     this.close();
-    fs.rmSync(this.file, { force: true });
+    if (opened) fs.rmSync(this.file, { force: true });
   }
 }
 

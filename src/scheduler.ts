@@ -219,7 +219,7 @@ export class Scheduler {
     let spool: OutputSpool;
     let command: RunningCommand;
     try {
-      spool = OutputSpool.create(this.deps.store.sidePath(session, ticket, 'out'), this.deps.config.maxOutputBytes);
+      spool = new OutputSpool(this.deps.store.sidePath(session, ticket, 'out'), this.deps.config.maxOutputBytes);
       const launch = this.deps.shells.launch(this.deps.store.sessionDir(session));
       command = startCommand({
         shell: this.deps.config.commandShell,

@@ -77,6 +77,18 @@ describe('execution', () => {
     expect(fs.existsSync(spool)).toBe(false);
   });
 
+  it('makes no spool file until the command prints something', async () => {
+    const submitted = await server.get(server.url('/shell', { session: 'silent', cmd: 'sleep 1; echo late' }));
+    const ticket = submitted.json.ticket;
+    const spool = path.join(server.sessionsDir, 'silent', `.${ticket}.out`);
+    const callback = server.url('/callback', { session: 'silent', ticket });
+    expect(await until(async () => (await server.get(callback)).json.status === 'running')).toBe(true);
+    expect(fs.existsSync(spool)).toBe(false);
+    const result = await waitFinal(server, 'silent', ticket);
+    expect(result.output).toBe('late\n');
+    expect(fs.existsSync(spool)).toBe(false);
+  });
+
   it('keeps head and tail past MAX_OUTPUT_BYTES, says truncated, and counts every byte', async () => {
     const cmd = 'seq 1 200000';
     const expected = execFileSync('/bin/bash', ['-c', cmd], { maxBuffer: 64 << 20 });
