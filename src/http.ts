@@ -80,6 +80,8 @@ export function splitUrl(req: IncomingMessage): { pathname: string; rawQuery: st
   return { pathname, rawQuery };
 }
 
+const SMALL_BODY_CHARS = 64 * 1024;
+
 function send(
   req: IncomingMessage,
   res: ServerResponse,
@@ -88,10 +90,13 @@ function send(
   body: string,
   headers: Record<string, string>,
 ): void {
-  const payload = Buffer.from(body, 'utf8');
+  // A small body goes as a string: node:http then sends head and body in one write() rather
+  // than a two-part writev, the largest cost of a read in the profile. A large one is encoded
+  // once into a Buffer instead of being measured and then encoded again.
+  const payload = body.length <= SMALL_BODY_CHARS ? body : Buffer.from(body, 'utf8');
   res.writeHead(status, {
     'Content-Type': contentType,
-    'Content-Length': String(payload.length),
+    'Content-Length': String(typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length),
     ...headers,
   });
   res.end(req.method === 'HEAD' ? undefined : payload);

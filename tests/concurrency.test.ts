@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, stopAll, waitFinal, type TestServer } from './helpers/server.js';
+import { startServer, stopAll, tempDir, until, waitFinal, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -85,5 +85,39 @@ describe('TicketStore.write', () => {
     }
     await writes;
     expect(reads).toBeGreaterThan(5);
+  });
+});
+
+describe('a long /history', () => {
+  it('lets other requests through while it reads thousands of records from disk', async () => {
+    // 4 000 finished tickets written as the daemon writes them, read cold after a start.
+    const dir = tempDir();
+    const sessionDir = path.join(dir, 'sessions', 'big');
+    fs.mkdirSync(sessionDir, { recursive: true });
+    const stamp = new Date().toISOString();
+    for (let ticket = 1; ticket <= 4000; ticket += 1) {
+      const record = { ticket, session: 'big', input: 'echo x', timeout: 300, idle_timeout: null, nonce: null, status: 'done', submitted_at: stamp, started_at: stamp, finished_at: stamp, duration_ms: 1, exit_code: 0, signal: null, timeout_kind: null, output: 'x\n', output_bytes: 2, truncated: false };
+      fs.writeFileSync(path.join(sessionDir, `${ticket}.ticket`), JSON.stringify(record));
+    }
+    const busy = await startServer({ dir });
+    const bytesRead = (): number => Number(/^rchar: (\d+)$/m.exec(fs.readFileSync(`/proc/${busy.proc.pid}/io`, 'utf8'))?.[1]);
+    const before = bytesRead();
+    const historySentAt = performance.now();
+    let historyMs = 0;
+    const history = busy.get(busy.url('/history', { session: 'big' })).then((answer) => {
+      historyMs = performance.now() - historySentAt;
+      return answer;
+    });
+    // Once the daemon has read a few hundred records, ask for something else: it must be
+    // answered between two batches of reads, not once all of them are done.
+    expect(await until(() => bytesRead() > before + 50_000, 10_000, 2)).toBe(true);
+    const healthSentAt = performance.now();
+    const health = await busy.get('/healthz', { auth: false });
+    const healthMs = performance.now() - healthSentAt;
+    expect(health.status).toBe(200);
+    const views = (await history).json;
+    expect(views).toHaveLength(4000);
+    expect(views[3999]).toMatchObject({ ticket: 4000, output: 'x\n' });
+    expect(healthMs).toBeLessThan(historyMs / 4);
   });
 });

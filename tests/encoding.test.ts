@@ -59,4 +59,19 @@ describe('cmd decoding', () => {
     const badPercent = await server.get(`/shell?hash=${server.hash}&cmd=echo%zz`);
     expect(badPercent.status).toBe(400);
   });
+
+  it('sends Content-Length in bytes for small and large answers with multi-byte characters', async () => {
+    // Small answers go out as a string and large ones as a Buffer: both must count bytes.
+    const short = await run(server, 'echo héllo ✓ 日本', { session: 'bytes' });
+    const long = await run(server, "yes '日本語' | head -c 200000", { session: 'bytes' });
+    const small = await server.get(server.url('/callback', { session: 'bytes', ticket: short.ticket }));
+    const large = await server.get(server.url('/callback', { session: 'bytes', ticket: long.ticket, offset: 0, limit: 200000 }));
+    expect(large.text.length).toBeGreaterThan(64 * 1024);
+    for (const answer of [small, large]) {
+      expect(answer.status).toBe(200);
+      expect(Number(answer.headers.get('content-length'))).toBe(Buffer.byteLength(answer.text, 'utf8'));
+      expect(answer.text.length).toBeLessThan(Buffer.byteLength(answer.text, 'utf8'));
+    }
+    expect(large.json.output).toBe('日本語\n'.repeat(20000));
+  });
 });

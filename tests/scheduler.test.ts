@@ -182,6 +182,25 @@ describe('restarts', () => {
     expect(fs.readdirSync(path.join(restarted.sessionsDir, 'crash')).filter((n) => n.endsWith('.out'))).toEqual([]);
   });
 
+  it('reads small and large records back from disk alike after a restart', async () => {
+    const dir = tempDir();
+    const server = await startServer({ dir });
+    // A few bytes of output, and a record past 64 KB (read through the thread pool, not inline).
+    const small = await run(server, "printf 'é€ small\\n'", { session: 'cold' });
+    const large = await run(server, "yes 'é€' | head -c 180000", { session: 'cold' });
+    expect(fs.statSync(path.join(server.sessionsDir, 'cold', `${large.ticket}.ticket`)).size).toBeGreaterThan(64 * 1024);
+    await server.stop();
+
+    const restarted = await startServer({ dir, hash: server.hash });
+    const views = (await restarted.get(restarted.url('/history', { session: 'cold' }))).json;
+    expect(views.map((view: { output: string }) => view.output)).toEqual([small.output, large.output]);
+    const smallAgain = (await restarted.get(restarted.url('/callback', { session: 'cold', ticket: small.ticket }))).json;
+    expect(smallAgain.output).toBe('é€ small\n');
+    const largeAgain = (await restarted.get(restarted.url('/callback', { session: 'cold', ticket: large.ticket }))).json;
+    expect(largeAgain.output).toBe(large.output);
+    expect(largeAgain.output_bytes).toBe(180000);
+  });
+
   it('on SIGTERM refuses new commands, gives running ones SHUTDOWN_GRACE, then exits 0 with them interrupted', async () => {
     const server = await startServer({ env: { SHUTDOWN_GRACE: '2' } });
     const running = await submit(server, { session: 'term', cmd: 'echo $$; sleep 60' });

@@ -1,5 +1,6 @@
 // GET /history: a session's ticket views in ascending ticket order (JSON array), or with
 // format=text the whole session as a terminal transcript. `after=N` keeps tickets above N.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Handler } from '../deps.js';
 import { HttpError, sendJson, sendText } from '../http.js';
 import { optionalFormat, requireSession } from '../params.js';
@@ -7,7 +8,7 @@ import type { TicketView } from '../protocol.js';
 import { textTranscript, ticketView } from '../views.js';
 import { requireKnownSession } from './common.js';
 
-/** Files read at once: enough to keep the disk busy, few enough to stay far from EMFILE. */
+/** Records read per turn of the event loop: a few milliseconds of work, so other requests wait little. */
 const READ_BATCH = 64;
 
 export const history: Handler = async (ctx) => {
@@ -30,6 +31,8 @@ export const history: Handler = async (ctx) => {
     for (const item of found) {
       if (item !== undefined) views.push(ticketView(deps.view, item.record, item.live));
     }
+    // Small records are read synchronously: let other requests in between batches.
+    await nextTurn();
   }
   if (format === 'text') {
     const header = `# session ${session}: ${views.length} ticket(s)\n\n`;
