@@ -133,3 +133,47 @@ export function sendHtml(
 ): void {
   send(req, res, status, 'text/html; charset=utf-8', body, { ...htmlSecurityHeaders(csp), ...headers });
 }
+
+/**
+ * A JSON array sent element by element (chunked), for answers too large to build whole: the
+ * client reads the first elements while later ones are still being made, and memory holds
+ * one batch, not the whole answer. Resolves once written, or early if the client went away.
+ */
+export async function sendJsonArray(req: IncomingMessage, res: ServerResponse, batches: AsyncIterable<readonly unknown[]>): Promise<void> {
+  const iterator = batches[Symbol.asyncIterator]();
+  // The first batch is made before the status line: a failure there is still a proper error answer.
+  let next = await iterator.next();
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+  if (req.method === 'HEAD') {
+    await iterator.return?.();
+    res.end();
+    return;
+  }
+  let first = true;
+  for (; next.done !== true; next = await iterator.next()) {
+    if (next.value.length === 0) continue;
+    const text = (first ? '[' : ',') + next.value.map((item) => JSON.stringify(item)).join(',');
+    first = false;
+    if (!(await writeChunk(res, text))) {
+      await iterator.return?.();
+      return;
+    }
+  }
+  res.end(first ? '[]\n' : ']\n');
+}
+
+/** Writes `chunk`, waiting for the socket to drain when it is full; false if the client left. */
+async function writeChunk(res: ServerResponse, chunk: string): Promise<boolean> {
+  if (res.destroyed) return false;
+  if (res.write(chunk)) return true;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+  return !res.destroyed;
+}

@@ -1,5 +1,6 @@
 // Ticket numbers under concurrent submissions, and atomic replacement of ticket files.
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, stopAll, tempDir, until, waitFinal, type TestServer } from './helpers/server.js';
@@ -88,18 +89,45 @@ describe('TicketStore.write', () => {
   });
 });
 
+/** A server started on a session `big` of 4 000 finished tickets, written as the daemon writes them. */
+async function serverWithBigSession(): Promise<TestServer> {
+  const dir = tempDir();
+  const sessionDir = path.join(dir, 'sessions', 'big');
+  fs.mkdirSync(sessionDir, { recursive: true });
+  const stamp = new Date().toISOString();
+  for (let ticket = 1; ticket <= 4000; ticket += 1) {
+    const record = { ticket, session: 'big', input: 'echo x', timeout: 300, idle_timeout: null, nonce: null, status: 'done', submitted_at: stamp, started_at: stamp, finished_at: stamp, duration_ms: 1, exit_code: 0, signal: null, timeout_kind: null, output: 'x\n', output_bytes: 2, truncated: false };
+    fs.writeFileSync(path.join(sessionDir, `${ticket}.ticket`), JSON.stringify(record));
+  }
+  return startServer({ dir });
+}
+
 describe('a long /history', () => {
+  it('streams the array in chunks, and serves on when the client leaves in the middle', async () => {
+    const busy = await serverWithBigSession();
+    const whole = await busy.get(busy.url('/history', { session: 'big' }));
+    expect(whole.headers.get('transfer-encoding')).toBe('chunked');
+    expect(whole.headers.get('content-length')).toBeNull();
+    expect(whole.json.map((view: { ticket: number }) => view.ticket)).toEqual(Array.from({ length: 4000 }, (_, i) => i + 1));
+
+    // Read one chunk, then hang up.
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${busy.base}${busy.url('/history', { session: 'big' })}`, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (error) => ((error as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(error)));
+    });
+    const after = await busy.get(busy.url('/history', { session: 'big', after: 3998 }));
+    expect(after.json.map((view: { ticket: number }) => view.ticket)).toEqual([3999, 4000]);
+    expect(busy.output()).not.toMatch(/"level":"error"/);
+    expect(busy.proc.exitCode).toBeNull();
+  });
+
   it('lets other requests through while it reads thousands of records from disk', async () => {
-    // 4 000 finished tickets written as the daemon writes them, read cold after a start.
-    const dir = tempDir();
-    const sessionDir = path.join(dir, 'sessions', 'big');
-    fs.mkdirSync(sessionDir, { recursive: true });
-    const stamp = new Date().toISOString();
-    for (let ticket = 1; ticket <= 4000; ticket += 1) {
-      const record = { ticket, session: 'big', input: 'echo x', timeout: 300, idle_timeout: null, nonce: null, status: 'done', submitted_at: stamp, started_at: stamp, finished_at: stamp, duration_ms: 1, exit_code: 0, signal: null, timeout_kind: null, output: 'x\n', output_bytes: 2, truncated: false };
-      fs.writeFileSync(path.join(sessionDir, `${ticket}.ticket`), JSON.stringify(record));
-    }
-    const busy = await startServer({ dir });
+    const busy = await serverWithBigSession();
     const bytesRead = (): number => Number(/^rchar: (\d+)$/m.exec(fs.readFileSync(`/proc/${busy.proc.pid}/io`, 'utf8'))?.[1]);
     const before = bytesRead();
     const historySentAt = performance.now();

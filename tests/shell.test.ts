@@ -102,6 +102,17 @@ describe('/history', () => {
     expect(history.json.every((view: { type: string }) => view.type === 'result')).toBe(true);
   }, 120_000);
 
+  it('lists only the tickets above after=, and [] when there are none', async () => {
+    await run(server, 'echo one', { session: 'after' });
+    await run(server, 'echo two', { session: 'after' });
+    const later = await server.get(server.url('/history', { session: 'after', after: 1 }));
+    expect(later.json.map((view: { output: string }) => view.output)).toEqual(['two\n']);
+    const none = await server.get(server.url('/history', { session: 'after', after: 2 }));
+    expect(none.status).toBe(200);
+    expect(none.text).toBe('[]\n');
+    expect((await server.get(server.url('/history', { session: 'after', after: 'one' }))).status).toBe(400);
+  });
+
   it('answers 400 without a session and 404 for an unknown one', async () => {
     expect((await server.get('/history')).status).toBe(400);
     expect((await server.get(server.url('/history', { session: 'ghost' }))).status).toBe(404);
