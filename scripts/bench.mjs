@@ -2,15 +2,12 @@
 // ratio against a floor measured in the same run (absolute times on a shared 2-core machine
 // are noise). Prints a markdown table: median of several rounds, the floor, the ratio, the target.
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startDaemon as startDaemonProcess } from './daemon.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SERVER = path.join(ROOT, 'dist', 'server.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const cleanups = [];
 
@@ -18,7 +15,6 @@ const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function rssBytes(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -26,41 +22,7 @@ function rssBytes(pid) {
 }
 
 async function startDaemon(env = {}, prepare) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-bench-'));
-  const hash = crypto.randomBytes(30).toString('base64url');
-  if (prepare) await prepare(path.join(dir, 'sessions'));
-  // The daemon logs to a file, as it would to a journal: reading its log through a pipe
-  // would spend this process's CPU, which the load generator needs.
-  const logFile = path.join(dir, 'daemon.log');
-  const logFd = fs.openSync(logFile, 'w');
-  const proc = spawn(process.execPath, [SERVER], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', HASH: hash, PORT: '0', SESSIONS_DIR: path.join(dir, 'sessions'), DEDUP_WINDOW: '0', ...env },
-    stdio: ['ignore', logFd, 'inherit'],
-  });
-  fs.closeSync(logFd);
-  let exitedEarly = false;
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  void exited.then(() => (exitedEarly = true));
-  let port;
-  while (port === undefined) {
-    const match = /"msg":"listening","url":"http:\/\/[^"]+:(\d+)"/.exec(fs.readFileSync(logFile, 'utf8'));
-    if (match) port = Number(match[1]);
-    else if (exitedEarly) throw new Error(`daemon exited:\n${fs.readFileSync(logFile, 'utf8')}`);
-    else await sleep(20);
-  }
-  const daemon = {
-    pid: proc.pid,
-    hash,
-    dir,
-    base: `http://127.0.0.1:${port}`,
-    url: (p, params = {}) => `/${p}?${new URLSearchParams({ hash, ...params })}`,
-    async stop() {
-      proc.kill('SIGTERM');
-      await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const daemon = await startDaemonProcess({ env: { DEDUP_WINDOW: '0', ...env }, prepare });
   cleanups.push(() => daemon.stop());
   return daemon;
 }

@@ -2,38 +2,19 @@
 // across 20 sessions, long-polls, cancels, large outputs, timeouts, history reads — then checks
 // that no file descriptor or process leaked, RSS stayed flat, and every ticket is terminal and
 // readable. Prints its figures; exits non-zero if a check fails.
-import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startDaemon } from './daemon.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const SESSIONS = 20;
 const AGENTS = 8;
 const FINAL = new Set(['done', 'timeout', 'canceled', 'interrupted', 'error']);
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-soak-'));
-const hash = crypto.randomBytes(30).toString('base64url');
-const logFd = fs.openSync(path.join(dir, 'daemon.log'), 'w');
-const daemon = spawn(process.execPath, [path.join(ROOT, 'dist', 'server.js')], {
-  cwd: dir,
-  env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', HASH: hash, PORT: '0', SESSIONS_DIR: path.join(dir, 'sessions'), COMMAND_TIMEOUT: '3', MAX_CONCURRENCY: '4' },
-  stdio: ['ignore', logFd, logFd],
-});
-fs.closeSync(logFd);
+const daemon = await startDaemon({ env: { COMMAND_TIMEOUT: '3', MAX_CONCURRENCY: '4' }, prefix: 'llmass-soak-' });
+const { base, hash } = daemon;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-let port;
-while (port === undefined) {
-  const match = /"msg":"listening","url":"http:\/\/[^"]+:(\d+)"/.exec(fs.readFileSync(path.join(dir, 'daemon.log'), 'utf8'));
-  if (match) port = Number(match[1]);
-  else await sleep(20);
-}
-const base = `http://127.0.0.1:${port}`;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const counts = { submitted: 0, polls: 0, cancels: 0, histories: 0, errors5xx: 0, otherErrors: 0 };
 
@@ -138,8 +119,8 @@ const end = probe();
 let tickets = 0;
 let unreadable = 0;
 let unfinished = 0;
-for (const session of fs.readdirSync(path.join(dir, 'sessions'))) {
-  const sessionDir = path.join(dir, 'sessions', session);
+for (const session of fs.readdirSync(daemon.sessionsDir)) {
+  const sessionDir = path.join(daemon.sessionsDir, session);
   if (!fs.statSync(sessionDir).isDirectory() || session.startsWith('.')) continue;
   for (const name of fs.readdirSync(sessionDir)) {
     if (!name.endsWith('.ticket')) continue;
@@ -182,10 +163,8 @@ if (unreadable > 0) failures.push(`${unreadable} tickets unreadable`);
 if (counts.errors5xx > 0) failures.push(`${counts.errors5xx} answers were 5xx`);
 if (mean(lastQuarter) > mean(firstQuarter) + 30) failures.push('RSS grew by more than 30 MB between the first and last quarter');
 
-daemon.kill('SIGTERM');
-await new Promise((resolve) => daemon.once('exit', resolve));
+await daemon.stop();
 agent.destroy();
-fs.rmSync(dir, { recursive: true, force: true });
 if (failures.length > 0) {
   console.log(`soak: FAILED: ${failures.join('; ')}`);
   process.exit(1);

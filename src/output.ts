@@ -14,6 +14,9 @@ export interface StoredOutput {
   readonly truncated: boolean;
 }
 
+/** What a command that has printed nothing has stored. */
+export const NO_OUTPUT: StoredOutput = Object.freeze({ stored: Buffer.alloc(0), total: 0, truncated: false });
+
 export function omittedMarker(omitted: number, head: number, tail: number, total: number): string {
   return `\n\n[llmass: ${omitted} bytes of output omitted here; the stored output keeps the first ${head} and the last ${tail} of ${total} bytes]\n\n`;
 }
@@ -120,7 +123,7 @@ export class OutputSpool {
 
   /** The stored output so far: head and tail with a marker once something was dropped. */
   snapshot(): StoredOutput {
-    if (this.fd === null) return { stored: Buffer.alloc(0), total: 0, truncated: false };
+    if (this.fd === null) return NO_OUTPUT;
     return compose(this.fd, this.total, this.maxBytes);
   }
 

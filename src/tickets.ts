@@ -8,10 +8,8 @@ import { RecordCache } from './recordCache.js';
 
 export const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const TICKET_FILE = /^([1-9][0-9]*)\.ticket$/;
-/** Records up to this size are written synchronously (see write()). */
-const SYNC_WRITE_LIMIT = 64 * 1024;
-/** Records up to this size are read synchronously (see readSmallFileSync()). */
-const SYNC_READ_LIMIT = 64 * 1024;
+/** Records up to this size are written and read synchronously (see write() and readSmallFileSync()). */
+const SYNC_IO_LIMIT = 64 * 1024;
 /** Memory for finished records kept to answer reads without the disk. */
 const RECORD_CACHE_BYTES = 32 * 1024 * 1024;
 
@@ -135,7 +133,8 @@ export class TicketStore {
     if (cached !== undefined) return cached;
     let text: string;
     try {
-      text = readSmallFileSync(this.ticketPath(session, ticket), SYNC_READ_LIMIT) ?? (await fs.promises.readFile(this.ticketPath(session, ticket), 'utf8'));
+      const file = this.ticketPath(session, ticket);
+      text = readSmallFileSync(file, SYNC_IO_LIMIT) ?? (await fs.promises.readFile(file, 'utf8'));
     } catch (error) {
       if (isMissing(error)) {
         // Gone from disk (an operator pruned the session): forget what we cached of it.
@@ -165,7 +164,7 @@ export class TicketStore {
     if (isFinal(record.status)) this.finished.set(key, record as FinishedTicket);
     else this.finished.delete(key);
     const pending = this.writeChains.get(key);
-    if (pending === undefined && text.length <= SYNC_WRITE_LIMIT) {
+    if (pending === undefined && text.length <= SYNC_IO_LIMIT) {
       try {
         this.writeSyncNow(record, text);
         return Promise.resolve();

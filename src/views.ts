@@ -1,7 +1,7 @@
 // Shapes records into answers a model can read cold: the ticket view with its output view,
 // ready-made URLs, a suggested wait, and `next` in plain words; and the text transcript.
 // Pure functions of their inputs: no I/O.
-import type { StoredOutput } from './output.js';
+import { NO_OUTPUT, type StoredOutput } from './output.js';
 import type { FinishedTicket, Links, OutputView, Submission, TicketRecord, TicketView } from './protocol.js';
 import { isFinal } from './protocol.js';
 import type { OutputWindow } from './params.js';
@@ -105,7 +105,7 @@ export function storedOf(record: TicketRecord, live: StoredOutput | undefined): 
     const finished = record as FinishedTicket;
     return { stored: Buffer.from(finished.output, 'utf8'), total: finished.output_bytes, truncated: finished.truncated };
   }
-  return live ?? { stored: Buffer.alloc(0), total: 0, truncated: false };
+  return live ?? NO_OUTPUT;
 }
 
 function describeEnd(record: FinishedTicket): string {

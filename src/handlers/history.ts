@@ -24,7 +24,7 @@ export const history: Handler = async (ctx) => {
   await requireKnownSession(deps, session);
 
   const numbers = (await deps.store.ticketNumbers(session)).filter((n) => n > after);
-  const batches = viewBatches(ctx.deps, session, numbers);
+  const batches = viewBatches(deps, session, numbers);
   if (format === 'text') {
     const views: TicketView[] = [];
     for await (const batch of batches) views.push(...batch);
