@@ -2,7 +2,7 @@
 // and a node:http server that routes each GET to its handler. All state lives in here.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { customAlphabet } from 'nanoid';
 import { AuditLog } from './audit.js';
 import { Auth, clientAddress, presentedHash } from './auth.js';
@@ -13,7 +13,9 @@ import type { Logger } from './log.js';
 import { acquireLock, recoverTickets } from './recovery.js';
 import { documentReader } from './render.js';
 import { routes } from './routes.js';
+import type { Redactor } from './redact.js';
 import { Scheduler } from './scheduler.js';
+import { SessionLayout } from './sessionLayout.js';
 import { ShellStates, baseCommandEnv } from './shellState.js';
 import { TicketStore } from './tickets.js';
 
@@ -32,16 +34,31 @@ export interface App {
   reopenLogs(): void;
 }
 
-export function createApp(config: Config, logger: Logger): App {
-  const privateDir = path.join(config.sessionsDir, '.llmass');
-  const store = new TicketStore(config.sessionsDir);
-  const audit = new AuditLog(config.auditLog, config.hash, logger);
-  const shells = new ShellStates(privateDir, config.commandShell, config.workdir, baseCommandEnv(process.env));
+/**
+ * node:http's limit on a request's head. A 128 KiB command is up to 384 KiB once URL-encoded;
+ * this leaves room for the rest of the URL and the headers. Larger heads get a JSON 431.
+ */
+export const MAX_HEADER_BYTES = 512 * 1024;
+/** The longest request target answered: a 128 KiB command URL-encoded, and the other parameters. */
+export const MAX_URL_BYTES = 400 * 1024;
+
+/** A record holds at most MAX_OUTPUT_BYTES of output (up to 6 bytes each once JSON-escaped) and a 128 KiB command. */
+function maxRecordBytes(config: Config): number {
+  return (config.maxOutputBytes + 64 * 1024) * 6 + 2 * 1024 * 1024;
+}
+
+export function createApp(config: Config, logger: Logger, redactor: Redactor): App {
+  const layout = new SessionLayout(config.sessionsDir);
+  const privateDir = layout.privateDir();
+  const store = new TicketStore(layout, maxRecordBytes(config));
+  const audit = new AuditLog(config.auditLog, redactor, logger);
+  const shells = new ShellStates(layout, config.commandShell, config.workdir, baseCommandEnv(process.env));
   const scheduler = new Scheduler({
     config,
     store,
     shells,
     audit,
+    redactor,
     newSessionName,
     onError: (message, error) => logger.error(message, { error: String(error) }),
   });
@@ -57,9 +74,10 @@ export function createApp(config: Config, logger: Logger): App {
     contextDoc: documentReader(new URL('../CONTEXT.md', import.meta.url)),
   };
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     void handle(deps, req, res);
   });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
   // Long-polls hold a request up to MAX_WAIT; idle keep-alive sockets are closed sooner.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 5000;
@@ -122,6 +140,9 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
         Allow: 'GET, HEAD',
       });
     }
+    if ((req.url?.length ?? 0) > MAX_URL_BYTES) {
+      throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES / 1024} KiB`, 'a command may be up to 128 KiB; for longer scripts write them to a file over several commands, or fetch them with curl');
+    }
     const { pathname, rawQuery } = splitUrl(req);
     const route = routes.get(pathname);
     if (route === undefined) {
@@ -159,6 +180,28 @@ function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, err
   }
   deps.logger.error('unexpected error', { path: safePath(req.url), error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   sendJson(req, res, 500, { error: 'internal error', hint: 'this is a bug in LLMASS, not in your request; try again, and tell the operator if it persists' });
+}
+
+/**
+ * Requests node:http refuses before any handler sees them (a head over MAX_HEADER_BYTES, a
+ * malformed request, a head that never completes) still get a JSON answer with a hint.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, message, hint] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', `the request head is larger than ${MAX_HEADER_BYTES / 1024} KiB`, 'a command may be up to 128 KiB (URL-encoded, up to 384 KiB); send long scripts in several commands, and keep headers small']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request did not arrive in time', 'send the whole request at once']
+        : [400, 'Bad Request', 'the request is not valid HTTP', 'send a GET request such as GET /context?hash=<HASH> HTTP/1.1'];
+  const body = JSON.stringify({ error: message, hint }) + '\n';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The path alone: the query (which may hold the hash) never reaches the log. */

@@ -1,11 +1,12 @@
 // The audit log: append-only JSON lines, one when a command is accepted and one when it ends.
 // Each line is written synchronously on a file held open in append mode: a line of a few
 // hundred bytes costs microseconds, and the record of a command is on disk before the answer
-// that reports it. The secret is redacted like in the logger.
+// that reports it. It holds each command exactly as sent, but for the secret's exact value,
+// replaced before the line is serialized (so every line is valid JSON).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from './log.js';
-import { redact } from './log.js';
+import type { Redactor } from './redact.js';
 
 export type AuditEvent =
   | {
@@ -34,7 +35,7 @@ export class AuditLog {
 
   constructor(
     readonly file: string,
-    private readonly secret: string,
+    private readonly redactor: Redactor,
     private readonly logger: Logger,
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -42,7 +43,7 @@ export class AuditLog {
 
   /** Appends one line. A failure is logged, never thrown: the command has happened anyway. */
   record(event: AuditEvent): void {
-    const line = redact(JSON.stringify({ time: new Date().toISOString(), ...event }), this.secret) + '\n';
+    const line = JSON.stringify(this.redactor.value({ time: new Date().toISOString(), ...event })) + '\n';
     try {
       this.fd ??= fs.openSync(this.file, 'a', 0o600);
       fs.writeSync(this.fd, line);

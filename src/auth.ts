@@ -5,8 +5,13 @@ import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError, type Query } from './http.js';
 
-/** Clients remembered at most; beyond it the oldest entries go first, so memory stays bounded. */
-const MAX_TRACKED_CLIENTS = 10_000;
+/**
+ * Clients with failures remembered at most. Beyond it clients that are not locked are forgotten
+ * first, oldest first, so a flood of failures from other addresses never frees a locked one.
+ * Only when every entry is locked (an attack from more addresses than this) does the lock that
+ * ends soonest go, so memory stays bounded whatever happens.
+ */
+export const MAX_TRACKED_CLIENTS = 10_000;
 
 function digest(value: string): Buffer {
   return crypto.createHash('sha256').update(value, 'utf8').digest();
@@ -44,16 +49,20 @@ export interface AuthOptions {
   /** Seconds. */
   readonly window: number;
   readonly now?: () => number;
+  /** For tests: the table's bound (default MAX_TRACKED_CLIENTS). */
+  readonly maxTracked?: number;
 }
 
 export class Auth {
   private readonly expected: Buffer;
   private readonly clients = new Map<string, FailureWindow>();
   private readonly now: () => number;
+  private readonly maxTracked: number;
 
   constructor(private readonly options: AuthOptions) {
     this.expected = digest(options.hash);
     this.now = options.now ?? Date.now;
+    this.maxTracked = options.maxTracked ?? MAX_TRACKED_CLIENTS;
   }
 
   matches(candidate: string): boolean {
@@ -101,11 +110,23 @@ export class Auth {
   }
 
   private evict(now: number): void {
+    if (this.clients.size <= this.maxTracked) return;
     for (const [client, entry] of this.clients) {
-      if (this.clients.size <= MAX_TRACKED_CLIENTS) break;
-      // Oldest first; a still-locked client is only dropped when the table is full of them.
-      if (entry.lockedUntil <= now || this.clients.size > MAX_TRACKED_CLIENTS) this.clients.delete(client);
+      if (entry.lockedUntil <= now) {
+        this.clients.delete(client);
+        if (this.clients.size <= this.maxTracked) return;
+      }
     }
+    // Every entry is locked: the one whose lock ends first goes.
+    let soonest: string | undefined;
+    let soonestEnd = Infinity;
+    for (const [client, entry] of this.clients) {
+      if (entry.lockedUntil < soonestEnd) {
+        soonest = client;
+        soonestEnd = entry.lockedUntil;
+      }
+    }
+    if (soonest !== undefined) this.clients.delete(soonest);
   }
 
   /** For tests and diagnostics: how many clients are remembered. */

@@ -8,6 +8,11 @@ import dotenv from 'dotenv';
 /** The HASH value shipped in .env.example; a server configured with it refuses to start. */
 export const PLACEHOLDER_HASH = 'change-me-to-a-random-secret-of-at-least-32-characters';
 export const MIN_HASH_LENGTH = 32;
+/**
+ * The reserve kept on the sessions disk for tickets already running: 64 MiB holds the spools
+ * and final records of MAX_CONCURRENCY (4) commands at MAX_OUTPUT_BYTES (1 MiB) many times over.
+ */
+export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 
 export interface Config {
   readonly hash: string;
@@ -39,6 +44,8 @@ export interface Config {
   readonly authWindow: number;
   /** Absolute path. */
   readonly auditLog: string;
+  /** Below this many free bytes on the sessions disk, no new ticket is taken (507). */
+  readonly minFreeBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -123,7 +130,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     commandTimeout: integer(env, 'COMMAND_TIMEOUT', 300, 1),
     maxOutputBytes,
     workdir,
-    maxWait: integer(env, 'MAX_WAIT', 50, 0, 3600),
+    maxWait: integer(env, 'MAX_WAIT', 40, 0, 3600),
     outputViewBytes: integer(env, 'OUTPUT_VIEW_BYTES', 32768, 256),
     maxConcurrency: integer(env, 'MAX_CONCURRENCY', 4, 1, 1024),
     maxQueue: integer(env, 'MAX_QUEUE', 1000, 0),
@@ -133,6 +140,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     authMaxFailures: integer(env, 'AUTH_MAX_FAILURES', 10, 1),
     authWindow: integer(env, 'AUTH_WINDOW', 60, 1),
     auditLog: path.resolve(cwd, env.AUDIT_LOG?.trim() || path.join(sessionsDir, 'audit.jsonl')),
+    minFreeBytes: integer(env, 'MIN_FREE_BYTES', DEFAULT_MIN_FREE_BYTES, 0),
   };
   return Object.freeze(config);
 }

@@ -42,6 +42,12 @@ export class Dedup {
     if (asked === undefined) this.entries.set(dedupKey(session, request), entry);
   }
 
+  /** Forgets a submission whose ticket could not be stored: a retry must run, not replay it. */
+  forget(asked: string | undefined, session: string, request: TicketRequest): void {
+    this.entries.delete(dedupKey(asked, request));
+    if (asked === undefined) this.entries.delete(dedupKey(session, request));
+  }
+
   private expire(): void {
     const oldest = this.now() - this.windowMs;
     for (const [k, entry] of this.entries) {

@@ -162,6 +162,32 @@ export async function sendJsonArray(req: IncomingMessage, res: ServerResponse, b
   res.end(first ? '[]\n' : ']\n');
 }
 
+/** A text answer sent chunk by chunk, for transcripts too large to build whole. */
+export async function sendTextStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  chunks: AsyncIterable<string>,
+  contentType = 'text/plain; charset=utf-8',
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  // The first chunk is made before the status line: a failure there is still a proper error answer.
+  let next = await iterator.next();
+  res.writeHead(200, { 'Content-Type': contentType, ...headers });
+  if (req.method === 'HEAD') {
+    await iterator.return?.();
+    res.end();
+    return;
+  }
+  for (; next.done !== true; next = await iterator.next()) {
+    if (!(await writeChunk(res, next.value))) {
+      await iterator.return?.();
+      return;
+    }
+  }
+  res.end();
+}
+
 /** Writes `chunk`, waiting for the socket to drain when it is full; false if the client left. */
 async function writeChunk(res: ServerResponse, chunk: string): Promise<boolean> {
   if (res.destroyed) return false;

@@ -1,5 +1,8 @@
-// The one logger: structured JSON lines on stdout. Redaction happens here, on the serialized
-// line, so that no caller can forget it: the secret and any `hash=` query value never leave.
+// The one logger: structured JSON lines on stdout. Redaction happens here, on the values
+// before they are serialized, so that no caller can forget it and every line stays valid JSON:
+// the secret's exact value never leaves, and nothing else is rewritten.
+import type { Redactor } from './redact.js';
+
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -13,20 +16,11 @@ export interface LogSink {
   write(line: string): unknown;
 }
 
-/** Replaces the secret and every `hash=<value>` / `Bearer <value>` in `text`. */
-export function redact(text: string, secret: string): string {
-  // The cheap includes() checks keep the common line (nothing to redact) free of regexes.
-  let out = secret.length > 0 && text.includes(secret) ? text.split(secret).join('REDACTED') : text;
-  if (/hash=/i.test(out)) out = out.replace(/([?&]hash=)[^&\s"'#]*/gi, '$1REDACTED');
-  if (/bearer/i.test(out)) out = out.replace(/(Bearer\s+)[^\s"']+/gi, '$1REDACTED');
-  return out;
-}
-
 /**
  * Lines are gathered and written once per turn of the event loop: under load that is one
  * write for many requests instead of one each. Errors are written at once.
  */
-export function createLogger(secret: string, sink: LogSink = process.stdout): Logger {
+export function createLogger(redactor: Redactor, sink: LogSink = process.stdout): Logger {
   let pending: string[] = [];
   let scheduled = false;
   const flush = (): void => {
@@ -37,8 +31,8 @@ export function createLogger(secret: string, sink: LogSink = process.stdout): Lo
     sink.write(text);
   };
   const emit = (level: 'info' | 'error', msg: string, fields: LogFields = {}): void => {
-    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
-    pending.push(redact(line, secret) + '\n');
+    const line = JSON.stringify(redactor.value({ time: new Date().toISOString(), level, msg, ...fields }));
+    pending.push(line + '\n');
     if (level === 'error') flush();
     else if (!scheduled) {
       scheduled = true;

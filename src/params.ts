@@ -1,7 +1,7 @@
 // Small typed parsers for query parameters. Handlers call these once, at the edge; inner
 // modules take the typed values and never re-check. Every refusal says how to fix the request.
 import { HttpError, type Query } from './http.js';
-import { SESSION_NAME } from './tickets.js';
+import { SESSION_NAME } from './sessionLayout.js';
 
 const HINT_SESSION = 'a session name is 1 to 64 letters, digits, _ or -, starting with a letter or digit; omit session on /shell to get a new one';
 
@@ -86,12 +86,14 @@ export function optionalNonce(q: Query): string | null {
   return value;
 }
 
+export const MAX_COMMAND_BYTES = 128 * 1024;
+
 const CMD_HINT = 'send the command URL-encoded once as cmd=, e.g. cmd=ls%20-la, or base64url-encoded as cmd64=';
 
 function checkCommand(command: string, from: string): string {
   if (command.trim() === '') throw new HttpError(400, `${from} is empty`, CMD_HINT);
   if (command.includes('\0')) throw new HttpError(400, `${from} contains a NUL byte, which no shell command can hold`, 'remove the %00 from the command');
-  if (Buffer.byteLength(command, 'utf8') > 128 * 1024) throw new HttpError(400, `${from} is longer than 128 KiB`, 'write long scripts to a file in several commands, or fetch them with curl');
+  if (Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) throw new HttpError(414, `${from} is longer than 128 KiB`, 'write long scripts to a file in several commands, or fetch them with curl');
   return command;
 }
 

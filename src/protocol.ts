@@ -8,8 +8,12 @@ export type TimeoutKind = 'hard' | 'idle';
 
 export const FINAL_STATUSES: readonly FinalStatus[] = ['done', 'timeout', 'canceled', 'interrupted', 'error'];
 
+export function isFinalStatus(value: unknown): value is FinalStatus {
+  return FINAL_STATUSES.some((status) => status === value);
+}
+
 export function isFinal(status: TicketStatus): status is FinalStatus {
-  return (FINAL_STATUSES as readonly string[]).includes(status);
+  return isFinalStatus(status);
 }
 
 /** What the submitter asked for, kept with the ticket so the record explains itself. */
@@ -42,7 +46,8 @@ export interface RunningTicket extends TicketBase {
   readonly process_started: number | null;
 }
 
-export interface FinishedTicket extends TicketBase {
+/** A finished ticket's record without its output: what a view needs besides the output. */
+export interface FinishedMeta extends TicketBase {
   readonly status: FinalStatus;
   readonly started_at: string | null;
   readonly finished_at: string;
@@ -50,15 +55,33 @@ export interface FinishedTicket extends TicketBase {
   readonly exit_code: number | null;
   readonly signal: string | null;
   readonly timeout_kind: TimeoutKind | null;
-  /** Merged stdout and stderr as stored: head and tail with a marker when truncated. */
-  readonly output: string;
   /** Every byte the command wrote, stored or not. */
   readonly output_bytes: number;
   readonly truncated: boolean;
 }
 
+export interface FinishedTicket extends FinishedMeta {
+  /** Merged stdout and stderr as stored: head and tail with a marker when truncated. */
+  readonly output: string;
+}
+
 /** The durable record: `<n>.ticket` holds exactly this, as JSON. */
 export type TicketRecord = QueuedTicket | RunningTicket | FinishedTicket;
+
+/** A record as read back, its output left where it is (the output is read separately, in part). */
+export type TicketMeta = QueuedTicket | RunningTicket | FinishedMeta;
+
+export function isFinished(meta: TicketMeta): meta is FinishedMeta {
+  return meta.status !== 'queued' && meta.status !== 'running';
+}
+
+/** A history entry for a ticket whose record on disk cannot be read. */
+export interface DamagedEntry {
+  type: 'damaged';
+  ticket: number;
+  session: string;
+  error: string;
+}
 
 /** Output as an answer shows it: the stored bytes, or a window or head+tail of them. */
 export interface OutputView {

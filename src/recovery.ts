@@ -1,16 +1,21 @@
 // Start-up recovery: tickets left `queued` or `running` by a server that stopped or died become
 // `interrupted`, with the output their spool kept, and the process groups a killed server left
-// behind are found in /proc and ended. Also the lock that keeps two servers off one SESSIONS_DIR.
+// behind are found in /proc and ended. A damaged record is logged by its path and left as it
+// is. Also the lock that keeps two servers off one SESSIONS_DIR.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from './log.js';
 import { recoverSpool } from './output.js';
-import type { FinishedTicket, TicketRecord } from './protocol.js';
-import { isFinal } from './protocol.js';
-import { KILL_GRACE_MS, groupMembers, processStartTicks, signalGroup } from './runner.js';
+import { groupMembers, processStartTicks, terminateGroup } from './processGroup.js';
+import type { QueuedTicket, RunningTicket } from './protocol.js';
+import { isFinished } from './protocol.js';
+import { DamagedRecord, finalRecord } from './records.js';
+import { SessionLayout } from './sessionLayout.js';
 import type { TicketStore } from './tickets.js';
 
 const INTERRUPTED_NOTE = '\n[llmass: interrupted: the server stopped or died while this ticket was queued or running; this was found at the next start]\n';
+/** Recovery needs a record's fields, not its output. */
+const META_ONLY = { kind: 'window', offset: 0, limit: 1 } as const;
 
 /**
  * Ends a process group a dead server left running. The group is ours when its leader is still
@@ -20,40 +25,29 @@ const INTERRUPTED_NOTE = '\n[llmass: interrupted: the server stopped or died whi
 export function killLeftoverGroup(pgid: number, startedTicks: number | null): boolean {
   const leaderTicks = processStartTicks(pgid);
   const leaderIsOurs = leaderTicks !== null && (startedTicks === null || leaderTicks === startedTicks);
-  const members = groupMembers(pgid);
-  if (members.length === 0) return false;
+  if (groupMembers(pgid).length === 0) return false;
   if (leaderTicks !== null && !leaderIsOurs) return false;
-  signalGroup(pgid, 'SIGTERM');
-  setTimeout(() => signalGroup(pgid, 'SIGKILL'), KILL_GRACE_MS).unref();
+  void terminateGroup(pgid);
   return true;
 }
 
-async function interrupt(store: TicketStore, record: TicketRecord, maxOutputBytes: number): Promise<FinishedTicket> {
-  const spoolFile = store.sidePath(record.session, record.ticket, 'out');
+async function interrupt(store: TicketStore, record: QueuedTicket | RunningTicket, maxOutputBytes: number): Promise<void> {
+  const spoolFile = store.layout.spoolFile(record.session, record.ticket);
   const spooled = recoverSpool(spoolFile, maxOutputBytes);
-  const finishedAt = new Date();
-  const finished: FinishedTicket = {
-    ticket: record.ticket,
-    session: record.session,
-    input: record.input,
-    timeout: record.timeout,
-    idle_timeout: record.idle_timeout,
-    nonce: record.nonce,
-    submitted_at: record.submitted_at,
-    status: 'interrupted',
-    started_at: record.started_at,
-    finished_at: finishedAt.toISOString(),
-    duration_ms: record.started_at === null ? null : finishedAt.getTime() - Date.parse(record.started_at),
-    exit_code: null,
-    signal: null,
-    timeout_kind: null,
-    output: (spooled?.stored.toString('utf8') ?? '') + INTERRUPTED_NOTE,
-    output_bytes: spooled?.total ?? 0,
-    truncated: spooled?.truncated ?? false,
-  };
-  await store.write(finished);
+  await store.write(
+    finalRecord(record, {
+      status: 'interrupted',
+      startedAt: record.started_at === null ? null : new Date(record.started_at),
+      finishedAt: new Date(),
+      exitCode: null,
+      signal: null,
+      timeoutKind: null,
+      output: (spooled?.output ?? '') + INTERRUPTED_NOTE,
+      outputBytes: spooled?.total ?? 0,
+      truncated: spooled?.truncated ?? false,
+    }),
+  );
   fs.rmSync(spoolFile, { force: true });
-  return finished;
 }
 
 /**
@@ -63,33 +57,42 @@ async function interrupt(store: TicketStore, record: TicketRecord, maxOutputByte
  */
 async function recoverSession(store: TicketStore, session: string, maxOutputBytes: number, logger: Logger): Promise<number> {
   const numbers = await store.ticketNumbers(session);
-  const dir = store.sessionDir(session);
-  const spooled = new Set(
-    fs.readdirSync(dir).flatMap((name) => {
-      const match = /^\.(\d+)\.out$/.exec(name);
-      return match?.[1] === undefined ? [] : [Number(match[1])];
-    }),
-  );
+  const dir = store.layout.sessionDir(session);
+  const names = fs.readdirSync(dir);
+  const spooled = new Set(names.flatMap((name) => SessionLayout.spoolOf(name) ?? []));
   let recovered = 0;
   for (let i = numbers.length - 1; i >= 0; i -= 1) {
     const ticket = numbers[i];
     if (ticket === undefined) continue;
-    const record = await store.read(session, ticket);
-    if (record === undefined) continue;
-    if (!isFinal(record.status)) {
-      if (record.status === 'running' && killLeftoverGroup(record.process_group, record.process_started)) {
-        logger.info('ended a process group left by the previous server', { session, ticket, process_group: record.process_group });
-      }
-      await interrupt(store, record, maxOutputBytes);
-      recovered += 1;
-    } else if (spooled.has(ticket)) {
-      fs.rmSync(store.sidePath(session, ticket, 'out'), { force: true });
+    let meta;
+    try {
+      meta = (await store.read(session, ticket, META_ONLY))?.meta;
+    } catch (error) {
+      if (!(error instanceof DamagedRecord)) throw error;
+      // Named by path and problem only: the file's bytes never reach the log.
+      logger.error('damaged ticket record left as it is', { file: store.layout.ticketFile(session, ticket), problem: error.message });
+      continue;
     }
-    if (record.started_at !== null && isFinal(record.status) && ![...spooled].some((n) => n < ticket)) break;
+    if (meta === undefined) continue;
+    if (!isFinished(meta)) {
+      if (meta.status === 'running' && killLeftoverGroup(meta.process_group, meta.process_started)) {
+        logger.info('ended a process group left by the previous server', { session, ticket, process_group: meta.process_group });
+      }
+      try {
+        await interrupt(store, meta, maxOutputBytes);
+        recovered += 1;
+      } catch (error) {
+        // A full disk: the record stays unfinished and the next start tries again.
+        logger.error('could not mark an unfinished ticket interrupted', { file: store.layout.ticketFile(session, ticket), error: String(error) });
+      }
+    } else if (spooled.has(ticket)) {
+      fs.rmSync(store.layout.spoolFile(session, ticket), { force: true });
+    }
+    if (meta.started_at !== null && isFinished(meta) && ![...spooled].some((n) => n < ticket)) break;
   }
   // Temp files of writes that never got renamed are debris of a crash.
-  for (const name of fs.readdirSync(dir)) {
-    if (/^\.\d+\.ticket\..*\.tmp$/.test(name) || name === '.shell-state.next') fs.rmSync(path.join(dir, name), { force: true });
+  for (const name of names) {
+    if (SessionLayout.isDebris(name)) fs.rmSync(path.join(dir, name), { force: true });
   }
   return recovered;
 }
@@ -122,7 +125,7 @@ export function acquireLock(privateDir: string): () => void {
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(fs.readFileSync(file, 'utf8').trim());
+      const holder = Number(fs.readFileSync(file, 'utf8').slice(0, 32).trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
         throw new Error(`another LLMASS server (pid ${holder}) is using this SESSIONS_DIR; stop it first, or give this one another SESSIONS_DIR`);
       }

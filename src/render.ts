@@ -39,8 +39,8 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function page(title: string, bodyHtml: string, script?: { nonce: string; source: string }): string {
-  const scriptTag = script === undefined ? '' : `\n<script nonce="${script.nonce}">${script.source}</script>`;
+/** A page's opening, up to and including `<body>`: pages that stream their body start here. */
+export function pageStart(title: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -52,10 +52,20 @@ export function page(title: string, bodyHtml: string, script?: { nonce: string; 
 <style>${PAGE_STYLE}</style>
 </head>
 <body>
-${bodyHtml}${scriptTag}
+`;
+}
+
+/** A page's end, with its script if it has one. */
+export function pageEnd(script?: { nonce: string; source: string }): string {
+  const scriptTag = script === undefined ? '' : `\n<script nonce="${script.nonce}">${script.source}</script>`;
+  return `${scriptTag}
 </body>
 </html>
 `;
+}
+
+export function page(title: string, bodyHtml: string, script?: { nonce: string; source: string }): string {
+  return pageStart(title) + bodyHtml + pageEnd(script);
 }
 
 export function markdownToHtml(markdown: string): string {

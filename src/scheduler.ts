@@ -1,15 +1,22 @@
-// The scheduler: between the handlers and the runner. One FIFO per session (a session's
-// tickets run one at a time, in ticket order), at most MAX_CONCURRENCY commands at once across
-// sessions, a bound on waiting tickets, de-duplication of replayed submissions, cancel,
-// long-poll waiters, and a graceful shutdown. It knows nothing of HTTP.
+// The scheduler: between the handlers and the parts that do the work. It takes submissions
+// (queue.ts keeps order and limits, dedup.ts spots replays), starts commands (runner.ts) with
+// their output spooled (output.ts), hands finished tickets to finisher.ts, and answers what a
+// ticket is now. It knows nothing of HTTP.
 import type { AuditLog } from './audit.js';
 import type { Config } from './config.js';
 import { Dedup } from './dedup.js';
-import { OutputSpool, type StoredOutput } from './output.js';
-import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TicketRecord, TicketRequest, TimeoutKind } from './protocol.js';
+import { freeBytes, isDiskFull, errorCode } from './files.js';
+import { Finisher, ticketKey } from './finisher.js';
+import { NO_OUTPUT, OutputSpool, storedText, type OutputSource } from './output.js';
+import { OutputCollector, type CollectedOutput, type OutputPlan } from './outputCollector.js';
+import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TicketMeta, TicketRequest, TimeoutKind } from './protocol.js';
+import { TicketQueue, type Waiting } from './queue.js';
+import { finalRecord } from './records.js';
+import type { Redactor } from './redact.js';
 import { startCommand, type RunOutcome, type RunningCommand } from './runner.js';
 import type { ShellStates } from './shellState.js';
 import type { TicketStore } from './tickets.js';
+import { Waiters } from './waiters.js';
 
 export class SchedulerUnavailable extends Error {
   constructor(
@@ -20,57 +27,91 @@ export class SchedulerUnavailable extends Error {
   }
 }
 
+/** The sessions disk cannot take a new ticket: full (or under MIN_FREE_BYTES), or failing. */
+export class StorageUnavailable extends Error {
+  constructor(
+    readonly reason: 'full' | 'failed',
+    readonly detail: string,
+  ) {
+    super(reason === 'full' ? 'the sessions disk is full' : `the sessions disk cannot be written (${detail})`);
+  }
+}
+
+function storageError(error: unknown): StorageUnavailable {
+  if (isDiskFull(error)) return new StorageUnavailable('full', errorCode(error));
+  return new StorageUnavailable('failed', errorCode(error));
+}
+
 export interface SubmitResult {
   readonly session: string;
   readonly ticket: number;
   readonly cached: boolean;
 }
 
-export interface CancelResult {
-  readonly record: TicketRecord;
-  /** False when the ticket had already finished: cancel changed nothing. */
-  readonly changed: boolean;
-}
+/** What cancel did: ended the ticket, found it already ended, or found its end still being stored. */
+export type CancelResult = 'canceled' | 'already-ended' | 'storing';
 
-interface Waiting {
-  readonly record: QueuedTicket;
-  /** False until `<n>.ticket` is on disk; the ticket may not start before. */
-  persisted: boolean;
+/** A ticket as it stands now, with the part of its output a plan asked for. */
+export interface Found {
+  readonly meta: TicketMeta;
+  readonly output: CollectedOutput;
+  readonly outputBytes: number;
+  readonly truncated: boolean;
+  /** Said to the agent when the ticket is in a state its status alone does not tell. */
+  readonly note?: string;
 }
 
 interface Running {
   readonly record: RunningTicket;
   readonly spool: OutputSpool;
   readonly command: RunningCommand;
-  readonly finished: Promise<FinishedTicket>;
+  /** Resolves after the first attempt to write the final record: true if it is on disk. */
+  firstWrite: Promise<boolean>;
+  /** Set while the final record waits for room on disk. */
+  storeProblem: string | null;
+  readonly finished: Promise<FinishedTicket | undefined>;
 }
-
-const key = (session: string, ticket: number): string => `${session}/${ticket}`;
 
 export interface SchedulerDeps {
   readonly config: Config;
   readonly store: TicketStore;
   readonly shells: ShellStates;
   readonly audit: AuditLog;
+  readonly redactor: Redactor;
   readonly newSessionName: () => string;
   readonly onError: (message: string, error: unknown) => void;
+  /** Milliseconds between attempts to store a final record on a full disk. */
+  readonly retryMs?: number;
+}
+
+function collectFrom(source: OutputSource, plan: OutputPlan): CollectedOutput {
+  const collector = new OutputCollector(plan);
+  source.feed(collector);
+  return collector.result();
 }
 
 export class Scheduler {
-  /** Every waiting ticket, all sessions, in the order their numbers were handed out. */
-  private waiting: Waiting[] = [];
+  private readonly queue: TicketQueue;
   private readonly running = new Map<string, Running>();
-  private readonly busySessions = new Set<string>();
-  private readonly waiters = new Map<string, Set<(record: FinishedTicket) => void>>();
+  private readonly waiters = new Waiters();
+  private readonly finisher: Finisher;
   private readonly dedup: Dedup;
   private accepting = true;
 
   constructor(private readonly deps: SchedulerDeps) {
+    this.queue = new TicketQueue(deps.config.maxConcurrency, deps.config.maxQueue);
     this.dedup = new Dedup(deps.config.dedupWindow * 1000);
+    this.finisher = new Finisher({
+      store: deps.store,
+      audit: deps.audit,
+      waiters: this.waiters,
+      retryMs: deps.retryMs ?? 1000,
+      onError: deps.onError,
+    });
   }
 
   get waitingCount(): number {
-    return this.waiting.length;
+    return this.queue.length;
   }
 
   get runningCount(): number {
@@ -78,12 +119,13 @@ export class Scheduler {
   }
 
   isSessionBusy(session: string): boolean {
-    return this.busySessions.has(session) || this.waiting.some((entry) => entry.record.session === session);
+    return this.queue.isSessionBusy(session);
   }
 
   /**
    * Hands out a ticket and returns once `<n>.ticket` is on disk. Without a session, a new one
    * is made. A replay of the same command and nonce within DEDUP_WINDOW returns the first ticket.
+   * Throws StorageUnavailable, before any number is handed out, when the disk has no room.
    */
   async submit(session: string | undefined, request: TicketRequest, client: string): Promise<SubmitResult> {
     this.assertAccepting();
@@ -92,9 +134,12 @@ export class Scheduler {
       await replay.persisted;
       return { session: replay.session, ticket: replay.ticket, cached: true };
     }
+    this.assertRoom();
     const name = session ?? this.deps.newSessionName();
-    const index = await this.deps.store.open(name, true);
-    if (index === undefined) throw new Error(`session ${name} could not be opened`);
+    const index = await this.deps.store.open(name, true).catch((error: unknown) => {
+      throw storageError(error);
+    });
+    if (index === undefined) throw new StorageUnavailable('failed', `session ${name} could not be opened`);
     this.assertAccepting();
 
     // From here to the write, nothing awaits: the dedup check, the queue bound and the
@@ -104,25 +149,28 @@ export class Scheduler {
       await raced.persisted;
       return { session: raced.session, ticket: raced.ticket, cached: true };
     }
-    if (this.waiting.length >= this.deps.config.maxQueue) throw new SchedulerUnavailable('queue-full', 5);
+    if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5);
     const ticket = this.deps.store.allocate(index);
     const record: QueuedTicket = {
       ticket,
       session: name,
       ...request,
+      // The record keeps the command as sent but for the secret; the shell gets it whole.
+      input: this.deps.redactor.text(request.input),
       status: 'queued',
       submitted_at: new Date().toISOString(),
       started_at: null,
     };
-    const entry: Waiting = { record, persisted: false };
-    this.waiting.push(entry);
+    const entry = this.queue.add(record, request.input);
     const persisted = this.deps.store.write(record);
     this.dedup.remember(session, name, ticket, request, persisted);
     try {
       await persisted;
     } catch (error) {
-      this.waiting = this.waiting.filter((other) => other !== entry);
-      throw error;
+      this.queue.remove(entry);
+      this.deps.store.release(index, ticket);
+      this.dedup.forget(session, name, request);
+      throw storageError(error);
     }
     entry.persisted = true;
     // The audit line is written before the ticket can start or be answered: the record of
@@ -132,7 +180,7 @@ export class Scheduler {
       client,
       session: name,
       ticket,
-      command: request.input,
+      command: record.input,
       timeout: request.timeout,
       idle_timeout: request.idle_timeout,
       nonce: request.nonce,
@@ -147,83 +195,66 @@ export class Scheduler {
     if (!this.accepting) throw new SchedulerUnavailable('shutting-down', 10);
   }
 
-  /** The record as it stands, from memory while the ticket is active, else from disk. */
-  async get(session: string, ticket: number): Promise<{ record: TicketRecord; live?: StoredOutput } | undefined> {
-    const active = this.running.get(key(session, ticket));
-    if (active !== undefined) return { record: active.record, live: active.spool.snapshot() };
-    const waiting = this.waiting.find((entry) => entry.record.session === session && entry.record.ticket === ticket);
-    if (waiting !== undefined) return { record: waiting.record };
-    const record = await this.deps.store.read(session, ticket);
-    return record === undefined ? undefined : { record };
+  /** The reserve: below MIN_FREE_BYTES no new ticket is taken, so running ones can finish. */
+  private assertRoom(): void {
+    const free = freeBytes(this.deps.config.sessionsDir);
+    if (free !== undefined && free < this.deps.config.minFreeBytes) {
+      throw new StorageUnavailable('full', `${free} bytes free, below MIN_FREE_BYTES (${this.deps.config.minFreeBytes})`);
+    }
+  }
+
+  /**
+   * The ticket as it stands: from memory while it is active, else from disk. Throws
+   * DamagedRecord when its file on disk is damaged.
+   */
+  async get(session: string, ticket: number, plan: OutputPlan): Promise<Found | undefined> {
+    const run = this.running.get(ticketKey(session, ticket));
+    if (run !== undefined) {
+      const found = { meta: run.record, output: collectFrom(run.spool, plan), outputBytes: run.spool.total, truncated: run.spool.truncated };
+      if (run.storeProblem === null) return found;
+      return {
+        ...found,
+        note: `The command has ended, but its result is not on disk yet (${run.storeProblem}); it is answered as soon as it is stored, which happens by itself when space returns.`,
+      };
+    }
+    const waiting = this.queue.find(session, ticket);
+    if (waiting !== undefined) return { meta: waiting.record, output: collectFrom(NO_OUTPUT, plan), outputBytes: 0, truncated: false };
+    const stored = await this.deps.store.read(session, ticket, plan);
+    if (stored === undefined) return undefined;
+    const meta = stored.meta;
+    if (meta.status === 'queued' || meta.status === 'running') return { meta, output: stored.output, outputBytes: 0, truncated: false };
+    return { meta, output: stored.output, outputBytes: meta.output_bytes, truncated: meta.truncated };
   }
 
   /** How many tickets wait before this queued one can start (0 when it is next). */
   positionInQueue(session: string, ticket: number): number {
-    const index = this.waiting.findIndex((entry) => entry.record.session === session && entry.record.ticket === ticket);
-    return index === -1 ? 0 : index;
+    return this.queue.position(session, ticket);
   }
 
   /** Resolves with the finished record, or undefined after `ms` or when `signal` aborts. */
   waitFor(session: string, ticket: number, ms: number, signal?: AbortSignal): Promise<FinishedTicket | undefined> {
-    const k = key(session, ticket);
-    const active = this.running.has(k) || this.waiting.some((entry) => entry.record.session === session && entry.record.ticket === ticket);
-    if (!active || ms <= 0) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const set = this.waiters.get(k) ?? new Set();
-      this.waiters.set(k, set);
-      const done = (record: FinishedTicket | undefined): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        set.delete(wake);
-        if (set.size === 0 && this.waiters.get(k) === set) this.waiters.delete(k);
-        resolve(record);
-      };
-      const wake = (record: FinishedTicket): void => done(record);
-      const onAbort = (): void => done(undefined);
-      const timer = setTimeout(() => done(undefined), ms);
-      set.add(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  private wake(record: FinishedTicket): void {
-    const set = this.waiters.get(key(record.session, record.ticket));
-    if (set === undefined) return;
-    for (const wake of [...set]) wake(record);
+    const key = ticketKey(session, ticket);
+    if (!this.running.has(key) && this.queue.find(session, ticket) === undefined) return Promise.resolve(undefined);
+    return this.waiters.wait(key, ms, signal);
   }
 
   /** Starts waiting tickets while there is room, oldest first, one per session at a time. */
   private dispatch(): void {
     if (!this.accepting) return;
-    const blocked = new Set(this.busySessions);
-    for (let i = 0; i < this.waiting.length && this.running.size < this.deps.config.maxConcurrency; ) {
-      const entry = this.waiting[i];
-      if (entry === undefined) break;
-      const session = entry.record.session;
-      if (blocked.has(session) || !entry.persisted) {
-        // An earlier ticket of this session is running or not yet on disk: later ones wait.
-        blocked.add(session);
-        i += 1;
-        continue;
-      }
-      this.waiting.splice(i, 1);
-      blocked.add(session);
-      this.start(entry.record);
-    }
+    for (const entry of this.queue.takeStartable(this.running.size)) this.start(entry);
   }
 
-  private start(queued: QueuedTicket): void {
+  private start(entry: Waiting): void {
+    const queued = entry.record;
     const { session, ticket } = queued;
     const startedAt = new Date();
-    this.busySessions.add(session);
-    let spool: OutputSpool;
+    const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
     let command: RunningCommand;
     try {
-      spool = new OutputSpool(this.deps.store.sidePath(session, ticket, 'out'), this.deps.config.maxOutputBytes);
-      const launch = this.deps.shells.launch(this.deps.store.sessionDir(session));
+      const launch = this.deps.shells.launch(session);
       command = startCommand({
         shell: this.deps.config.commandShell,
-        input: queued.input,
+        input: entry.command,
         cwd: launch.cwd,
         env: launch.env,
         timeoutMs: queued.timeout * 1000,
@@ -231,7 +262,7 @@ export class Scheduler {
         spool,
       });
     } catch (error) {
-      void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, undefined);
+      void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool);
       return;
     }
     if (command.pid === undefined) {
@@ -245,134 +276,153 @@ export class Scheduler {
       process_group: command.pid,
       process_started: command.startedTicks,
     };
+    // Not final, so a failure here misreports nothing: the disk keeps `queued`, which a
+    // restart turns into `interrupted` like a running ticket.
     const wrote = this.deps.store.write(record).catch((error: unknown) => this.deps.onError('writing a running ticket failed', error));
-    const finished = command.outcome.then(async (outcome) => {
-      await wrote;
-      return this.finish(queued, startedAt, outcome, spool);
-    });
-    this.running.set(key(session, ticket), { record, spool, command, finished });
+    let firstWritten: (stored: boolean) => void = () => undefined;
+    const run: Running = {
+      record,
+      spool,
+      command,
+      firstWrite: new Promise((resolve) => (firstWritten = resolve)),
+      storeProblem: null,
+      finished: command.outcome.then(async (outcome) => {
+        await wrote;
+        return this.finish(queued, startedAt, outcome, spool, run, firstWritten);
+      }),
+    };
+    this.running.set(ticketKey(session, ticket), run);
   }
 
-  private async finish(queued: QueuedTicket, startedAt: Date, outcome: RunOutcome, spool: OutputSpool | undefined): Promise<FinishedTicket> {
+  private async finish(
+    queued: QueuedTicket,
+    startedAt: Date,
+    outcome: RunOutcome,
+    spool: OutputSpool,
+    run?: Running,
+    firstWritten?: (stored: boolean) => void,
+  ): Promise<FinishedTicket | undefined> {
     const { session, ticket } = queued;
-    const finishedAt = new Date();
-    const captured = spool?.snapshot();
     const status = statusOf(outcome);
-    let output = captured?.stored.toString('utf8') ?? '';
+    let output = storedText(spool);
     if (outcome.kind === 'failed') output += `[llmass: ${outcome.message}]\n`;
     if (status === 'interrupted') output += '\n[llmass: interrupted: the server was stopped while this command ran]\n';
-    const record: FinishedTicket = {
-      ...queued,
+    const record = finalRecord(queued, {
       status,
-      started_at: startedAt.toISOString(),
-      finished_at: finishedAt.toISOString(),
-      duration_ms: finishedAt.getTime() - startedAt.getTime(),
-      exit_code: outcome.kind === 'failed' ? null : outcome.exitCode,
+      startedAt,
+      finishedAt: new Date(),
+      exitCode: outcome.kind === 'failed' ? null : outcome.exitCode,
       signal: outcome.kind === 'failed' ? null : outcome.signal,
-      timeout_kind: timeoutKindOf(outcome),
+      timeoutKind: timeoutKindOf(outcome),
       output,
-      output_bytes: captured?.total ?? 0,
-      truncated: captured?.truncated ?? false,
-    };
-    try {
-      await this.deps.store.write(record);
-    } catch (error) {
-      this.deps.onError('writing a finished ticket failed', error);
+      outputBytes: spool.total,
+      truncated: spool.truncated,
+    });
+    let attempts = 0;
+    const stored = await this.finisher.store(record, (error) => {
+      attempts += 1;
+      if (run !== undefined) run.storeProblem = isDiskFull(error) ? 'the sessions disk is full' : `writing failed: ${errorCode(error)}`;
+      if (attempts === 1) firstWritten?.(false);
+    });
+    firstWritten?.(stored);
+    this.running.delete(ticketKey(session, ticket));
+    if (!stored) {
+      // Given up at shutdown: the spool stays for the next start's recovery.
+      spool.close();
+      return undefined;
     }
-    spool?.remove();
-    this.running.delete(key(session, ticket));
-    this.recordEnd(record);
-    this.wake(record);
+    spool.remove();
+    this.finisher.announce(record);
     // The shell state matters only to the session's next command, so it is kept after the
     // waiters have answered (the next turn of the event loop) and before the session is
     // free to start that command.
     await new Promise((resolve) => setImmediate(resolve));
     try {
-      if (outcome.kind !== 'failed') this.deps.shells.capture(this.deps.store.sessionDir(session));
+      if (outcome.kind !== 'failed') this.deps.shells.capture(session);
     } catch (error) {
       this.deps.onError('keeping the shell state failed', error);
     }
-    this.busySessions.delete(session);
+    this.queue.release(session);
     this.dispatch();
     return record;
   }
 
-  private recordEnd(record: FinishedTicket): void {
-    this.deps.audit.record({
-      event: 'ended',
-      session: record.session,
-      ticket: record.ticket,
-      status: record.status,
-      exit_code: record.exit_code,
-      signal: record.signal,
-      duration_ms: record.duration_ms,
-      output_bytes: record.output_bytes,
-    });
-  }
-
-  /** Ends a waiting ticket without running it, with the given status and note. */
-  private async endWaiting(entry: Waiting, status: 'canceled' | 'interrupted', note: string): Promise<FinishedTicket> {
-    this.waiting = this.waiting.filter((other) => other !== entry);
-    const record: FinishedTicket = {
-      ...entry.record,
+  /** Ends a waiting ticket without running it. Throws StorageUnavailable if its end cannot be stored: it then stays queued. */
+  private async endWaiting(entry: Waiting, status: 'canceled' | 'interrupted', note: string): Promise<void> {
+    const record = finalRecord(entry.record, {
       status,
-      started_at: null,
-      finished_at: new Date().toISOString(),
-      duration_ms: null,
-      exit_code: null,
+      startedAt: null,
+      finishedAt: new Date(),
+      exitCode: null,
       signal: null,
-      timeout_kind: null,
+      timeoutKind: null,
       output: note,
-      output_bytes: 0,
+      outputBytes: 0,
       truncated: false,
-    };
-    await this.deps.store.write(record);
-    this.recordEnd(record);
-    this.wake(record);
+    });
+    try {
+      await this.deps.store.write(record);
+    } catch (error) {
+      throw storageError(error);
+    }
+    this.queue.remove(entry);
+    this.finisher.announce(record);
     this.dispatch();
-    return record;
   }
 
   /**
    * Cancels a waiting ticket (it never starts) or stops a running one's process group and
-   * returns once it has ended. A finished ticket is returned unchanged.
+   * returns once it has ended. Undefined when there is no such active ticket: then it either
+   * finished before (the caller reads it) or never was.
    */
   async cancel(session: string, ticket: number): Promise<CancelResult | undefined> {
-    const waiting = this.waiting.find((entry) => entry.record.session === session && entry.record.ticket === ticket);
+    const waiting = this.queue.find(session, ticket);
     if (waiting !== undefined) {
-      const record = await this.endWaiting(waiting, 'canceled', '[llmass: canceled before it started]\n');
-      return { record, changed: true };
+      await this.endWaiting(waiting, 'canceled', '[llmass: canceled before it started]\n');
+      return 'canceled';
     }
-    const running = this.running.get(key(session, ticket));
-    if (running !== undefined) {
-      running.command.stop('canceled');
-      const record = await running.finished;
-      return { record, changed: record.status === 'canceled' };
-    }
-    const record = await this.deps.store.read(session, ticket);
-    return record === undefined ? undefined : { record, changed: false };
+    const run = this.running.get(ticketKey(session, ticket));
+    if (run === undefined) return undefined;
+    const wasRunning = !run.command.exited;
+    run.command.stop('canceled');
+    await run.command.outcome;
+    if (!(await run.firstWrite)) return 'storing';
+    const record = await run.finished;
+    return wasRunning && record?.status === 'canceled' ? 'canceled' : 'already-ended';
   }
 
   /**
    * Stops taking commands; waiting tickets end `interrupted` at once; running ones get up to
    * `graceSeconds` to finish, then their process groups are stopped and they end `interrupted`.
+   * A final record that cannot be stored (a full disk) is given a few seconds, then left to the
+   * next start's recovery.
    */
   async shutdown(graceSeconds: number): Promise<void> {
     this.accepting = false;
-    for (const entry of [...this.waiting]) {
-      await this.endWaiting(entry, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n');
+    for (const entry of this.queue.all()) {
+      await this.endWaiting(entry, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n').catch((error: unknown) =>
+        this.deps.onError('could not mark a queued ticket interrupted; the next start will', error),
+      );
     }
-    const finishing = [...this.running.values()].map((run) => run.finished);
-    if (finishing.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceSeconds * 1000);
-    });
-    await Promise.race([Promise.all(finishing), grace]);
-    clearTimeout(timer);
-    for (const run of this.running.values()) run.command.stop('interrupted');
-    await Promise.all(finishing);
+    const runs = [...this.running.values()];
+    if (runs.length === 0) return;
+    const finishing = Promise.all(runs.map((run) => run.finished));
+    await raceTimeout(finishing, graceSeconds * 1000);
+    for (const run of runs) run.command.stop('interrupted');
+    await Promise.all(runs.map((run) => run.command.outcome));
+    await raceTimeout(finishing, 3000);
+    this.finisher.abandon();
+    await finishing;
   }
+}
+
+async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([promise, timeout]);
+  clearTimeout(timer);
 }
 
 function statusOf(outcome: RunOutcome): FinalStatus {
@@ -394,3 +444,4 @@ function timeoutKindOf(outcome: RunOutcome): TimeoutKind | null {
   if (outcome.reason === 'timeout-idle') return 'idle';
   return null;
 }
+

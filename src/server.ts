@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, readEnv } from './config.js';
 import { ensureHash } from './firstRun.js';
 import { createLogger } from './log.js';
+import { Redactor } from './redact.js';
 
 async function main(): Promise<void> {
   const cwd = process.cwd();
@@ -17,8 +18,9 @@ async function main(): Promise<void> {
     process.stderr.write(`llmass: configuration error: ${error.message}\n`);
     process.exit(1);
   }
-  const logger = createLogger(config.hash);
-  const app = createApp(config, logger);
+  const redactor = new Redactor([config.hash]);
+  const logger = createLogger(redactor);
+  const app = createApp(config, logger, redactor);
   let address;
   try {
     address = await app.start();

@@ -4,6 +4,7 @@
 // last one ended. Only bash has BASH_ENV: with another COMMAND_SHELL each command starts fresh.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { SessionLayout } from './sessionLayout.js';
 
 const STATE_END = '# llmass-state-end';
 
@@ -51,12 +52,12 @@ export class ShellStates {
   private readonly usesBash: boolean;
 
   constructor(
-    privateDir: string,
+    private readonly layout: SessionLayout,
     private readonly shell: string,
     private readonly workdir: string,
     private readonly baseEnv: NodeJS.ProcessEnv,
   ) {
-    this.preludePath = path.join(privateDir, 'prelude.bash');
+    this.preludePath = path.join(layout.privateDir(), 'prelude.bash');
     this.usesBash = path.basename(shell).includes('bash');
   }
 
@@ -66,19 +67,11 @@ export class ShellStates {
     fs.writeFileSync(this.preludePath, PRELUDE, { mode: 0o600 });
   }
 
-  private statePath(sessionDir: string): string {
-    return path.join(sessionDir, '.shell-state');
-  }
-
-  private nextStatePath(sessionDir: string): string {
-    return path.join(sessionDir, '.shell-state.next');
-  }
-
   /** How the session's next command starts: the directory and environment the last one left. */
-  launch(sessionDir: string): ShellLaunch {
+  launch(session: string): ShellLaunch {
     if (!this.usesBash) return { cwd: this.workdir, env: this.baseEnv };
-    const saved = this.statePath(sessionDir);
-    const control = { BASH_ENV: this.preludePath, LLMASS_STATE_OUT: this.nextStatePath(sessionDir) };
+    const saved = this.layout.stateFile(session);
+    const control = { BASH_ENV: this.preludePath, LLMASS_STATE_OUT: this.layout.nextStateFile(session) };
     if (!fs.existsSync(saved)) return { cwd: this.workdir, env: { ...this.baseEnv, ...control } };
     // The saved `export -p` is the whole environment the last command ended with, unsets
     // included, so the shell gets nothing else: bash rebuilds the environment from it.
@@ -89,16 +82,16 @@ export class ShellStates {
    * After a command: keep the state its shell saved, if it saved a complete one. A few
    * kilobytes, read and renamed synchronously for the same reason as small ticket records.
    */
-  capture(sessionDir: string): void {
+  capture(session: string): void {
     if (!this.usesBash) return;
-    const next = this.nextStatePath(sessionDir);
+    const next = this.layout.nextStateFile(session);
     let text: string;
     try {
       text = fs.readFileSync(next, 'utf8');
     } catch {
       return; // killed, or replaced itself with exec: the previous state stands
     }
-    if (text.endsWith(`${STATE_END}\n`)) fs.renameSync(next, this.statePath(sessionDir));
+    if (text.endsWith(`${STATE_END}\n`)) fs.renameSync(next, this.layout.stateFile(session));
     else fs.rmSync(next, { force: true });
   }
 }

@@ -1,104 +1,105 @@
 // The ticket store: session directories under SESSIONS_DIR, ticket numbers, and `<n>.ticket`
-// files replaced atomically. It knows nothing of HTTP or of running commands.
+// files replaced atomically. Every record read back is checked (records.ts) and read without
+// following links or holding a large one whole. It knows nothing of HTTP or of running commands.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FinishedTicket, TicketRecord } from './protocol.js';
-import { isFinal } from './protocol.js';
+import { isMissing, isRealDirectory, NotAFile, openRegularSync } from './files.js';
+import { OutputCollector, collect, type CollectedOutput, type OutputPlan } from './outputCollector.js';
+import type { FinishedTicket, TicketMeta, TicketRecord } from './protocol.js';
 import { RecordCache } from './recordCache.js';
+import { RecordParser } from './recordParser.js';
+import { DamagedRecord, validateMeta } from './records.js';
+import { SESSION_NAME, SessionLayout } from './sessionLayout.js';
 
-export const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const TICKET_FILE = /^([1-9][0-9]*)\.ticket$/;
-/** Records up to this size are written and read synchronously (see write() and readSmallFileSync()). */
+/** Records up to this size are written and read synchronously (see write() and readSmall()). */
 const SYNC_IO_LIMIT = 64 * 1024;
-/** Memory for finished records kept to answer reads without the disk. */
+/** Memory for finished records kept to answer reads without the disk (small records only). */
 const RECORD_CACHE_BYTES = 32 * 1024 * 1024;
+const STREAM_CHUNK = 256 * 1024;
 
 /** What the store keeps in memory per session: the last number handed out. */
 export interface SessionIndex {
   readonly name: string;
-  readonly dir: string;
   last: number;
 }
 
-function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+/** A record as read back: its fields, and the part of its output the plan asked for. */
+export interface StoredTicket {
+  readonly meta: TicketMeta;
+  readonly output: CollectedOutput;
 }
 
-/**
- * The file's text when it is at most `limit` bytes, read synchronously; undefined when it is
- * larger (the caller reads it through the thread pool). For the same reason small records are
- * written synchronously: open, fstat, read and close of a few kilobytes in the page cache take
- * tens of microseconds, while fs.promises.readFile makes five thread-pool round trips (about
- * 170 µs a file on these machines), which dominated a cold /history of thousands of tickets.
- */
-function readSmallFileSync(file: string, limit: number): string | undefined {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size > limit) return undefined;
-    // One byte more than the size: a file that grew since fstat (records are replaced by
-    // rename, so it should not) is left to the caller's full read.
-    const buffer = Buffer.allocUnsafe(size + 1);
-    const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
-    return n > size ? undefined : buffer.toString('utf8', 0, n);
-  } finally {
-    fs.closeSync(fd);
+/** One read through the thread pool: a large record never blocks other requests. */
+function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buffer, 0, buffer.length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
+  });
+}
+
+const NOTHING_COLLECTED = (plan: OutputPlan): CollectedOutput => collect(Buffer.alloc(0), plan);
+
+/** Collects output text already in memory; short text needs no byte copy at all. */
+export function collectText(text: string, plan: OutputPlan): CollectedOutput {
+  if (plan.kind === 'view' && text.length * 3 <= plan.viewBytes) {
+    return { kind: 'whole', storedBytes: Buffer.byteLength(text, 'utf8'), text };
   }
+  return collect(Buffer.from(text, 'utf8'), plan);
+}
+
+function parseSmall(text: string, session: string, ticket: number): TicketRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // The parser's message quotes the file: it must not reach an answer or a log.
+    throw new DamagedRecord(text.length === 0 ? 'the file is empty' : 'it is not valid JSON (truncated or overwritten)');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DamagedRecord('it is not a JSON object');
+  const fields: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(value));
+  const meta = validateMeta(fields, session, ticket);
+  if (meta.status === 'queued' || meta.status === 'running') return meta;
+  const output = fields.output;
+  if (typeof output !== 'string') throw new DamagedRecord('output is not a string');
+  const finished: FinishedTicket = { ...meta, output };
+  return finished;
 }
 
 export class TicketStore {
   private readonly indexes = new Map<string, Promise<SessionIndex>>();
   private readonly writeChains = new Map<string, Promise<void>>();
-  private tmpCounter = 0;
   private readonly finished = new RecordCache(RECORD_CACHE_BYTES);
 
-  constructor(readonly root: string) {}
-
-  sessionDir(session: string): string {
-    // The one assertion at the filesystem boundary: a name that passed the handlers' check
-    // cannot hold a separator or start with a dot, so the path stays inside SESSIONS_DIR.
-    if (!SESSION_NAME.test(session)) throw new Error(`invalid session name reached the store: ${JSON.stringify(session)}`);
-    return path.join(this.root, session);
-  }
-
-  ticketPath(session: string, ticket: number): string {
-    return path.join(this.sessionDir(session), `${ticket}.ticket`);
-  }
-
-  /** Side files of a running ticket live beside its record and are removed when it finishes. */
-  sidePath(session: string, ticket: number, kind: 'out' | 'state'): string {
-    return path.join(this.sessionDir(session), `.${ticket}.${kind}`);
-  }
+  constructor(
+    readonly layout: SessionLayout,
+    /** A record file larger than this cannot be one of ours: it is damaged, and not read. */
+    private readonly maxRecordBytes: number,
+  ) {}
 
   async exists(session: string): Promise<boolean> {
-    try {
-      return (await fs.promises.stat(this.sessionDir(session))).isDirectory();
-    } catch (error) {
-      if (isMissing(error)) return false;
-      throw error;
-    }
+    return isRealDirectory(this.layout.sessionDir(session));
   }
 
   /** The session's index, creating its directory when `create` is set. */
   async open(session: string, create: boolean): Promise<SessionIndex | undefined> {
     const known = this.indexes.get(session);
-    if (known === undefined) return this.load(session, create);
-    if (!create && !(await this.exists(session))) return undefined;
-    return known;
-  }
-
-  private async load(session: string, create: boolean): Promise<SessionIndex | undefined> {
-    const dir = this.sessionDir(session);
+    if (known !== undefined) return (await this.exists(session)) || create ? known : undefined;
+    const dir = this.layout.sessionDir(session);
     if (create) {
-      await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-    } else if (!(await this.exists(session))) {
+      try {
+        await fs.promises.mkdir(dir, { mode: 0o700 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    if (!(await this.exists(session))) {
+      if (create) throw new NotAFile(`the session directory of ${session} is not a directory`);
       return undefined;
     }
     // Two requests may race here; the first promise stored wins and both share it, so the
     // counter is initialised once and numbers stay unique.
     const raced = this.indexes.get(session);
     if (raced) return raced;
-    const pending = this.ticketNumbers(session).then((numbers) => ({ name: session, dir, last: numbers.at(-1) ?? 0 }));
+    const pending = this.ticketNumbers(session).then((numbers) => ({ name: session, last: numbers.at(-1) ?? 0 }));
     this.indexes.set(session, pending);
     pending.catch(() => this.indexes.delete(session));
     return pending;
@@ -110,48 +111,108 @@ export class TicketStore {
     return index.last;
   }
 
-  /** The session's ticket numbers in ascending numeric order (100 after 99, not after 10). */
+  /** Takes back a number whose record could not be written, if no later one was handed out. */
+  release(index: SessionIndex, ticket: number): void {
+    if (index.last === ticket) index.last -= 1;
+  }
+
+  /**
+   * The session's ticket numbers in ascending numeric order (100 after 99, not after 10): every
+   * entry named like a record counts, damaged or not, so no number with a file is reused.
+   */
   async ticketNumbers(session: string): Promise<number[]> {
     let names: string[];
     try {
-      names = await fs.promises.readdir(this.sessionDir(session));
+      names = await fs.promises.readdir(this.layout.sessionDir(session));
     } catch (error) {
       if (isMissing(error)) return [];
       throw error;
     }
     const numbers: number[] = [];
     for (const name of names) {
-      const match = TICKET_FILE.exec(name);
-      if (match?.[1] !== undefined) numbers.push(Number(match[1]));
+      const ticket = SessionLayout.ticketOf(name);
+      if (ticket !== undefined) numbers.push(ticket);
     }
     return numbers.sort((a, b) => a - b);
   }
 
-  async read(session: string, ticket: number): Promise<TicketRecord | undefined> {
+  /**
+   * The record and the part of its output `plan` asks for; undefined when there is no record.
+   * Throws DamagedRecord when the file is not a sound record of this session and ticket.
+   */
+  async read(session: string, ticket: number, plan: OutputPlan): Promise<StoredTicket | undefined> {
     const key = `${session}/${ticket}`;
     const cached = this.finished.get(key);
-    if (cached !== undefined) return cached;
-    let text: string;
+    if (cached !== undefined) return { meta: cached, output: collectText(cached.output, plan) };
+    const file = this.layout.ticketFile(session, ticket);
+    let fd: number;
     try {
-      const file = this.ticketPath(session, ticket);
-      text = readSmallFileSync(file, SYNC_IO_LIMIT) ?? (await fs.promises.readFile(file, 'utf8'));
+      fd = openRegularSync(file);
     } catch (error) {
       if (isMissing(error)) {
         // Gone from disk (an operator pruned the session): forget what we cached of it.
         this.finished.deleteSession(session);
         return undefined;
       }
+      if (error instanceof NotAFile) throw new DamagedRecord(error.message);
       throw error;
     }
-    const record = JSON.parse(text) as TicketRecord;
-    if (isFinal(record.status)) this.finished.set(key, record as FinishedTicket);
-    return record;
+    let small: string | undefined;
+    try {
+      small = this.readSmall(fd);
+    } finally {
+      if (small !== undefined) fs.closeSync(fd);
+    }
+    if (small !== undefined) {
+      const record = parseSmall(small, session, ticket);
+      if (record.status === 'queued' || record.status === 'running') return { meta: record, output: NOTHING_COLLECTED(plan) };
+      this.finished.set(key, record);
+      return { meta: record, output: collectText(record.output, plan) };
+    }
+    return this.readLarge(fd, session, ticket, plan);
+  }
+
+  /**
+   * The file's text when it is at most SYNC_IO_LIMIT bytes, read synchronously; undefined when
+   * larger. Open, fstat, read and close of a few kilobytes in the page cache take tens of
+   * microseconds, while fs.promises.readFile makes five thread-pool round trips (about 170 µs a
+   * file on these machines), which dominated a cold /history of thousands of tickets.
+   */
+  private readSmall(fd: number): string | undefined {
+    const size = fs.fstatSync(fd).size;
+    if (size > SYNC_IO_LIMIT) return undefined;
+    // One byte more than the size: a file that grew since fstat is left to the streaming read.
+    const buffer = Buffer.allocUnsafe(size + 1);
+    const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
+    return n > size ? undefined : buffer.toString('utf8', 0, n);
+  }
+
+  /** A large record, streamed: memory holds a chunk and the part of the output the plan keeps. */
+  private async readLarge(fd: number, session: string, ticket: number, plan: OutputPlan): Promise<StoredTicket> {
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size > this.maxRecordBytes) throw new DamagedRecord(`the file is larger (${size} bytes) than any record this server writes`);
+      const collector = new OutputCollector(plan);
+      const parser = new RecordParser('output', collector);
+      const buffer = Buffer.allocUnsafe(STREAM_CHUNK);
+      for (let position = 0; ; ) {
+        const n = await readAt(fd, buffer, position);
+        if (n === 0) break;
+        parser.feed(buffer.subarray(0, n));
+        position += n;
+      }
+      const meta = validateMeta(parser.end(), session, ticket);
+      return { meta, output: collector.result() };
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /**
    * Replaces `<n>.ticket` atomically: the record goes to a temp file which is then renamed
    * over the old one, so a reader sees the old or the new record, never half of one. Writes
-   * to one ticket land in the order they were asked for.
+   * to one ticket land in the order they were asked for. The temp file is created exclusively,
+   * so a link planted under its name is never followed.
    *
    * A small record (most are) is written synchronously: a few kilobytes into the page cache
    * take tens of microseconds, far less than the four thread-pool round trips of an async
@@ -161,18 +222,17 @@ export class TicketStore {
   write(record: TicketRecord): Promise<void> {
     const key = `${record.session}/${record.ticket}`;
     const text = JSON.stringify(record, null, 1) + '\n';
-    if (isFinal(record.status)) this.finished.set(key, record as FinishedTicket);
-    else this.finished.delete(key);
     const pending = this.writeChains.get(key);
     if (pending === undefined && text.length <= SYNC_IO_LIMIT) {
       try {
         this.writeSyncNow(record, text);
+        this.remember(key, record);
         return Promise.resolve();
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    const next = (pending ?? Promise.resolve()).then(() => this.writeNow(record, text));
+    const next = (pending ?? Promise.resolve()).then(() => this.writeNow(record, text)).then(() => this.remember(key, record));
     const settled = next.catch(() => undefined);
     this.writeChains.set(key, settled);
     void settled.then(() => {
@@ -181,14 +241,15 @@ export class TicketStore {
     return next;
   }
 
-  private tempPath(final: string, ticket: number): string {
-    this.tmpCounter += 1;
-    return path.join(path.dirname(final), `.${ticket}.ticket.${process.pid}.${this.tmpCounter}.tmp`);
+  /** Only a record on disk is cached: the cache never answers what the disk does not hold. */
+  private remember(key: string, record: TicketRecord): void {
+    if (record.status !== 'queued' && record.status !== 'running' && record.output.length <= SYNC_IO_LIMIT) this.finished.set(key, record);
+    else this.finished.delete(key);
   }
 
   private writeSyncNow(record: TicketRecord, text: string): void {
-    const final = this.ticketPath(record.session, record.ticket);
-    const tmp = this.tempPath(final, record.ticket);
+    const final = this.layout.ticketFile(record.session, record.ticket);
+    const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
       this.writeFileCreatingDir(tmp, text);
       fs.renameSync(tmp, final);
@@ -204,19 +265,19 @@ export class TicketStore {
    */
   private writeFileCreatingDir(file: string, text: string): void {
     try {
-      fs.writeFileSync(file, text, { mode: 0o600 });
+      fs.writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
     } catch (error) {
       if (!isMissing(error)) throw error;
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      fs.writeFileSync(file, text, { mode: 0o600 });
+      fs.mkdirSync(path.dirname(file), { mode: 0o700 });
+      fs.writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
     }
   }
 
   private async writeNow(record: TicketRecord, text: string): Promise<void> {
-    const final = this.ticketPath(record.session, record.ticket);
-    const tmp = this.tempPath(final, record.ticket);
+    const final = this.layout.ticketFile(record.session, record.ticket);
+    const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
-      await fs.promises.writeFile(tmp, text, { mode: 0o600 });
+      await fs.promises.writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
       await fs.promises.rename(tmp, final);
     } catch (error) {
       await fs.promises.rm(tmp, { force: true });
@@ -224,11 +285,11 @@ export class TicketStore {
     }
   }
 
-  /** Every session directory, by name. Files and dot-entries (audit log, private files) are skipped. */
+  /** Every session directory, by name. Files, links and dot-entries (audit log, private files) are skipped. */
   async listSessions(): Promise<string[]> {
     let entries: fs.Dirent[];
     try {
-      entries = await fs.promises.readdir(this.root, { withFileTypes: true });
+      entries = await fs.promises.readdir(this.layout.root, { withFileTypes: true });
     } catch (error) {
       if (isMissing(error)) return [];
       throw error;

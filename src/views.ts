@@ -1,10 +1,11 @@
 // Shapes records into answers a model can read cold: the ticket view with its output view,
 // ready-made URLs, a suggested wait, and `next` in plain words; and the text transcript.
 // Pure functions of their inputs: no I/O.
-import { NO_OUTPUT, type StoredOutput } from './output.js';
-import type { FinishedTicket, Links, OutputView, Submission, TicketRecord, TicketView } from './protocol.js';
-import { isFinal } from './protocol.js';
+import { headShare, type CollectedOutput } from './outputCollector.js';
+import type { DamagedEntry, FinishedMeta, Links, OutputView, Submission, TicketMeta, TicketView } from './protocol.js';
+import { isFinal, isFinished } from './protocol.js';
 import type { OutputWindow } from './params.js';
+import type { Found } from './scheduler.js';
 
 export interface ViewContext {
   fqdn: string;
@@ -46,69 +47,55 @@ function charBoundary(bytes: Buffer, index: number): number {
 }
 
 /**
- * The output an answer shows. With a window: exactly those bytes of the stored output. Without:
- * all of it when it fits in OUTPUT_VIEW_BYTES, else its head and tail with a notice between them
- * that says what was left out and how to page to it.
+ * The output an answer shows, from what was collected for it. A window shows exactly those
+ * bytes of the stored output. Otherwise all of it when it fits in OUTPUT_VIEW_BYTES, else its
+ * head and tail with a notice between them that says what was left out and how to page to it.
  */
 export function outputView(
-  stored: StoredOutput,
+  collected: CollectedOutput,
+  totals: { outputBytes: number; truncated: boolean },
   viewBytes: number,
-  window: OutputWindow | undefined,
   pageUrl: (offset: number, limit: number) => string,
+  limit?: number,
 ): OutputView {
-  const bytes = stored.stored;
-  const base = { output: '', output_bytes: stored.total, truncated: stored.truncated, output_stored_bytes: bytes.length };
-  if (window !== undefined) {
-    const start = Math.min(window.offset, bytes.length);
-    const end = Math.min(start + window.limit, bytes.length);
-    const view: OutputView = {
-      ...base,
-      output: bytes.subarray(start, end).toString('utf8'),
-      output_offset: start,
-      output_omitted_bytes: bytes.length - (end - start),
-    };
-    if (end < bytes.length) view.next_page = pageUrl(end, window.limit);
-    return view;
+  const stored = collected.storedBytes;
+  const base = { output_bytes: totals.outputBytes, truncated: totals.truncated, output_stored_bytes: stored };
+  switch (collected.kind) {
+    case 'whole':
+      return { ...base, output: collected.text, output_offset: 0, output_omitted_bytes: 0 };
+    case 'window': {
+      const end = collected.offset + collected.bytes.length;
+      const view: OutputView = {
+        ...base,
+        output: collected.bytes.toString('utf8'),
+        output_offset: collected.offset,
+        output_omitted_bytes: stored - collected.bytes.length,
+      };
+      if (end < stored) view.next_page = pageUrl(end, limit ?? viewBytes);
+      return view;
+    }
+    case 'head-tail': {
+      const headEnd = charBoundary(collected.head, headShare(viewBytes));
+      // The tail buffer starts a few bytes before the tail's share, so its cut can back off.
+      const tailShare = viewBytes - headShare(viewBytes);
+      const tailCut = charBoundary(collected.tail, collected.tail.length - tailShare);
+      const tailStart = stored - (collected.tail.length - tailCut);
+      const omitted = tailStart - headEnd;
+      const notice =
+        `\n\n[llmass: ${omitted} bytes of output not shown here (stored bytes ${headEnd} to ${tailStart} of ${stored}). ` +
+        `To read them, GET next_page, or add &offset=${headEnd}&limit=${viewBytes} to the callback URL.]\n\n`;
+      return {
+        ...base,
+        output: collected.head.subarray(0, headEnd).toString('utf8') + notice + collected.tail.subarray(tailCut).toString('utf8'),
+        output_offset: 0,
+        output_omitted_bytes: omitted,
+        next_page: pageUrl(headEnd, viewBytes),
+      };
+    }
   }
-  if (bytes.length <= viewBytes) {
-    return { ...base, output: bytes.toString('utf8'), output_offset: 0, output_omitted_bytes: 0 };
-  }
-  const headEnd = charBoundary(bytes, Math.floor(viewBytes / 2));
-  const tailStart = charBoundary(bytes, bytes.length - (viewBytes - Math.floor(viewBytes / 2)));
-  const omitted = tailStart - headEnd;
-  const next = pageUrl(headEnd, viewBytes);
-  const notice =
-    `\n\n[llmass: ${omitted} bytes of output not shown here (stored bytes ${headEnd} to ${tailStart} of ${bytes.length}). ` +
-    `To read them, GET next_page, or add &offset=${headEnd}&limit=${viewBytes} to the callback URL.]\n\n`;
-  return {
-    ...base,
-    output: bytes.subarray(0, headEnd).toString('utf8') + notice + bytes.subarray(tailStart).toString('utf8'),
-    output_offset: 0,
-    output_omitted_bytes: omitted,
-    next_page: next,
-  };
 }
 
-function wholeOutput(record: FinishedTicket): OutputView {
-  return {
-    output: record.output,
-    output_bytes: record.output_bytes,
-    truncated: record.truncated,
-    output_stored_bytes: Buffer.byteLength(record.output, 'utf8'),
-    output_offset: 0,
-    output_omitted_bytes: 0,
-  };
-}
-
-export function storedOf(record: TicketRecord, live: StoredOutput | undefined): StoredOutput {
-  if (isFinal(record.status)) {
-    const finished = record as FinishedTicket;
-    return { stored: Buffer.from(finished.output, 'utf8'), total: finished.output_bytes, truncated: finished.truncated };
-  }
-  return live ?? NO_OUTPUT;
-}
-
-function describeEnd(record: FinishedTicket): string {
+function describeEnd(record: FinishedMeta): string {
   switch (record.status) {
     case 'done':
       return record.exit_code !== null
@@ -134,18 +121,16 @@ export interface ViewOptions {
   readonly now?: number;
 }
 
-export function ticketView(ctx: ViewContext, record: TicketRecord, live: StoredOutput | undefined, options: ViewOptions = {}): TicketView {
+export function ticketView(ctx: ViewContext, found: Found, options: ViewOptions = {}): TicketView {
   const now = options.now ?? Date.now();
-  const finished = isFinal(record.status) ? (record as FinishedTicket) : undefined;
+  const record = found.meta;
+  const finished = isFinished(record) ? record : undefined;
   const since = Date.parse(record.started_at ?? record.submitted_at);
   const elapsedMs = Math.max(0, now - since);
   const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);
   const link = links(ctx, record.session, record.ticket, waitSeconds);
   const pageUrl = (offset: number, limit: number): string => `${link.callback}&offset=${offset}&limit=${limit}`;
-  const output =
-    finished !== undefined && options.window === undefined && finished.output.length * 3 <= ctx.outputViewBytes
-      ? wholeOutput(finished) // fits whatever its encoding: no need to look at its bytes
-      : outputView(storedOf(record, live), ctx.outputViewBytes, options.window, pageUrl);
+  const output = outputView(found.output, found, ctx.outputViewBytes, pageUrl, options.window?.limit);
 
   let next: string;
   if (finished !== undefined) {
@@ -153,6 +138,8 @@ export function ticketView(ctx: ViewContext, record: TicketRecord, live: StoredO
   } else if (record.status === 'queued') {
     const ahead = options.queuePosition ?? 0;
     next = `Queued${ahead > 0 ? ` behind ${ahead} other ticket(s)` : ''}; it has not started. GET the poll URL: it answers as soon as the ticket finishes, or after ${waitSeconds} s.`;
+  } else if (found.note !== undefined) {
+    next = `${found.note} GET the poll URL.`;
   } else {
     next = `Still running (${Math.round(elapsedMs / 1000)} s so far; the output so far is shown). GET the poll URL: it answers as soon as the command finishes, or after ${waitSeconds} s. GET the cancel URL to stop it.`;
   }
@@ -181,7 +168,12 @@ export function ticketView(ctx: ViewContext, record: TicketRecord, live: StoredO
   return view;
 }
 
-export function submissionView(ctx: ViewContext, record: TicketRecord, cached: boolean): Submission {
+/** A history entry for a ticket whose record is damaged: the problem, never the file's bytes. */
+export function damagedEntry(session: string, ticket: number, problem: string): DamagedEntry {
+  return { type: 'damaged', ticket, session, error: `ticket ${ticket}'s record on disk is damaged: ${problem}` };
+}
+
+export function submissionView(ctx: ViewContext, record: TicketMeta, cached: boolean): Submission {
   const waitSeconds = suggestedWait(0, ctx.maxWait);
   const link = links(ctx, record.session, record.ticket, waitSeconds);
   const state = isFinal(record.status) ? `It has already ended (${record.status}).` : `It is ${record.status}.`;
@@ -209,6 +201,11 @@ function statusLine(view: TicketView): string {
   if (view.timeout_kind !== null) parts.push(`${view.timeout_kind} timeout`);
   if (view.duration_ms !== null) parts.push(`${view.duration_ms} ms`);
   return `[${parts.join(' · ')}]`;
+}
+
+/** A damaged ticket in a transcript. */
+export function damagedTranscript(entry: DamagedEntry): string {
+  return `[ticket ${entry.ticket} · damaged: ${entry.error}]\n`;
 }
 
 /** One ticket as a terminal would show it: `$ cmd`, the output, a status line, what next. */

@@ -56,8 +56,10 @@ describe('concurrent submissions', () => {
 describe('TicketStore.write', () => {
   it('replaces a large record atomically while a reader keeps reading it', async () => {
     const { TicketStore } = await import('../src/tickets.js');
+    const { SessionLayout } = await import('../src/sessionLayout.js');
     const { tempDir } = await import('./helpers/server.js');
-    const store = new TicketStore(tempDir());
+    const layout = new SessionLayout(tempDir());
+    const store = new TicketStore(layout, 64 << 20);
     const index = await store.open('big', true);
     if (index === undefined) throw new Error('no index');
     const ticket = store.allocate(index);
@@ -68,7 +70,7 @@ describe('TicketStore.write', () => {
       status: 'done' as const,
     };
     await store.write({ ...base, output: 'a'.repeat(1 << 20), output_bytes: 1 << 20 });
-    const file = store.ticketPath('big', ticket);
+    const file = layout.ticketFile('big', ticket);
     let writing = true;
     const writes = (async () => {
       for (let i = 0; i < 40; i += 1) {

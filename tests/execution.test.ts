@@ -98,7 +98,7 @@ describe('execution', () => {
     const stored: string = result.output;
     expect(stored.startsWith('1\n2\n3\n')).toBe(true);
     expect(stored.endsWith('199999\n200000\n')).toBe(true);
-    expect(stored).toMatch(/\[llmass: \d+ bytes of output omitted here/);
+    expect(stored).toMatch(/\[llmass: \d+ bytes of output were not stored \(dropped for good\)/);
     const file = path.join(server.sessionsDir, 'big', `${result.ticket}.ticket`);
     // JSON escapes each newline as two bytes: seq's output is one newline in six bytes.
     expect(fs.statSync(file).size).toBeLessThan(10000 * 1.25 + 2000);

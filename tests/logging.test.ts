@@ -1,6 +1,7 @@
 // One structured log line per request, with the hash redacted wherever it appears.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, redact } from '../src/log.js';
+import { createLogger } from '../src/log.js';
+import { Redactor } from '../src/redact.js';
 import { run, startServer, stopAll, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -39,20 +40,40 @@ describe('request log', () => {
   });
 });
 
-describe('redact', () => {
-  it('removes the secret, hash= values and bearer tokens from any line', () => {
+describe('redaction', () => {
+  it('replaces the exact secret wherever it appears, and nothing else', () => {
     const secret = 's'.repeat(40);
-    expect(redact(`GET /shell?cmd=x&hash=${secret}&y=1`, secret)).toBe('GET /shell?cmd=x&hash=REDACTED&y=1');
-    expect(redact('GET /x?hash=other-guess', secret)).toBe('GET /x?hash=REDACTED');
-    expect(redact('Authorization: Bearer abc.def', secret)).toBe('Authorization: Bearer REDACTED');
-    expect(redact(`plain ${secret} text`, secret)).toBe('plain REDACTED text');
+    const redactor = new Redactor([secret]);
+    expect(redactor.text(`GET /shell?cmd=x&hash=${secret}&y=1`)).toBe('GET /shell?cmd=x&hash=REDACTED&y=1');
+    // A pattern is not a secret: other values after hash= or bearer are left exactly as they are.
+    expect(redactor.text('GET /x?hash=other-guess')).toBe('GET /x?hash=other-guess');
+    expect(redactor.text(': bearer $(payload) "bearer x"')).toBe(': bearer $(payload) "bearer x"');
+    expect(redactor.text(`plain ${secret}${secret} text`)).toBe('plain REDACTEDREDACTED text');
   });
 
-  it('is applied by the logger to every field', () => {
+  it('is applied by the logger to every value before serializing, so every line stays JSON', () => {
     const secret = 'q'.repeat(40);
     const lines: string[] = [];
-    const logger = createLogger(secret, { write: (line: string) => lines.push(line) });
-    logger.info('x', { url: `/a?hash=${secret}`, nested: { value: secret } });
-    expect(lines.join('')).not.toContain(secret);
+    const logger = createLogger(new Redactor([secret]), { write: (line: string) => lines.push(line) });
+    logger.info('x', { url: `/a?hash=${secret}`, nested: { value: secret, list: [secret] }, tricky: '"bearer x" \\ \u2028' });
+    logger.flush();
+    const text = lines.join('');
+    expect(text).not.toContain(secret);
+    const line = JSON.parse(text);
+    expect(line).toMatchObject({ url: '/a?hash=REDACTED', nested: { value: 'REDACTED', list: ['REDACTED'] }, tricky: '"bearer x" \\ \u2028' });
+  });
+
+  it('redacts output arriving in chunks, with the secret split across any two of them', () => {
+    const secret = 'S3cr3t-'.repeat(6);
+    const redactor = new Redactor([secret]);
+    const text = `a${secret}b${secret.slice(0, 10)}c${secret}${secret}`;
+    const bytes = Buffer.from(text);
+    for (let cut = 0; cut <= bytes.length; cut += 1) {
+      for (const second of [cut, Math.min(bytes.length, cut + 7)]) {
+        const stream = redactor.stream();
+        const out = Buffer.concat([stream.push(bytes.subarray(0, cut)), stream.push(bytes.subarray(cut, second)), stream.push(bytes.subarray(second)), stream.end()]);
+        expect(out.toString()).toBe(`aREDACTEDb${secret.slice(0, 10)}cREDACTEDREDACTED`);
+      }
+    }
   });
 });

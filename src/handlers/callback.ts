@@ -5,7 +5,7 @@ import { sendJson, sendText } from '../http.js';
 import { optionalFormat, optionalSeconds, optionalWindow, requireSession, requireTicket } from '../params.js';
 import { isFinal } from '../protocol.js';
 import { textTranscript, ticketView } from '../views.js';
-import { requireTicketRecord } from './common.js';
+import { outputPlan, requireTicketRecord } from './common.js';
 
 export const callback: Handler = async (ctx) => {
   const { req, res, query, deps } = ctx;
@@ -16,13 +16,14 @@ export const callback: Handler = async (ctx) => {
   const wait = optionalSeconds(query, 'wait', deps.config.maxWait) ?? 0;
   const window = optionalWindow(query, deps.config.outputViewBytes, deps.config.maxOutputBytes * 2);
   const format = optionalFormat(query, ['json', 'text'] as const);
+  const plan = outputPlan(deps, window);
 
-  let found = await requireTicketRecord(deps, session, ticket);
-  if (wait > 0 && !isFinal(found.record.status)) {
-    const finished = await deps.scheduler.waitFor(session, ticket, wait * 1000, ctx.signal);
-    found = finished !== undefined ? { record: finished } : await requireTicketRecord(deps, session, ticket);
+  let found = await requireTicketRecord(deps, session, ticket, plan);
+  if (wait > 0 && !isFinal(found.meta.status)) {
+    await deps.scheduler.waitFor(session, ticket, wait * 1000, ctx.signal);
+    found = await requireTicketRecord(deps, session, ticket, plan);
   }
-  const view = ticketView(deps.view, found.record, found.live, {
+  const view = ticketView(deps.view, found, {
     window,
     queuePosition: deps.scheduler.positionInQueue(session, ticket),
   });

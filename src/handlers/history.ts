@@ -1,12 +1,14 @@
 // GET /history: a session's ticket views in ascending ticket order (JSON array), or with
 // format=text the whole session as a terminal transcript. `after=N` keeps tickets above N.
+// Both stream batch by batch: each ticket shows at most OUTPUT_VIEW_BYTES of output, and a
+// damaged record is an entry saying so, never the end of the answer.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AppDeps, Handler } from '../deps.js';
-import { HttpError, sendJsonArray, sendText } from '../http.js';
+import { HttpError, sendJsonArray, sendTextStream } from '../http.js';
 import { optionalFormat, requireSession } from '../params.js';
-import type { TicketView } from '../protocol.js';
-import { textTranscript, ticketView } from '../views.js';
-import { requireKnownSession } from './common.js';
+import type { DamagedEntry, TicketView } from '../protocol.js';
+import { damagedEntry, damagedTranscript, textTranscript, ticketView } from '../views.js';
+import { outputPlan, requireKnownSession, ticketsOf } from './common.js';
 
 /** Records read per turn of the event loop: a few milliseconds of work, so other requests wait little. */
 const READ_BATCH = 64;
@@ -24,27 +26,34 @@ export const history: Handler = async (ctx) => {
   await requireKnownSession(deps, session);
 
   const numbers = (await deps.store.ticketNumbers(session)).filter((n) => n > after);
-  const batches = viewBatches(deps, session, numbers);
+  const batches = historyBatches(deps, session, numbers);
   if (format === 'text') {
-    const views: TicketView[] = [];
-    for await (const batch of batches) views.push(...batch);
-    const header = `# session ${session}: ${views.length} ticket(s)\n\n`;
-    sendText(req, res, 200, header + views.map((view) => textTranscript(view, false)).join('\n'));
+    await sendTextStream(req, res, textBatches(session, numbers.length, batches));
     return;
   }
   await sendJsonArray(req, res, batches);
 };
 
-/** The tickets' views, READ_BATCH at a time; a ticket gone from disk meanwhile is left out. */
-async function* viewBatches(deps: AppDeps, session: string, numbers: readonly number[]): AsyncGenerator<TicketView[]> {
+async function* textBatches(session: string, count: number, batches: AsyncIterable<Array<TicketView | DamagedEntry>>): AsyncGenerator<string> {
+  yield `# session ${session}: ${count} ticket(s)\n\n`;
+  let first = true;
+  for await (const batch of batches) {
+    const parts = batch.map((entry) => (entry.type === 'damaged' ? damagedTranscript(entry) : textTranscript(entry, false)));
+    if (parts.length === 0) continue;
+    yield (first ? '' : '\n') + parts.join('\n');
+    first = false;
+  }
+}
+
+/** The tickets' entries, READ_BATCH at a time, yielding to other requests between batches. */
+export async function* historyBatches(deps: AppDeps, session: string, numbers: readonly number[]): AsyncGenerator<Array<TicketView | DamagedEntry>> {
+  const plan = outputPlan(deps);
   for (let i = 0; i < numbers.length; i += READ_BATCH) {
-    const batch = numbers.slice(i, i + READ_BATCH);
-    const found = await Promise.all(batch.map((n) => deps.scheduler.get(session, n)));
-    const views: TicketView[] = [];
-    for (const item of found) {
-      if (item !== undefined) views.push(ticketView(deps.view, item.record, item.live));
+    const entries: Array<TicketView | DamagedEntry> = [];
+    for await (const item of ticketsOf(deps, session, numbers.slice(i, i + READ_BATCH), plan)) {
+      entries.push(item.kind === 'ticket' ? ticketView(deps.view, item.found) : damagedEntry(session, item.ticket, item.problem));
     }
-    yield views;
+    yield entries;
     // Small records are read synchronously: let other requests in between batches.
     await nextTurn();
   }

@@ -23,7 +23,7 @@ export const sessions: Handler = async ({ req, res, deps }) => {
     const numbers = await store.ticketNumbers(session);
     let mtime: Date;
     try {
-      mtime = (await fs.promises.stat(store.sessionDir(session))).mtime;
+      mtime = (await fs.promises.lstat(store.layout.sessionDir(session))).mtime;
     } catch {
       continue; // removed while we listed
     }

@@ -4,8 +4,26 @@ import type { Handler } from '../deps.js';
 import { HttpError, sendJson } from '../http.js';
 import { optionalLimit, optionalNonce, optionalSeconds, optionalSession, requireCommand } from '../params.js';
 import { isFinal } from '../protocol.js';
-import { SchedulerUnavailable } from '../scheduler.js';
+import { SchedulerUnavailable, StorageUnavailable } from '../scheduler.js';
 import { submissionView, ticketView } from '../views.js';
+import { outputPlan, requireTicketRecord } from './common.js';
+
+function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
+  const hint =
+    error.reason === 'queue-full'
+      ? `${maxQueue} tickets are already waiting; try again in ${error.retryAfterSeconds} s, or cancel tickets you no longer need`
+      : `the server is restarting; try again in ${error.retryAfterSeconds} s`;
+  return new HttpError(503, error.message, hint, { 'Retry-After': String(error.retryAfterSeconds) });
+}
+
+function noStorage(error: StorageUnavailable): HttpError {
+  if (error.reason === 'full') {
+    return new HttpError(507, `no room for a new ticket: ${error.message} (${error.detail})`, 'no ticket was made and nothing ran. Commands already running still finish. Try again later; the operator must free space on the sessions disk', {
+      'Retry-After': '60',
+    });
+  }
+  return new HttpError(503, `no ticket was made: ${error.message}`, 'nothing ran. Try again in a minute; tell the operator if it persists', { 'Retry-After': '60' });
+}
 
 export const shell: Handler = async (ctx) => {
   const { req, res, query, deps } = ctx;
@@ -22,22 +40,18 @@ export const shell: Handler = async (ctx) => {
   try {
     submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, ctx.client);
   } catch (error) {
-    if (!(error instanceof SchedulerUnavailable)) throw error;
-    const hint =
-      error.reason === 'queue-full'
-        ? `${config.maxQueue} tickets are already waiting; try again in ${error.retryAfterSeconds} s, or cancel tickets you no longer need`
-        : `the server is restarting; try again in ${error.retryAfterSeconds} s`;
-    throw new HttpError(503, error.message, hint, { 'Retry-After': String(error.retryAfterSeconds) });
+    if (error instanceof SchedulerUnavailable) throw unavailable(error, config.maxQueue);
+    if (error instanceof StorageUnavailable) throw noStorage(error);
+    throw error;
   }
   ctx.log.session = submitted.session;
   ctx.log.ticket = submitted.ticket;
 
-  const finished = wait > 0 ? await scheduler.waitFor(submitted.session, submitted.ticket, wait * 1000, ctx.signal) : undefined;
-  const current = finished !== undefined ? { record: finished } : await scheduler.get(submitted.session, submitted.ticket);
-  if (current === undefined) throw new Error(`ticket ${submitted.session}/${submitted.ticket} vanished after submission`);
-  if (wait > 0 && isFinal(current.record.status)) {
-    sendJson(req, res, 200, { ...ticketView(deps.view, current.record, undefined), cached: submitted.cached });
+  if (wait > 0) await scheduler.waitFor(submitted.session, submitted.ticket, wait * 1000, ctx.signal);
+  const current = await requireTicketRecord(deps, submitted.session, submitted.ticket, outputPlan(deps));
+  if (wait > 0 && isFinal(current.meta.status)) {
+    sendJson(req, res, 200, { ...ticketView(deps.view, current), cached: submitted.cached });
     return;
   }
-  sendJson(req, res, 200, submissionView(deps.view, current.record, submitted.cached));
+  sendJson(req, res, 200, submissionView(deps.view, current.meta, submitted.cached));
 };

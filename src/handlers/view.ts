@@ -2,13 +2,13 @@
 // Every command and output is HTML-escaped on the server and set as text by the script; the
 // page holds no hash: its script reads it from its own address and sends it as a header.
 import crypto from 'node:crypto';
-import type { Handler } from '../deps.js';
-import { sendHtml } from '../http.js';
+import type { AppDeps, Handler } from '../deps.js';
+import { htmlSecurityHeaders, sendTextStream } from '../http.js';
 import { requireSession } from '../params.js';
-import { isFinal, type TicketView } from '../protocol.js';
-import { escapeHtml, page, pageCsp } from '../render.js';
-import { ticketView } from '../views.js';
+import { isFinal, type DamagedEntry, type TicketView } from '../protocol.js';
+import { escapeHtml, pageCsp, pageEnd, pageStart } from '../render.js';
 import { requireKnownSession } from './common.js';
+import { historyBatches } from './history.js';
 
 const FINAL = "['done','timeout','canceled','interrupted','error']";
 
@@ -28,8 +28,8 @@ const SCRIPT = `(() => {
   const list = document.getElementById('tickets');
   const state = document.getElementById('state');
   const final = new Set(${FINAL});
-  let settled = Number(list.dataset.settled || '0');
-  let active = list.dataset.active === '1';
+  let settled = Number(state.dataset.settled || '0');
+  let active = state.dataset.active === '1';
   function statusText(t) {
     const parts = ['#' + t.ticket, t.status];
     if (t.exit_code !== null) parts.push('exit ' + t.exit_code);
@@ -50,9 +50,15 @@ const SCRIPT = `(() => {
       }
       list.appendChild(el);
     }
+    const status = el.querySelector('.status');
+    if (t.type === 'damaged') {
+      status.textContent = '#' + t.ticket + ' · damaged';
+      status.className = 'status damaged';
+      el.querySelector('.out').textContent = t.error;
+      return;
+    }
     el.querySelector('.cmd').textContent = '$ ' + t.input;
     el.querySelector('.out').textContent = t.output;
-    const status = el.querySelector('.status');
     status.textContent = statusText(t);
     status.className = 'status ' + t.status;
   }
@@ -66,7 +72,7 @@ const SCRIPT = `(() => {
         active = false;
         for (const t of views) {
           render(t);
-          if (!final.has(t.status)) active = true;
+          if (t.type !== 'damaged' && !final.has(t.status)) active = true;
           else if (t.ticket === settled + 1 && !active) settled = t.ticket;
         }
         state.textContent = 'Updated ' + new Date().toLocaleTimeString() + (active ? ' · running' : ' · idle');
@@ -81,36 +87,55 @@ const SCRIPT = `(() => {
   setTimeout(poll, active ? 1000 : 2000);
 })();`;
 
+function ticketHtml(v: TicketView): string {
+  return `<section class="ticket" id="t${v.ticket}">
+<div class="status ${escapeHtml(v.status)}">${escapeHtml(statusText(v))}</div>
+<pre class="cmd">${escapeHtml(`$ ${v.input}`)}</pre>
+<pre class="out">${escapeHtml(v.output)}</pre>
+</section>
+`;
+}
+
+function damagedHtml(entry: DamagedEntry): string {
+  return `<section class="ticket" id="t${entry.ticket}">
+<div class="status damaged">${escapeHtml(`#${entry.ticket} · damaged`)}</div>
+<pre class="cmd"></pre>
+<pre class="out">${escapeHtml(entry.error)}</pre>
+</section>
+`;
+}
+
 export const view: Handler = async (ctx) => {
   const { req, res, query, deps } = ctx;
   const session = requireSession(query);
   ctx.log.session = session;
   await requireKnownSession(deps, session);
-  const views: TicketView[] = [];
-  for (const n of await deps.store.ticketNumbers(session)) {
-    const found = await deps.scheduler.get(session, n);
-    if (found !== undefined) views.push(ticketView(deps.view, found.record, found.live));
-  }
-  let settled = 0;
-  for (const v of views) {
-    if (v.ticket !== settled + 1 || !isFinal(v.status)) break;
-    settled = v.ticket;
-  }
-  const active = views.some((v) => !isFinal(v.status));
-  const tickets = views
-    .map(
-      (v) => `<section class="ticket" id="t${v.ticket}">
-<div class="status ${escapeHtml(v.status)}">${escapeHtml(statusText(v))}</div>
-<pre class="cmd">${escapeHtml(`$ ${v.input}`)}</pre>
-<pre class="out">${escapeHtml(v.output)}</pre>
-</section>`,
-    )
-    .join('\n');
-  const body = `<h1>Session ${escapeHtml(session)}</h1>
-<p id="state">${views.length} ticket(s)${active ? ' · running' : ''}</p>
-<div id="tickets" data-settled="${settled}" data-active="${active ? 1 : 0}">
-${tickets}
-</div>`;
+  const numbers = await deps.store.ticketNumbers(session);
   const nonce = crypto.randomBytes(16).toString('base64');
-  sendHtml(req, res, 200, page(`LLMASS session ${session}`, body, { nonce, source: SCRIPT }), pageCsp(nonce));
+  await sendTextStream(req, res, viewPage(deps, session, numbers, nonce), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce)));
 };
+
+/** The page, streamed: tickets are rendered a batch at a time, as /history reads them. */
+async function* viewPage(deps: AppDeps, session: string, numbers: readonly number[], nonce: string): AsyncGenerator<string> {
+  yield pageStart(`LLMASS session ${session}`) + `<h1>Session ${escapeHtml(session)}</h1>\n<div id="tickets">\n`;
+  // Tickets finished in an unbroken run from 1 need no refresh; the script asks only after them.
+  let settled = 0;
+  let active = false;
+  for await (const batch of historyBatches(deps, session, numbers)) {
+    let html = '';
+    for (const entry of batch) {
+      if (entry.type === 'damaged') {
+        html += damagedHtml(entry);
+        if (entry.ticket === settled + 1 && !active) settled = entry.ticket;
+        continue;
+      }
+      html += ticketHtml(entry);
+      if (!isFinal(entry.status)) active = true;
+      else if (entry.ticket === settled + 1 && !active) settled = entry.ticket;
+    }
+    yield html;
+  }
+  yield `</div>
+<p id="state" data-settled="${settled}" data-active="${active ? 1 : 0}">${numbers.length} ticket(s)${active ? ' · running' : ''}</p>
+` + pageEnd({ nonce, source: SCRIPT });
+}

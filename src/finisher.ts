@@ -1,0 +1,79 @@
+// Finishing a ticket: its final record goes to disk before anything reports it. Only then is
+// the end written to the audit log and are the long-poll waiters answered. When the disk is
+// full the write is tried again until it succeeds (the ticket reads as unfinished meanwhile),
+// so that nothing answered as final can read differently after a restart.
+import type { AuditLog } from './audit.js';
+import type { FinishedTicket } from './protocol.js';
+import type { TicketStore } from './tickets.js';
+import type { Waiters } from './waiters.js';
+
+export interface FinisherDeps {
+  readonly store: TicketStore;
+  readonly audit: AuditLog;
+  readonly waiters: Waiters;
+  /** Milliseconds between attempts to write a final record that could not be written. */
+  readonly retryMs: number;
+  readonly onError: (message: string, error: unknown) => void;
+}
+
+export const ticketKey = (session: string, ticket: number): string => `${session}/${ticket}`;
+
+export class Finisher {
+  private abandoned = false;
+  private readonly wakeRetries = new Set<() => void>();
+
+  constructor(private readonly deps: FinisherDeps) {}
+
+  /**
+   * Resolves true once `record` is on disk; false if the server gave up (abandon(), at
+   * shutdown): the record on disk then still says unfinished, and the next start marks it
+   * interrupted. The caller then announce()s it, once it no longer counts it as running.
+   */
+  async store(record: FinishedTicket, onRetry?: (error: unknown) => void): Promise<boolean> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.deps.store.write(record);
+        break;
+      } catch (error) {
+        if (attempt === 1) this.deps.onError(`the final record of ${ticketKey(record.session, record.ticket)} could not be written; trying again until it can`, error);
+        onRetry?.(error);
+        if (this.abandoned || !(await this.pause())) return false;
+      }
+    }
+    return true;
+  }
+
+  /** A final record is on disk: the audit log says so, then the waiters are answered. */
+  announce(record: FinishedTicket): void {
+    this.deps.audit.record({
+      event: 'ended',
+      session: record.session,
+      ticket: record.ticket,
+      status: record.status,
+      exit_code: record.exit_code,
+      signal: record.signal,
+      duration_ms: record.duration_ms,
+      output_bytes: record.output_bytes,
+    });
+    this.deps.waiters.wake(ticketKey(record.session, record.ticket), record);
+  }
+
+  /** Waits retryMs; false when abandoned meanwhile. */
+  private pause(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.wakeRetries.delete(wake);
+        resolve(!this.abandoned);
+      };
+      const timer = setTimeout(wake, this.deps.retryMs);
+      this.wakeRetries.add(wake);
+    });
+  }
+
+  /** Stops retrying (shutdown): pending finishes resolve false at once. */
+  abandon(): void {
+    this.abandoned = true;
+    for (const wake of [...this.wakeRetries]) wake();
+  }
+}

@@ -1,0 +1,76 @@
+// Process groups, read from /proc and signalled as a whole: what the runner and start-up
+// recovery both use to end every process a command started. No knowledge of tickets.
+import fs from 'node:fs';
+
+/** How long a process group gets between TERM and KILL. */
+export const KILL_GRACE_MS = 2000;
+/** After KILL, how long we wait to see the group gone before giving up on it. */
+const REAP_WAIT_MS = 1000;
+const CHECK_EVERY_MS = 25;
+
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
+export function processStartTicks(pid: number): number | null {
+  const ticks = Number(statFields(pid)?.[19]);
+  return Number.isFinite(ticks) ? ticks : null;
+}
+
+/** PIDs in process group `pgid` that are not zombies, read from /proc. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(entry);
+    if (fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
+  }
+  return members;
+}
+
+/**
+ * Whether any live process is still in the group. kill(-pgid, 0) is the cheap first answer,
+ * but it counts zombies, which an init that does not reap (as in some containers) keeps
+ * forever; /proc tells them apart.
+ */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return groupMembers(pgid).length > 0;
+}
+
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is already gone, which is what we wanted.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Ends a process group: TERM first so that commands can clean up, KILL after `graceMs` for
+ * those that do not listen. Resolves once no live member is left (or, after KILL, once
+ * REAP_WAIT_MS has passed with one still there: a process stuck in the kernel).
+ */
+export async function terminateGroup(pgid: number, graceMs = KILL_GRACE_MS): Promise<void> {
+  signalGroup(pgid, 'SIGTERM');
+  const killAt = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < killAt) await sleep(CHECK_EVERY_MS);
+  if (!groupAlive(pgid)) return;
+  signalGroup(pgid, 'SIGKILL');
+  const giveUpAt = Date.now() + REAP_WAIT_MS;
+  while (groupAlive(pgid) && Date.now() < giveUpAt) await sleep(CHECK_EVERY_MS);
+}

@@ -1,0 +1,97 @@
+// Redaction of secrets by their exact values: the server's HASH (and, later, every key) is
+// replaced by REDACTED wherever it appears, and nothing else is. It works on values (before
+// they are serialized) and on output as it streams, so every line stays valid JSON and a
+// command's text is kept exactly as the agent sent it, but for the secret itself.
+export const REDACTED = 'REDACTED';
+
+export class Redactor {
+  private readonly secretBytes: Buffer[];
+  private readonly replacement = Buffer.from(REDACTED, 'utf8');
+
+  constructor(private readonly secrets: readonly string[]) {
+    this.secretBytes = secrets.filter((secret) => secret.length > 0).map((secret) => Buffer.from(secret, 'utf8'));
+  }
+
+  text(value: string): string {
+    let out = value;
+    for (const secret of this.secrets) {
+      if (secret.length > 0 && out.includes(secret)) out = out.split(secret).join(REDACTED);
+    }
+    return out;
+  }
+
+  /** Strings anywhere inside plain objects and arrays, redacted; other values as they are. */
+  value(value: unknown): unknown {
+    if (typeof value === 'string') return this.text(value);
+    if (Array.isArray(value)) return value.map((item) => this.value(item));
+    if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) out[key] = this.value(item);
+      return out;
+    }
+    return value;
+  }
+
+  bytes(data: Buffer): Buffer {
+    let out = data;
+    for (const secret of this.secretBytes) {
+      let at = out.indexOf(secret);
+      if (at === -1) continue;
+      const parts: Buffer[] = [];
+      let from = 0;
+      while (at !== -1) {
+        parts.push(out.subarray(from, at), this.replacement);
+        from = at + secret.length;
+        at = out.indexOf(secret, from);
+      }
+      parts.push(out.subarray(from));
+      out = Buffer.concat(parts);
+    }
+    return out;
+  }
+
+  /** How many bytes at the end of `data` could be the start of a secret that the next chunk completes. */
+  heldBack(data: Buffer): number {
+    let hold = 0;
+    for (const secret of this.secretBytes) {
+      const first = secret[0];
+      for (let k = Math.min(secret.length - 1, data.length); k > hold; k -= 1) {
+        if (data[data.length - k] !== first) continue;
+        if (data.subarray(data.length - k).equals(secret.subarray(0, k))) {
+          hold = k;
+          break;
+        }
+      }
+    }
+    return hold;
+  }
+
+  stream(): StreamRedactor {
+    return new StreamRedactor(this);
+  }
+}
+
+/**
+ * Redacts output that arrives in chunks, where a secret may be split between two of them: the
+ * few bytes at a chunk's end that could begin a secret wait for the next chunk. Usually none do.
+ */
+export class StreamRedactor {
+  private carry: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly redactor: Redactor) {}
+
+  /** The bytes that can be stored now. */
+  push(chunk: Buffer): Buffer {
+    const data = this.redactor.bytes(this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]));
+    const hold = this.redactor.heldBack(data);
+    this.carry = hold === 0 ? Buffer.alloc(0) : Buffer.from(data.subarray(data.length - hold));
+    return hold === 0 ? data : data.subarray(0, data.length - hold);
+  }
+
+  /** What was held back, once no more output will come. */
+  end(): Buffer {
+    const rest = this.carry;
+    this.carry = Buffer.alloc(0);
+    return rest;
+  }
+}
