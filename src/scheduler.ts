@@ -1,19 +1,18 @@
 // The scheduler: between the handlers and the parts that do the work. It takes submissions
-// (queue.ts keeps order and limits, dedup.ts spots replays), starts commands (runner.ts) with
-// their output spooled (output.ts), hands finished tickets to finisher.ts, and answers what a
-// ticket is now. It knows nothing of HTTP.
+// (dedup.ts spots replays, queue.ts keeps order and limits), starts them when there is room
+// (runs.ts runs and finishes them), cancels, shuts down, and answers what a ticket is now,
+// from memory while it is active and from disk after. It knows nothing of HTTP.
 import type { AuditLog } from './audit.js';
 import type { Config } from './config.js';
 import { Dedup } from './dedup.js';
-import { freeBytes, isDiskFull, errorCode } from './files.js';
+import { errorCode, freeBytes, isDiskFull } from './files.js';
 import { Finisher, ticketKey } from './finisher.js';
-import { NO_OUTPUT, OutputSpool, storedText, type OutputSource } from './output.js';
-import { OutputCollector, type CollectedOutput, type OutputPlan } from './outputCollector.js';
-import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TicketMeta, TicketRequest, TimeoutKind } from './protocol.js';
+import { collect, type CollectedOutput, type OutputPlan } from './outputCollector.js';
+import type { FinishedTicket, QueuedTicket, TicketMeta, TicketRequest } from './protocol.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
-import { startCommand, type RunOutcome, type RunningCommand } from './runner.js';
+import { Runs } from './runs.js';
 import type { ShellStates } from './shellState.js';
 import type { TicketStore } from './tickets.js';
 import { Waiters } from './waiters.js';
@@ -61,17 +60,6 @@ export interface Found {
   readonly note?: string;
 }
 
-interface Running {
-  readonly record: RunningTicket;
-  readonly spool: OutputSpool;
-  readonly command: RunningCommand;
-  /** Resolves after the first attempt to write the final record: true if it is on disk. */
-  firstWrite: Promise<boolean>;
-  /** Set while the final record waits for room on disk. */
-  storeProblem: string | null;
-  readonly finished: Promise<FinishedTicket | undefined>;
-}
-
 export interface SchedulerDeps {
   readonly config: Config;
   readonly store: TicketStore;
@@ -84,15 +72,9 @@ export interface SchedulerDeps {
   readonly retryMs?: number;
 }
 
-function collectFrom(source: OutputSource, plan: OutputPlan): CollectedOutput {
-  const collector = new OutputCollector(plan);
-  source.feed(collector);
-  return collector.result();
-}
-
 export class Scheduler {
   private readonly queue: TicketQueue;
-  private readonly running = new Map<string, Running>();
+  private readonly runs: Runs;
   private readonly waiters = new Waiters();
   private readonly finisher: Finisher;
   private readonly dedup: Dedup;
@@ -108,6 +90,18 @@ export class Scheduler {
       retryMs: deps.retryMs ?? 1000,
       onError: deps.onError,
     });
+    this.runs = new Runs({
+      config: deps.config,
+      store: deps.store,
+      shells: deps.shells,
+      redactor: deps.redactor,
+      finisher: this.finisher,
+      onError: deps.onError,
+      onSessionFree: (session) => {
+        this.queue.release(session);
+        this.dispatch();
+      },
+    });
   }
 
   get waitingCount(): number {
@@ -115,7 +109,7 @@ export class Scheduler {
   }
 
   get runningCount(): number {
-    return this.running.size;
+    return this.runs.count;
   }
 
   isSessionBusy(session: string): boolean {
@@ -208,17 +202,17 @@ export class Scheduler {
    * DamagedRecord when its file on disk is damaged.
    */
   async get(session: string, ticket: number, plan: OutputPlan): Promise<Found | undefined> {
-    const run = this.running.get(ticketKey(session, ticket));
-    if (run !== undefined) {
-      const found = { meta: run.record, output: collectFrom(run.spool, plan), outputBytes: run.spool.total, truncated: run.spool.truncated };
-      if (run.storeProblem === null) return found;
+    const live = this.runs.live(session, ticket, plan);
+    if (live !== undefined) {
+      const { storeProblem, ...found } = live;
+      if (storeProblem === null) return found;
       return {
         ...found,
-        note: `The command has ended, but its result is not on disk yet (${run.storeProblem}); it is answered as soon as it is stored, which happens by itself when space returns.`,
+        note: `The command has ended, but its result is not on disk yet (${storeProblem}); it is answered as soon as it is stored, which happens by itself when space returns.`,
       };
     }
     const waiting = this.queue.find(session, ticket);
-    if (waiting !== undefined) return { meta: waiting.record, output: collectFrom(NO_OUTPUT, plan), outputBytes: 0, truncated: false };
+    if (waiting !== undefined) return { meta: waiting.record, output: collect(Buffer.alloc(0), plan), outputBytes: 0, truncated: false };
     const stored = await this.deps.store.read(session, ticket, plan);
     if (stored === undefined) return undefined;
     const meta = stored.meta;
@@ -234,117 +228,14 @@ export class Scheduler {
   /** Resolves with the finished record, or undefined after `ms` or when `signal` aborts. */
   waitFor(session: string, ticket: number, ms: number, signal?: AbortSignal): Promise<FinishedTicket | undefined> {
     const key = ticketKey(session, ticket);
-    if (!this.running.has(key) && this.queue.find(session, ticket) === undefined) return Promise.resolve(undefined);
+    if (!this.runs.has(session, ticket) && this.queue.find(session, ticket) === undefined) return Promise.resolve(undefined);
     return this.waiters.wait(key, ms, signal);
   }
 
   /** Starts waiting tickets while there is room, oldest first, one per session at a time. */
   private dispatch(): void {
     if (!this.accepting) return;
-    for (const entry of this.queue.takeStartable(this.running.size)) this.start(entry);
-  }
-
-  private start(entry: Waiting): void {
-    const queued = entry.record;
-    const { session, ticket } = queued;
-    const startedAt = new Date();
-    const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
-    let command: RunningCommand;
-    try {
-      const launch = this.deps.shells.launch(session);
-      command = startCommand({
-        shell: this.deps.config.commandShell,
-        input: entry.command,
-        cwd: launch.cwd,
-        env: launch.env,
-        timeoutMs: queued.timeout * 1000,
-        idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
-        spool,
-      });
-    } catch (error) {
-      void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool);
-      return;
-    }
-    if (command.pid === undefined) {
-      void command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool));
-      return;
-    }
-    const record: RunningTicket = {
-      ...queued,
-      status: 'running',
-      started_at: startedAt.toISOString(),
-      process_group: command.pid,
-      process_started: command.startedTicks,
-    };
-    // Not final, so a failure here misreports nothing: the disk keeps `queued`, which a
-    // restart turns into `interrupted` like a running ticket.
-    const wrote = this.deps.store.write(record).catch((error: unknown) => this.deps.onError('writing a running ticket failed', error));
-    let firstWritten: (stored: boolean) => void = () => undefined;
-    const run: Running = {
-      record,
-      spool,
-      command,
-      firstWrite: new Promise((resolve) => (firstWritten = resolve)),
-      storeProblem: null,
-      finished: command.outcome.then(async (outcome) => {
-        await wrote;
-        return this.finish(queued, startedAt, outcome, spool, run, firstWritten);
-      }),
-    };
-    this.running.set(ticketKey(session, ticket), run);
-  }
-
-  private async finish(
-    queued: QueuedTicket,
-    startedAt: Date,
-    outcome: RunOutcome,
-    spool: OutputSpool,
-    run?: Running,
-    firstWritten?: (stored: boolean) => void,
-  ): Promise<FinishedTicket | undefined> {
-    const { session, ticket } = queued;
-    const status = statusOf(outcome);
-    let output = storedText(spool);
-    if (outcome.kind === 'failed') output += `[llmass: ${outcome.message}]\n`;
-    if (status === 'interrupted') output += '\n[llmass: interrupted: the server was stopped while this command ran]\n';
-    const record = finalRecord(queued, {
-      status,
-      startedAt,
-      finishedAt: new Date(),
-      exitCode: outcome.kind === 'failed' ? null : outcome.exitCode,
-      signal: outcome.kind === 'failed' ? null : outcome.signal,
-      timeoutKind: timeoutKindOf(outcome),
-      output,
-      outputBytes: spool.total,
-      truncated: spool.truncated,
-    });
-    let attempts = 0;
-    const stored = await this.finisher.store(record, (error) => {
-      attempts += 1;
-      if (run !== undefined) run.storeProblem = isDiskFull(error) ? 'the sessions disk is full' : `writing failed: ${errorCode(error)}`;
-      if (attempts === 1) firstWritten?.(false);
-    });
-    firstWritten?.(stored);
-    this.running.delete(ticketKey(session, ticket));
-    if (!stored) {
-      // Given up at shutdown: the spool stays for the next start's recovery.
-      spool.close();
-      return undefined;
-    }
-    spool.remove();
-    this.finisher.announce(record);
-    // The shell state matters only to the session's next command, so it is kept after the
-    // waiters have answered (the next turn of the event loop) and before the session is
-    // free to start that command.
-    await new Promise((resolve) => setImmediate(resolve));
-    try {
-      if (outcome.kind !== 'failed') this.deps.shells.capture(session);
-    } catch (error) {
-      this.deps.onError('keeping the shell state failed', error);
-    }
-    this.queue.release(session);
-    this.dispatch();
-    return record;
+    for (const entry of this.queue.takeStartable(this.runs.count)) this.runs.start(entry);
   }
 
   /** Ends a waiting ticket without running it. Throws StorageUnavailable if its end cannot be stored: it then stays queued. */
@@ -381,14 +272,9 @@ export class Scheduler {
       await this.endWaiting(waiting, 'canceled', '[llmass: canceled before it started]\n');
       return 'canceled';
     }
-    const run = this.running.get(ticketKey(session, ticket));
-    if (run === undefined) return undefined;
-    const wasRunning = !run.command.exited;
-    run.command.stop('canceled');
-    await run.command.outcome;
-    if (!(await run.firstWrite)) return 'storing';
-    const record = await run.finished;
-    return wasRunning && record?.status === 'canceled' ? 'canceled' : 'already-ended';
+    const stopped = await this.runs.stop(session, ticket, 'canceled');
+    if (stopped === undefined) return undefined;
+    return stopped === 'stopped' ? 'canceled' : stopped === 'storing' ? 'storing' : 'already-ended';
   }
 
   /**
@@ -404,44 +290,6 @@ export class Scheduler {
         this.deps.onError('could not mark a queued ticket interrupted; the next start will', error),
       );
     }
-    const runs = [...this.running.values()];
-    if (runs.length === 0) return;
-    const finishing = Promise.all(runs.map((run) => run.finished));
-    await raceTimeout(finishing, graceSeconds * 1000);
-    for (const run of runs) run.command.stop('interrupted');
-    await Promise.all(runs.map((run) => run.command.outcome));
-    await raceTimeout(finishing, 3000);
-    this.finisher.abandon();
-    await finishing;
+    await this.runs.stopAll(graceSeconds * 1000);
   }
 }
-
-async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([promise, timeout]);
-  clearTimeout(timer);
-}
-
-function statusOf(outcome: RunOutcome): FinalStatus {
-  switch (outcome.kind) {
-    case 'exited':
-      return 'done';
-    case 'failed':
-      return 'error';
-    case 'stopped':
-      if (outcome.reason === 'canceled') return 'canceled';
-      if (outcome.reason === 'interrupted') return 'interrupted';
-      return 'timeout';
-  }
-}
-
-function timeoutKindOf(outcome: RunOutcome): TimeoutKind | null {
-  if (outcome.kind !== 'stopped') return null;
-  if (outcome.reason === 'timeout-hard') return 'hard';
-  if (outcome.reason === 'timeout-idle') return 'idle';
-  return null;
-}
-

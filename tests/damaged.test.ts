@@ -84,7 +84,7 @@ describe('damaged ticket records', () => {
     expect(callback.status).toBe(404);
     const submitted = await server.get(server.url('/shell', { session: 'linked', cmd: 'echo hi' }));
     expect(submitted.status).toBe(503);
-    expect(submitted.json.error).toMatch(/no ticket was made/);
+    expect(submitted.json.hint).toMatch(/no ticket was made/);
     expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 });

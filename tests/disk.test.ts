@@ -85,7 +85,7 @@ describe.skipIf(!isRoot)('a full sessions disk', () => {
     // No room: refused before a number is handed out, in a named session or a new one.
     const refused = await server.get(server.url('/shell', { session: 'full', cmd: 'echo never' }));
     expect(refused.status).toBe(507);
-    expect(refused.json).toMatchObject({ error: expect.stringMatching(/no room for a new ticket/), hint: expect.stringMatching(/nothing ran/) });
+    expect(refused.json).toMatchObject({ error: expect.stringMatching(/the sessions disk is full/), hint: expect.stringMatching(/no ticket was made and nothing ran/) });
     expect(refused.headers.get('retry-after')).toBeTruthy();
     const refusedNew = await server.get(server.url('/shell', { cmd: 'echo never' }));
     expect(refusedNew.status).toBe(507);

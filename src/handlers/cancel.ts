@@ -4,7 +4,8 @@ import type { Handler } from '../deps.js';
 import { sendJson } from '../http.js';
 import { requireSession, requireTicket } from '../params.js';
 import { ticketView } from '../views.js';
-import { outputPlan, requireTicketRecord } from './common.js';
+import { StorageUnavailable } from '../scheduler.js';
+import { noStorage, outputPlan, requireTicketRecord } from './common.js';
 
 export const cancel: Handler = async (ctx) => {
   const { req, res, query, deps } = ctx;
@@ -14,7 +15,13 @@ export const cancel: Handler = async (ctx) => {
   ctx.log.ticket = ticket;
   const plan = outputPlan(deps);
   await requireTicketRecord(deps, session, ticket, plan);
-  const result = (await deps.scheduler.cancel(session, ticket)) ?? 'already-ended';
+  let result;
+  try {
+    result = (await deps.scheduler.cancel(session, ticket)) ?? 'already-ended';
+  } catch (error) {
+    if (error instanceof StorageUnavailable) throw noStorage(error, 'the ticket was not canceled: it is still queued');
+    throw error;
+  }
   const view = ticketView(deps.view, await requireTicketRecord(deps, session, ticket, plan));
   const said =
     result === 'canceled'

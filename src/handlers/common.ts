@@ -5,7 +5,7 @@ import { HttpError } from '../http.js';
 import type { OutputPlan } from '../outputCollector.js';
 import type { OutputWindow } from '../params.js';
 import { DamagedRecord } from '../records.js';
-import type { Found } from '../scheduler.js';
+import type { Found, StorageUnavailable } from '../scheduler.js';
 
 export async function requireKnownSession(deps: AppDeps, session: string): Promise<void> {
   if (!(await deps.store.exists(session))) {
@@ -61,4 +61,17 @@ export async function* ticketsOf(deps: AppDeps, session: string, numbers: readon
     // A ticket gone from disk meanwhile (a pruned session) is left out.
     if (found !== undefined) yield { kind: 'ticket', found };
   }
+}
+
+/**
+ * The sessions disk has no room (507) or cannot be written (503). `nothingDone` says what did
+ * not happen, so that the agent knows what state it is in.
+ */
+export function noStorage(error: StorageUnavailable, nothingDone: string): HttpError {
+  if (error.reason === 'full') {
+    return new HttpError(507, `${error.message} (${error.detail})`, `${nothingDone}. Commands already running still finish. Try again later; the operator must free space on the sessions disk`, {
+      'Retry-After': '60',
+    });
+  }
+  return new HttpError(503, error.message, `${nothingDone}. Try again in a minute; tell the operator if it persists`, { 'Retry-After': '60' });
 }

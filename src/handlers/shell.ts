@@ -6,7 +6,7 @@ import { optionalLimit, optionalNonce, optionalSeconds, optionalSession, require
 import { isFinal } from '../protocol.js';
 import { SchedulerUnavailable, StorageUnavailable } from '../scheduler.js';
 import { submissionView, ticketView } from '../views.js';
-import { outputPlan, requireTicketRecord } from './common.js';
+import { noStorage, outputPlan, requireTicketRecord } from './common.js';
 
 function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
   const hint =
@@ -14,15 +14,6 @@ function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
       ? `${maxQueue} tickets are already waiting; try again in ${error.retryAfterSeconds} s, or cancel tickets you no longer need`
       : `the server is restarting; try again in ${error.retryAfterSeconds} s`;
   return new HttpError(503, error.message, hint, { 'Retry-After': String(error.retryAfterSeconds) });
-}
-
-function noStorage(error: StorageUnavailable): HttpError {
-  if (error.reason === 'full') {
-    return new HttpError(507, `no room for a new ticket: ${error.message} (${error.detail})`, 'no ticket was made and nothing ran. Commands already running still finish. Try again later; the operator must free space on the sessions disk', {
-      'Retry-After': '60',
-    });
-  }
-  return new HttpError(503, `no ticket was made: ${error.message}`, 'nothing ran. Try again in a minute; tell the operator if it persists', { 'Retry-After': '60' });
 }
 
 export const shell: Handler = async (ctx) => {
@@ -41,7 +32,7 @@ export const shell: Handler = async (ctx) => {
     submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, ctx.client);
   } catch (error) {
     if (error instanceof SchedulerUnavailable) throw unavailable(error, config.maxQueue);
-    if (error instanceof StorageUnavailable) throw noStorage(error);
+    if (error instanceof StorageUnavailable) throw noStorage(error, 'no ticket was made and nothing ran');
     throw error;
   }
   ctx.log.session = submitted.session;

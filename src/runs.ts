@@ -1,0 +1,235 @@
+// Running tickets, from start to stored end: starts a queued ticket's command with its output
+// spooled, answers what it has printed so far, and when it ends builds its final record, has
+// finisher.ts store it, keeps the session's shell state, and frees the session. Until the final
+// record is on disk the ticket counts as running, with a note saying why.
+import type { Config } from './config.js';
+import { errorCode, isDiskFull } from './files.js';
+import { ticketKey, type Finisher } from './finisher.js';
+import { OutputSpool, storedText } from './output.js';
+import { OutputCollector, type CollectedOutput, type OutputPlan } from './outputCollector.js';
+import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TimeoutKind } from './protocol.js';
+import type { Waiting } from './queue.js';
+import { finalRecord } from './records.js';
+import type { Redactor } from './redact.js';
+import { startCommand, type RunOutcome, type RunningCommand } from './runner.js';
+import type { ShellStates } from './shellState.js';
+import type { TicketStore } from './tickets.js';
+
+/** A running ticket as an answer shows it. */
+export interface LiveTicket {
+  readonly meta: RunningTicket;
+  readonly output: CollectedOutput;
+  readonly outputBytes: number;
+  readonly truncated: boolean;
+  /** Why a ticket whose command ended is still not finished: its end is not on disk yet. */
+  readonly storeProblem: string | null;
+}
+
+/** What a request to stop a running ticket found. */
+export type StopResult = 'stopped' | 'had-ended' | 'storing';
+
+interface Run {
+  readonly record: RunningTicket;
+  readonly spool: OutputSpool;
+  readonly command: RunningCommand;
+  /** Resolves after the first attempt to store the final record: true if it is on disk. */
+  readonly firstWrite: Promise<boolean>;
+  storeProblem: string | null;
+  /** The stored final record, or undefined when storing it was given up (shutdown). */
+  readonly finished: Promise<FinishedTicket | undefined>;
+}
+
+export interface RunsDeps {
+  readonly config: Config;
+  readonly store: TicketStore;
+  readonly shells: ShellStates;
+  readonly redactor: Redactor;
+  readonly finisher: Finisher;
+  /** The session's ticket has finished (or never started): its next one may start. */
+  readonly onSessionFree: (session: string) => void;
+  readonly onError: (message: string, error: unknown) => void;
+}
+
+export class Runs {
+  private readonly runs = new Map<string, Run>();
+
+  constructor(private readonly deps: RunsDeps) {}
+
+  get count(): number {
+    return this.runs.size;
+  }
+
+  has(session: string, ticket: number): boolean {
+    return this.runs.has(ticketKey(session, ticket));
+  }
+
+  live(session: string, ticket: number, plan: OutputPlan): LiveTicket | undefined {
+    const run = this.runs.get(ticketKey(session, ticket));
+    if (run === undefined) return undefined;
+    const collector = new OutputCollector(plan);
+    run.spool.feed(collector);
+    return { meta: run.record, output: collector.result(), outputBytes: run.spool.total, truncated: run.spool.truncated, storeProblem: run.storeProblem };
+  }
+
+  start(entry: Waiting): void {
+    const queued = entry.record;
+    const { session, ticket } = queued;
+    const startedAt = new Date();
+    const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
+    let command: RunningCommand;
+    try {
+      const launch = this.deps.shells.launch(session);
+      command = startCommand({
+        shell: this.deps.config.commandShell,
+        input: entry.command,
+        cwd: launch.cwd,
+        env: launch.env,
+        timeoutMs: queued.timeout * 1000,
+        idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
+        spool,
+      });
+    } catch (error) {
+      void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool);
+      return;
+    }
+    if (command.pid === undefined) {
+      void command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool));
+      return;
+    }
+    const record: RunningTicket = {
+      ...queued,
+      status: 'running',
+      started_at: startedAt.toISOString(),
+      process_group: command.pid,
+      process_started: command.startedTicks,
+    };
+    // Not final, so a failure here misreports nothing: the disk keeps `queued`, which a
+    // restart turns into `interrupted` like a running ticket.
+    const wrote = this.deps.store.write(record).catch((error: unknown) => this.deps.onError('writing a running ticket failed', error));
+    let firstWritten: (stored: boolean) => void = () => undefined;
+    const firstWrite = new Promise<boolean>((resolve) => (firstWritten = resolve));
+    const run: Run = {
+      record,
+      spool,
+      command,
+      firstWrite,
+      storeProblem: null,
+      finished: command.outcome.then(async (outcome) => {
+        await wrote;
+        return this.finish(queued, startedAt, outcome, spool, run, firstWritten);
+      }),
+    };
+    this.runs.set(ticketKey(session, ticket), run);
+  }
+
+  private async finish(
+    queued: QueuedTicket,
+    startedAt: Date,
+    outcome: RunOutcome,
+    spool: OutputSpool,
+    run?: Run,
+    firstWritten?: (stored: boolean) => void,
+  ): Promise<FinishedTicket | undefined> {
+    const { session, ticket } = queued;
+    const record = finalRecord(queued, {
+      status: statusOf(outcome),
+      startedAt,
+      finishedAt: new Date(),
+      exitCode: outcome.kind === 'failed' ? null : outcome.exitCode,
+      signal: outcome.kind === 'failed' ? null : outcome.signal,
+      timeoutKind: timeoutKindOf(outcome),
+      output: storedText(spool) + endNote(outcome),
+      outputBytes: spool.total,
+      truncated: spool.truncated,
+    });
+    const stored = await this.deps.finisher.store(record, (error) => {
+      if (run !== undefined && run.storeProblem === null) {
+        run.storeProblem = isDiskFull(error) ? 'the sessions disk is full' : `writing failed: ${errorCode(error)}`;
+        firstWritten?.(false);
+      }
+    });
+    firstWritten?.(stored);
+    this.runs.delete(ticketKey(session, ticket));
+    if (!stored) {
+      // Given up at shutdown: the spool stays for the next start's recovery.
+      spool.close();
+      return undefined;
+    }
+    spool.remove();
+    this.deps.finisher.announce(record);
+    // The shell state matters only to the session's next command, so it is kept after the
+    // waiters have answered (the next turn of the event loop) and before the session is
+    // free to start that command.
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      if (outcome.kind !== 'failed') this.deps.shells.capture(session);
+    } catch (error) {
+      this.deps.onError('keeping the shell state failed', error);
+    }
+    this.deps.onSessionFree(session);
+    return record;
+  }
+
+  /** Stops a running ticket's command and returns once it has ended (and, if it could be, was stored). */
+  async stop(session: string, ticket: number, reason: 'canceled' | 'interrupted'): Promise<StopResult | undefined> {
+    const run = this.runs.get(ticketKey(session, ticket));
+    if (run === undefined) return undefined;
+    const wasRunning = !run.command.exited;
+    run.command.stop(reason);
+    await run.command.outcome;
+    if (!(await run.firstWrite)) return 'storing';
+    const record = await run.finished;
+    return wasRunning && record?.status === reason ? 'stopped' : 'had-ended';
+  }
+
+  /**
+   * Shutdown: running commands get `graceMs` to finish, then their groups are stopped; a final
+   * record that cannot be stored (a full disk) gets a few seconds more, then is left to recovery.
+   */
+  async stopAll(graceMs: number): Promise<void> {
+    const runs = [...this.runs.values()];
+    if (runs.length === 0) return;
+    const finishing = Promise.all(runs.map((run) => run.finished));
+    await raceTimeout(finishing, graceMs);
+    for (const run of runs) run.command.stop('interrupted');
+    await Promise.all(runs.map((run) => run.command.outcome));
+    await raceTimeout(finishing, 3000);
+    this.deps.finisher.abandon();
+    await finishing;
+  }
+}
+
+function endNote(outcome: RunOutcome): string {
+  if (outcome.kind === 'failed') return `[llmass: ${outcome.message}]\n`;
+  if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') return '\n[llmass: interrupted: the server was stopped while this command ran]\n';
+  return '';
+}
+
+async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([promise, timeout]);
+  clearTimeout(timer);
+}
+
+function statusOf(outcome: RunOutcome): FinalStatus {
+  switch (outcome.kind) {
+    case 'exited':
+      return 'done';
+    case 'failed':
+      return 'error';
+    case 'stopped':
+      if (outcome.reason === 'canceled') return 'canceled';
+      if (outcome.reason === 'interrupted') return 'interrupted';
+      return 'timeout';
+  }
+}
+
+function timeoutKindOf(outcome: RunOutcome): TimeoutKind | null {
+  if (outcome.kind !== 'stopped') return null;
+  if (outcome.reason === 'timeout-hard') return 'hard';
+  if (outcome.reason === 'timeout-idle') return 'idle';
+  return null;
+}
