@@ -187,7 +187,7 @@ function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, err
  * malformed request, a head that never completes) still get a JSON answer with a hint.
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }

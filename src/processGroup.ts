@@ -1,6 +1,7 @@
 // Process groups, read from /proc and signalled as a whole: what the runner and start-up
 // recovery both use to end every process a command started. No knowledge of tickets.
 import fs from 'node:fs';
+import { errorCode } from './files.js';
 
 /** How long a process group gets between TERM and KILL. */
 export const KILL_GRACE_MS = 2000;
@@ -43,7 +44,8 @@ export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    // EPERM: the group exists but is not ours to signal; anything else: it is gone.
+    if (errorCode(error) !== 'EPERM') return false;
   }
   return groupMembers(pgid).length > 0;
 }

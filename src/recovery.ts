@@ -4,6 +4,7 @@
 // is. Also the lock that keeps two servers off one SESSIONS_DIR.
 import fs from 'node:fs';
 import path from 'node:path';
+import { errorCode } from './files.js';
 import type { Logger } from './log.js';
 import { recoverSpool } from './output.js';
 import { groupMembers, processStartTicks, terminateGroup } from './processGroup.js';
@@ -124,7 +125,7 @@ export function acquireLock(privateDir: string): () => void {
         }
       };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (errorCode(error) !== 'EEXIST') throw error;
       const holder = Number(fs.readFileSync(file, 'utf8').slice(0, 32).trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
         throw new Error(`another LLMASS server (pid ${holder}) is using this SESSIONS_DIR; stop it first, or give this one another SESSIONS_DIR`);

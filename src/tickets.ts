@@ -3,7 +3,7 @@
 // following links or holding a large one whole. It knows nothing of HTTP or of running commands.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMissing, isRealDirectory, NotAFile, openRegularSync } from './files.js';
+import { errorCode, isMissing, isRealDirectory, NotAFile, openRegularSync } from './files.js';
 import { OutputCollector, collect, type CollectedOutput, type OutputPlan } from './outputCollector.js';
 import type { FinishedTicket, TicketMeta, TicketRecord } from './protocol.js';
 import { RecordCache } from './recordCache.js';
@@ -88,7 +88,7 @@ export class TicketStore {
       try {
         await fs.promises.mkdir(dir, { mode: 0o700 });
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (errorCode(error) !== 'EEXIST') throw error;
       }
     }
     if (!(await this.exists(session))) {

@@ -1,0 +1,107 @@
+// Pure modules on their own, with injected clocks and real temp files: de-duplication, query
+// parsing and parameters, and the output spool (ring, redaction, a write that fails).
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Dedup } from '../src/dedup.js';
+import { HttpError, parseQuery } from '../src/http.js';
+import { OutputSpool, recoverSpool, storedText } from '../src/output.js';
+import { requireCommand, requireTicket } from '../src/params.js';
+import { Redactor } from '../src/redact.js';
+import { stopAll, tempDir } from './helpers/server.js';
+
+afterEach(stopAll);
+
+const request = (input: string, nonce: string | null = null) => ({ input, timeout: 300, idle_timeout: null, nonce });
+
+describe('Dedup', () => {
+  it('replays an identical submission within the window, never after it, and forgets a failed one', () => {
+    let now = 0;
+    const dedup = new Dedup(60_000, () => now);
+    const stored = Promise.resolve();
+    dedup.remember('s', 's', 1, request('ls'), stored);
+    expect(dedup.find('s', request('ls'))?.ticket).toBe(1);
+    expect(dedup.find('s', request('ls', 'n2'))).toBeUndefined();
+    expect(dedup.find('t', request('ls'))).toBeUndefined();
+    now = 60_001;
+    expect(dedup.find('s', request('ls'))).toBeUndefined();
+    dedup.remember(undefined, 'new1', 1, request('pwd'), stored);
+    expect(dedup.find(undefined, request('pwd'))?.session).toBe('new1');
+    dedup.forget(undefined, 'new1', request('pwd'));
+    expect(dedup.find(undefined, request('pwd'))).toBeUndefined();
+    expect(dedup.find('new1', request('pwd'))).toBeUndefined();
+  });
+});
+
+function statusOf(fn: () => unknown): number {
+  try {
+    fn();
+    return 200;
+  } catch (error) {
+    if (error instanceof HttpError) return error.status;
+    throw error;
+  }
+}
+
+describe('query parsing', () => {
+  it('decodes each value exactly once, with + as a space, and refuses what it cannot read', () => {
+    const q = parseQuery('cmd=echo+a%2Bb%20%25&session=x&empty');
+    expect(q.get('cmd')).toBe('echo a+b %');
+    expect(q.get('empty')).toBe('');
+    expect(statusOf(() => parseQuery('cmd=%E0%A4%A'))).toBe(400);
+    expect(statusOf(() => parseQuery('cmd=a&cmd=b'))).toBe(400);
+  });
+
+  it('takes commands up to 128 KiB and answers 414 beyond; tickets in decimal digits only', () => {
+    expect(requireCommand(new Map([['cmd', 'x'.repeat(128 * 1024)]]))).toHaveLength(128 * 1024);
+    expect(statusOf(() => requireCommand(new Map([['cmd', 'x'.repeat(128 * 1024 + 1)]])))).toBe(414);
+    expect(statusOf(() => requireCommand(new Map([['cmd', 'a\0b']])))).toBe(400);
+    expect(requireTicket(new Map([['ticket', '12']]))).toBe(12);
+    for (const bad of ['0', '-1', '1e3', '0x10', ' 1', '']) expect(statusOf(() => requireTicket(new Map([['ticket', bad]])))).toBe(400);
+  });
+});
+
+describe('OutputSpool', () => {
+  it('keeps head and tail within MAX_OUTPUT_BYTES on disk, and a dead server\'s spool reads the same', () => {
+    const file = path.join(tempDir(), '.1.out');
+    const spool = new OutputSpool(file, 1000, new Redactor([]));
+    const text = Array.from({ length: 400 }, (_, i) => `${i}\n`).join('');
+    for (let i = 0; i < text.length; i += 37) spool.append(Buffer.from(text.slice(i, i + 37)));
+    spool.endInput();
+    expect(spool.total).toBe(Buffer.byteLength(text));
+    expect(spool.truncated).toBe(true);
+    const stored = storedText(spool);
+    expect(stored.startsWith(text.slice(0, 500))).toBe(true);
+    expect(stored.endsWith(text.slice(-500))).toBe(true);
+    expect(stored).toMatch(/\[llmass: \d+ bytes of output were not stored \(dropped for good\)/);
+    expect(fs.statSync(file).size).toBeLessThanOrEqual(1000 + 16);
+    expect(recoverSpool(file, 1000)).toEqual({ output: stored, total: Buffer.byteLength(text), truncated: true });
+    spool.remove();
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('replaces a link planted at its name instead of writing through it', () => {
+    const dir = tempDir();
+    const target = path.join(dir, 'target');
+    fs.writeFileSync(target, 'keep me');
+    const file = path.join(dir, '.1.out');
+    fs.symlinkSync(target, file);
+    const spool = new OutputSpool(file, 1000, new Redactor([]));
+    spool.append(Buffer.from('hello'));
+    expect(storedText(spool)).toBe('hello');
+    expect(fs.readFileSync(target, 'utf8')).toBe('keep me');
+    expect(fs.lstatSync(file).isSymbolicLink()).toBe(false);
+    spool.remove();
+  });
+
+  it('stops storing when a write fails, keeps counting, and says so in the output', () => {
+    const dir = tempDir();
+    // A spool whose directory is gone: its first write fails, as on a full disk.
+    const spool = new OutputSpool(path.join(dir, 'missing', '.1.out'), 1000, new Redactor([]));
+    spool.append(Buffer.from('lost'));
+    spool.append(Buffer.from('also lost'));
+    expect(spool.total).toBe(13);
+    expect(spool.truncated).toBe(true);
+    expect(storedText(spool)).toBe('\n[llmass: output after byte 0 was not stored: the spool could not be written (ENOENT)]\n');
+  });
+});
