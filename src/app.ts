@@ -87,7 +87,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor): A
   return {
     server,
     async start() {
-      releaseLock = acquireLock(privateDir);
+      releaseLock = acquireLock(privateDir, logger);
       shells.install();
       await recoverTickets(store, config.maxOutputBytes, logger);
       await new Promise<void>((resolve, reject) => {

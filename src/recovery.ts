@@ -4,7 +4,7 @@
 // is. Also the lock that keeps two servers off one SESSIONS_DIR.
 import fs from 'node:fs';
 import path from 'node:path';
-import { errorCode } from './files.js';
+import { errorCode, isDiskFull } from './files.js';
 import type { Logger } from './log.js';
 import { recoverSpool } from './output.js';
 import { groupMembers, processStartTicks, terminateGroup } from './processGroup.js';
@@ -111,12 +111,21 @@ export async function recoverTickets(store: TicketStore, maxOutputBytes: number,
  * One server per SESSIONS_DIR: a second one's recovery would interrupt the first one's tickets.
  * The lock is a pid file; a lock whose process is gone is taken over.
  */
-export function acquireLock(privateDir: string): () => void {
+export function acquireLock(privateDir: string, logger: Logger): () => void {
   fs.mkdirSync(privateDir, { recursive: true, mode: 0o700 });
   const file = path.join(privateDir, 'server.pid');
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
-      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      try {
+        fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      } catch (error) {
+        if (!isDiskFull(error)) throw error;
+        // No room for a few bytes: no other server holds the lock (it would have a file), so
+        // go on without one rather than stay down on a full disk.
+        fs.rmSync(file, { force: true });
+        logger.error('could not write the lock file: the sessions disk is full; starting without it', { file });
+        return () => undefined;
+      }
       return () => {
         try {
           if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.rmSync(file);

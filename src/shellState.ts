@@ -61,10 +61,19 @@ export class ShellStates {
     this.usesBash = path.basename(shell).includes('bash');
   }
 
-  /** Writes the prelude once, at start-up. */
+  /**
+   * Writes the prelude at start-up, unless it is already there as it should be: a server
+   * restarted on a full disk then still starts.
+   */
   install(): void {
     fs.mkdirSync(path.dirname(this.preludePath), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(this.preludePath, PRELUDE, { mode: 0o600 });
+    let current: string | undefined;
+    try {
+      current = fs.readFileSync(this.preludePath, 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== PRELUDE) fs.writeFileSync(this.preludePath, PRELUDE, { mode: 0o600 });
   }
 
   /** How the session's next command starts: the directory and environment the last one left. */

@@ -130,5 +130,13 @@ describe.skipIf(!isRoot)('a full sessions disk', () => {
     const interrupted = await callback(restarted, 'other', 1);
     expect(interrupted).toMatchObject({ type: 'result', status: 'interrupted' });
     expect(auditEvents(env.AUDIT_LOG).filter((e) => e.event === 'ended').map((e) => `${e.session}/${e.ticket}`)).toEqual(['full/1', 'full/2']);
+
+    // A restart on a disk that is full to the brim still starts and serves what it has.
+    await restarted.stop();
+    fillUp(filler);
+    const onFullDisk = await startServer({ dir, env, hash: server.hash });
+    expect((await onFullDisk.get('/healthz', { auth: false })).status).toBe(200);
+    expect((await callback(onFullDisk, 'full', 1)).output).toBe(result.output);
+    expect((await onFullDisk.get(onFullDisk.url('/shell', { session: 'full', cmd: 'echo x' }))).status).toBe(507);
   }, 120_000);
 });
