@@ -13,6 +13,8 @@ import type { Logger } from './log.js';
 import { acquireLock, recoverTickets } from './recovery.js';
 import { documentReader } from './render.js';
 import { routes } from './routes.js';
+import { cursorMaker } from './views.js';
+import { checkParams } from './strictParams.js';
 import type { Redactor } from './redact.js';
 import { Scheduler } from './scheduler.js';
 import { SessionLayout } from './sessionLayout.js';
@@ -62,7 +64,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor): A
     newSessionName,
     onError: (message, error) => logger.error(message, { error: String(error) }),
   });
-  const view = { fqdn: config.fqdn, hash: config.hash, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes };
+  const view = { fqdn: config.fqdn, hash: config.hash, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
   const deps: AppDeps = {
     config,
     store,
@@ -151,6 +153,7 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
     const query = parseQuery(rawQuery);
     const client = clientAddress(req, deps.config.trustProxy);
     if (route.auth) deps.auth.check(client, presentedHash(req, query));
+    checkParams(pathname, query, route.params);
     await route.handler({
       req,
       res,

@@ -1,6 +1,8 @@
 // Output capture: a command's stdout and stderr pipes feed its spool, in arrival order, and
 // the time of the last output is kept for the idle limit. When the shell exits, what is left
-// in the pipes is read for a short while, then the pipes are closed.
+// in the pipes is read for a short while; after that the pipes are still read, and what comes
+// is discarded, until the background processes holding them exit: a background server must
+// never die of a closed pipe (EPIPE/SIGPIPE) because its ticket ended.
 import type { ChildProcess } from 'node:child_process';
 import type { OutputSpool } from './output.js';
 
@@ -13,8 +15,12 @@ const DRAIN_AFTER_EXIT_MS = 150;
 export interface Capture {
   /** Date.now() of the last chunk of output (or of the start). */
   lastOutputAt(): number;
-  /** Reads what is left in the pipes (up to DRAIN_AFTER_EXIT_MS), then stops capturing. */
+  /** Reads what is left in the pipes (up to DRAIN_AFTER_EXIT_MS) into the spool; later output is discarded. */
   finish(): Promise<void>;
+}
+
+function discard(): void {
+  // Output of background processes after their ticket ended: not kept (see README).
 }
 
 export function captureOutput(child: ChildProcess, spool: OutputSpool): Capture {
@@ -33,10 +39,7 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool): Capture 
       let remaining = open.length;
       const done = (): void => {
         clearTimeout(timer);
-        for (const stream of open) {
-          stream.off('close', onClose);
-          stream.destroy();
-        }
+        for (const stream of open) stream.off('close', onClose);
         resolve();
       };
       const onClose = (): void => {
@@ -52,7 +55,11 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool): Capture 
     lastOutputAt: () => last,
     async finish() {
       await drain();
-      for (const stream of streams) stream.off('data', onData);
+      for (const stream of streams) {
+        stream.off('data', onData);
+        // Still flowing, into nothing, until the last process holding the pipe exits.
+        if (!stream.closed) stream.on('data', discard);
+      }
       spool.endInput();
     },
   };

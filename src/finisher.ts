@@ -14,6 +14,8 @@ export interface FinisherDeps {
   /** Milliseconds between attempts to write a final record that could not be written. */
   readonly retryMs: number;
   readonly onError: (message: string, error: unknown) => void;
+  /** Told of every final record once it is on disk, before the waiters are answered. */
+  readonly onFinished?: (record: FinishedTicket) => void;
 }
 
 export const ticketKey = (session: string, ticket: number): string => `${session}/${ticket}`;
@@ -55,6 +57,7 @@ export class Finisher {
       duration_ms: record.duration_ms,
       output_bytes: record.output_bytes,
     });
+    this.deps.onFinished?.(record);
     this.deps.waiters.wake(ticketKey(record.session, record.ticket), record);
   }
 

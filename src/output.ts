@@ -104,6 +104,8 @@ export class OutputSpool implements OutputSource {
   private fd: number | null = null;
   private closed = false;
   private failure: string | null = null;
+  /** Bytes the command had written when storing stopped. */
+  private writtenAtFailure = 0;
 
   constructor(
     readonly file: string,
@@ -122,6 +124,12 @@ export class OutputSpool implements OutputSource {
     return this.failure !== null || this.spooled > this.maxBytes;
   }
 
+  /** Bytes written but not stored (gone for good): past the ring's reach, or after a failed write. */
+  get dropped(): number {
+    const overflow = Math.max(0, this.spooled - this.maxBytes);
+    return overflow + (this.failure === null ? 0 : this.written - this.writtenAtFailure);
+  }
+
   /** Why output stopped being stored, if it did. */
   get storeFailure(): string | null {
     return this.failure;
@@ -133,15 +141,18 @@ export class OutputSpool implements OutputSource {
    */
   append(chunk: Buffer): void {
     if (this.closed || chunk.length === 0) return;
+    const before = this.written;
     this.written += chunk.length;
     if (this.failure !== null) return;
     this.spool(this.redaction.push(chunk));
+    if (this.failure !== null) this.writtenAtFailure = before;
   }
 
   /** No more output will come: store what the redaction held back. */
   endInput(): void {
     if (this.closed || this.failure !== null) return;
     this.spool(this.redaction.end());
+    if (this.failure !== null) this.writtenAtFailure = this.written;
   }
 
   private spool(data: Buffer): void {
@@ -201,7 +212,7 @@ export class OutputSpool implements OutputSource {
 }
 
 /** Reads a spool left behind by a server that died: its stored output as text, or undefined. */
-export function recoverSpool(file: string, maxBytes: number): { output: string; total: number; truncated: boolean } | undefined {
+export function recoverSpool(file: string, maxBytes: number): { output: string; total: number; truncated: boolean; dropped: number } | undefined {
   let fd: number;
   try {
     fd = openRegularSync(file);
@@ -218,7 +229,7 @@ export function recoverSpool(file: string, maxBytes: number): { output: string; 
     const spooled = Math.min(Math.max(claimed, Math.min(size, maxBytes)), Number.MAX_SAFE_INTEGER);
     const gather = new Gather();
     feedSpool(fd, spooled, maxBytes, gather);
-    return { output: Buffer.concat(gather.parts).toString('utf8'), total: spooled, truncated: spooled > maxBytes };
+    return { output: Buffer.concat(gather.parts).toString('utf8'), total: spooled, truncated: spooled > maxBytes, dropped: Math.max(0, spooled - maxBytes) };
   } finally {
     fs.closeSync(fd);
   }

@@ -43,11 +43,22 @@ export function requireTicket(q: Query): number {
   return ticket;
 }
 
-/** Seconds, 0..max; a larger value is lowered to max (and the answer's fields say which applied). */
-export function optionalSeconds(q: Query, name: string, max: number): number | undefined {
-  const value = optionalWhole(q, name, `${name} is a whole number of seconds, at most ${max}`);
-  if (value === undefined) return undefined;
-  return Math.min(value, max);
+/** A wait in seconds: what was asked, and what applies (at most MAX_WAIT). */
+export interface Wait {
+  readonly seconds: number;
+  /** The larger value asked for, when it was shortened to MAX_WAIT. */
+  readonly shortenedFrom?: number;
+}
+
+export function optionalWait(q: Query, max: number): Wait {
+  const value = optionalWhole(q, 'wait', `wait is a whole number of seconds, at most ${max}`);
+  if (value === undefined) return { seconds: 0 };
+  return value > max ? { seconds: max, shortenedFrom: value } : { seconds: value };
+}
+
+/** What an answer says about a shortened wait, if it was. */
+export function waitNotice(wait: Wait): string | undefined {
+  return wait.shortenedFrom === undefined ? undefined : `wait=${wait.shortenedFrom} was shortened to ${wait.seconds} s, the longest this server holds an answer (MAX_WAIT).`;
 }
 
 /** Seconds, 1..max, for limits that may only lower the configured one. */
@@ -103,9 +114,11 @@ export function requireCommand(q: Query): string {
   const cmd64 = q.get('cmd64');
   if (cmd !== undefined && cmd64 !== undefined) throw new HttpError(400, 'both cmd and cmd64 are given', 'give the command once: cmd= or cmd64=');
   if (cmd64 !== undefined) {
-    const text = cmd64.trim().replace(/=+$/, '');
+    // Standard base64's '+' arrives as a space when sent unencoded (form rules): it is read back
+    // as '+'. Both alphabets are taken, padded or not.
+    const text = cmd64.trim().replace(/ /g, '+').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
     if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
-      throw new HttpError(400, 'cmd64 is not base64url', 'encode the command\'s UTF-8 bytes as base64url (A-Z a-z 0-9 - _, padding optional)');
+      throw new HttpError(400, 'cmd64 is not base64', 'encode the command\'s UTF-8 bytes as base64 (A-Z a-z 0-9 with + / or - _, padding optional)');
     }
     let decoded: string;
     try {

@@ -50,6 +50,23 @@ export function groupAlive(pgid: number): boolean {
   return groupMembers(pgid).length > 0;
 }
 
+/** The live members of a group, with their start times and command lines (at most 20, each cut to 200 characters). */
+export function groupProcesses(pgid: number): Array<{ pid: number; started: number | null; command: string }> {
+  if (!groupAlive(pgid)) return [];
+  return groupMembers(pgid)
+    .slice(0, 20)
+    .map((pid) => ({ pid, started: processStartTicks(pid), command: commandLine(pid) }));
+}
+
+/** A process's command line, its arguments separated by spaces. */
+export function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ').slice(0, 200);
+  } catch {
+    return '';
+  }
+}
+
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);

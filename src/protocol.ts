@@ -58,6 +58,10 @@ export interface FinishedMeta extends TicketBase {
   /** Every byte the command wrote, stored or not. */
   readonly output_bytes: number;
   readonly truncated: boolean;
+  /** Bytes written but not stored (gone for good); null in records older than this field. */
+  readonly output_dropped_bytes: number | null;
+  /** Processes left running in the background when the ticket finished. */
+  readonly background: readonly BackgroundProcess[];
 }
 
 export interface FinishedTicket extends FinishedMeta {
@@ -84,30 +88,32 @@ export interface DamagedEntry {
 }
 
 /** Output as an answer shows it: the stored bytes, or a window or head+tail of them. */
+/** A process a finished ticket left running in the background (in its process group). */
+export interface BackgroundProcess {
+  readonly pid: number;
+  /** Its start time in clock ticks since boot, to tell it from a later process with its PID. */
+  readonly started: number | null;
+  readonly command: string;
+}
+
+/** Output as an answer shows it: the stored bytes, or a window or head+tail of them. */
 export interface OutputView {
   output: string;
   output_bytes: number;
   truncated: boolean;
-  /** Bytes of stored output (what offset/limit page through). */
-  output_stored_bytes: number;
-  output_offset: number;
-  /** Bytes of stored output left out of `output` by this view. */
-  output_omitted_bytes: number;
+  /** When truncated: bytes the command wrote that were not stored (gone for good). */
+  output_dropped_bytes?: number;
+  /** Where `output` starts in the stored output: given with a window, or when part is not shown. */
+  output_offset?: number;
+  /** Bytes of stored output (what offset/limit page through): given with output_offset. */
+  output_stored_bytes?: number;
+  /** Bytes of stored output left out of `output` by this view: given with output_offset. */
+  output_omitted_bytes?: number;
   /** A ready URL for the next window when part of the stored output is not shown. */
   next_page?: string;
 }
 
-export interface Links {
-  callback: string;
-  /** The callback URL with a long-poll wait: GET it and it answers when the ticket finishes. */
-  poll: string;
-  cancel: string;
-  history: string;
-  /** A prefix for the next command in this session: append the URL-encoded command. */
-  shell: string;
-}
-
-export interface TicketView extends Links, OutputView {
+export interface TicketView extends OutputView {
   type: 'status' | 'result';
   ticket: number;
   session: string;
@@ -115,26 +121,43 @@ export interface TicketView extends Links, OutputView {
   status: TicketStatus;
   exit_code: number | null;
   signal: string | null;
-  timeout_kind: TimeoutKind | null;
+  /** With status timeout: hard (the time limit) or idle (no output for idle_timeout). */
+  timeout_kind?: TimeoutKind;
   submitted_at: string;
   started_at: string | null;
   finished_at: string | null;
   duration_ms: number | null;
+  /** Seconds: the ticket's time limit. */
   timeout: number;
-  idle_timeout: number | null;
-  /** Seconds an agent should wait before it asks again (already in `poll`). */
-  wait_seconds?: number;
-  next: string;
+  /** Seconds of silence that end the command, when set. */
+  idle_timeout?: number;
+  /** Processes the finished ticket left running in the background, while they run. */
+  background?: Array<{ pid: number; command: string }>;
+  /** Unfinished: the callback URL with a long-poll wait. It changes with every answer. */
+  poll?: string;
+  /** Unfinished: stops the command. */
+  cancel?: string;
+  /** Finished: a prefix for the next command in this session: append the URL-encoded command. */
+  shell?: string;
+  /** Something about this request the agent should know (a wait that was shortened). */
+  notice?: string;
+  /** What to do now, in words; history entries leave it out. */
+  next?: string;
 }
 
-export interface Submission extends Links {
+export interface Submission {
   type: 'submission';
   ticket: number;
   session: string;
   input: string;
   status: TicketStatus;
   cached: boolean;
-  wait_seconds: number;
+  /** The ticket view; it changes with every answer. */
+  callback: string;
+  /** The callback URL with a long-poll wait. */
+  poll: string;
+  cancel: string;
+  notice?: string;
   next: string;
 }
 

@@ -1,5 +1,5 @@
-// Reads a ticket record without holding it whole. A record is a JSON object of primitive
-// values; this parser takes the file's bytes in chunks of any size and hands the decoded
+// Reads a ticket record without holding it whole. A record is a JSON object of small values
+// (primitives, and a short list or two); this parser takes the file's bytes in chunks of any size and hands the decoded
 // UTF-8 bytes of one string field (the output, up to megabytes) to a sink as they come, while
 // it keeps the other fields (small) as values. Decoding matches JSON.parse followed by
 // Buffer.from(text, 'utf8'), lone surrogates becoming U+FFFD as Buffer.from makes them.
@@ -15,7 +15,7 @@ export interface ByteSink {
 const MAX_FIELD_BYTES = 1024 * 1024;
 const STAGING_BYTES = 64 * 1024;
 
-type State = 'start' | 'key-or-end' | 'key' | 'colon' | 'value' | 'string' | 'literal' | 'comma-or-end' | 'done';
+type State = 'start' | 'key-or-end' | 'key' | 'colon' | 'value' | 'string' | 'literal' | 'nested' | 'comma-or-end' | 'done';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -67,6 +67,11 @@ export class RecordParser {
   private fieldBytes: FieldBytes | null = null;
   private streamedSeen = false;
   private literal = '';
+  // A nested value (a list of objects), kept as its raw bytes and parsed whole at its end.
+  private nested: FieldBytes | null = null;
+  private nestedDepth = 0;
+  private nestedInString = false;
+  private nestedEscaped = false;
   // String decoding: the escape being read, and a high surrogate waiting for its low half.
   private escape: 'none' | 'backslash' | 'unicode' = 'none';
   private unicodeDigits = 0;
@@ -86,6 +91,10 @@ export class RecordParser {
     while (i < chunk.length) {
       if (this.state === 'string') {
         i = this.readString(chunk, i);
+        continue;
+      }
+      if (this.state === 'nested') {
+        i = this.readNested(chunk, i);
         continue;
       }
       const byte = chunk[i] ?? 0;
@@ -157,7 +166,16 @@ export class RecordParser {
       this.startString(false);
       return;
     }
-    if (byte === 0x7b || byte === 0x5b) throw new DamagedRecord(`field ${this.key.slice(0, 40)} holds a structure, not a value`);
+    if (byte === 0x7b || byte === 0x5b) {
+      if (this.key === this.streamedField) throw new DamagedRecord(`${this.streamedField} is not a string`);
+      this.nested = new FieldBytes();
+      this.nested.push(Buffer.of(byte));
+      this.nestedDepth = 1;
+      this.nestedInString = false;
+      this.nestedEscaped = false;
+      this.state = 'nested';
+      return;
+    }
     this.literal = String.fromCharCode(byte);
     this.state = 'literal';
   }
@@ -170,6 +188,34 @@ export class RecordParser {
       throw new DamagedRecord('a value is not valid JSON');
     }
     this.setField(value);
+  }
+
+  /** Reads a nested value's bytes from `start`, tracking depth outside strings; returns where it stopped. */
+  private readNested(chunk: Buffer, start: number): number {
+    let i = start;
+    while (i < chunk.length && this.nestedDepth > 0) {
+      const byte = chunk[i] ?? 0;
+      i += 1;
+      if (this.nestedInString) {
+        if (this.nestedEscaped) this.nestedEscaped = false;
+        else if (byte === BACKSLASH) this.nestedEscaped = true;
+        else if (byte === QUOTE) this.nestedInString = false;
+      } else if (byte === QUOTE) this.nestedInString = true;
+      else if (byte === 0x7b || byte === 0x5b) this.nestedDepth += 1;
+      else if (byte === 0x7d || byte === 0x5d) this.nestedDepth -= 1;
+    }
+    this.nested?.push(chunk.subarray(start, i));
+    if (this.nestedDepth === 0) {
+      let value: unknown;
+      try {
+        value = JSON.parse(this.nested?.text() ?? '');
+      } catch {
+        throw new DamagedRecord(`field ${this.key.slice(0, 40)} is not valid JSON`);
+      }
+      this.nested = null;
+      this.setField(value);
+    }
+    return i;
   }
 
   private setField(value: unknown): void {

@@ -1,7 +1,7 @@
 // Ticket records: the one place a final record is built, and the one check every record read
 // back from disk goes through. A record that fails the check is a damaged ticket (DamagedRecord,
 // whose message names the problem and never quotes the file), not a broken server.
-import { isFinalStatus, type FinalStatus, type FinishedTicket, type TicketMeta, type TicketRequest, type TimeoutKind } from './protocol.js';
+import { isFinalStatus, type BackgroundProcess, type FinalStatus, type FinishedTicket, type TicketMeta, type TicketRequest, type TimeoutKind } from './protocol.js';
 
 export class DamagedRecord extends Error {}
 
@@ -16,6 +16,8 @@ export interface Ending {
   readonly output: string;
   readonly outputBytes: number;
   readonly truncated: boolean;
+  readonly droppedBytes: number;
+  readonly background: readonly BackgroundProcess[];
 }
 
 /** The base every record keeps from its submission. */
@@ -44,6 +46,8 @@ export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
     timeout_kind: ending.timeoutKind,
     output_bytes: ending.outputBytes,
     truncated: ending.truncated,
+    output_dropped_bytes: ending.droppedBytes,
+    background: ending.background,
     // Last: a reader can then find everything else before the (possibly large) output.
     output: ending.output,
   };
@@ -97,6 +101,15 @@ function timeoutKind(fields: Fields): TimeoutKind | null {
   return fail('timeout_kind is not hard, idle or null');
 }
 
+function backgroundOf(value: unknown): BackgroundProcess[] {
+  if (!Array.isArray(value) || value.length > 1000) fail('background is not a list of processes');
+  return value.map((item: unknown) => {
+    if (item === null || typeof item !== 'object') fail('background is not a list of processes');
+    const fields: Fields = Object.fromEntries(Object.entries(item));
+    return { pid: wholeNumber(fields, 'pid', 1), started: wholeOrNull(fields, 'started', 0), command: text(fields, 'command').slice(0, 200) };
+  });
+}
+
 /**
  * Checks a record's fields (all but `output`, which the caller reads in its own way) and that it
  * is the record of `session`/`ticket`: a record copied or planted under another name is damaged.
@@ -139,5 +152,8 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     timeout_kind: timeoutKind(fields),
     output_bytes: wholeNumber(fields, 'output_bytes', 0),
     truncated: flag(fields, 'truncated'),
+    // Both came later: a record written before them reads as "unknown" and "none".
+    output_dropped_bytes: fields.output_dropped_bytes === undefined ? null : wholeNumber(fields, 'output_dropped_bytes', 0),
+    background: fields.background === undefined ? [] : backgroundOf(fields.background),
   };
 }

@@ -46,6 +46,8 @@ async function interrupt(store: TicketStore, record: QueuedTicket | RunningTicke
       output: (spooled?.output ?? '') + INTERRUPTED_NOTE,
       outputBytes: spooled?.total ?? 0,
       truncated: spooled?.truncated ?? false,
+      droppedBytes: spooled?.dropped ?? 0,
+      background: [],
     }),
   );
   fs.rmSync(spoolFile, { force: true });

@@ -13,16 +13,18 @@ import { view } from './handlers/view.js';
 export interface Route {
   readonly handler: Handler;
   readonly auth: boolean;
+  /** The parameters the endpoint takes (besides the credential); any other is a 400. */
+  readonly params: readonly string[];
 }
 
-export const routes: ReadonlyMap<string, Route> = new Map([
-  ['/', { handler: index, auth: false }],
-  ['/healthz', { handler: healthz, auth: false }],
-  ['/context', { handler: context, auth: true }],
-  ['/shell', { handler: shell, auth: true }],
-  ['/callback', { handler: callback, auth: true }],
-  ['/history', { handler: history, auth: true }],
-  ['/cancel', { handler: cancel, auth: true }],
-  ['/sessions', { handler: sessions, auth: true }],
-  ['/view', { handler: view, auth: true }],
+export const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ['/', { handler: index, auth: false, params: [] }],
+  ['/healthz', { handler: healthz, auth: false, params: [] }],
+  ['/context', { handler: context, auth: true, params: ['format'] }],
+  ['/shell', { handler: shell, auth: true, params: ['cmd', 'cmd64', 'session', 'timeout', 'idle_timeout', 'nonce', 'wait', 'format'] }],
+  ['/callback', { handler: callback, auth: true, params: ['session', 'ticket', 'wait', 'offset', 'limit', 'format', 'cursor'] }],
+  ['/history', { handler: history, auth: true, params: ['session', 'after', 'format'] }],
+  ['/cancel', { handler: cancel, auth: true, params: ['session', 'ticket'] }],
+  ['/sessions', { handler: sessions, auth: true, params: ['format'] }],
+  ['/view', { handler: view, auth: true, params: ['session'] }],
 ]);

@@ -4,12 +4,13 @@
 import { spawn } from 'node:child_process';
 import { captureOutput } from './capture.js';
 import type { OutputSpool } from './output.js';
-import { processStartTicks, terminateGroup } from './processGroup.js';
+import { groupProcesses, processStartTicks, terminateGroup } from './processGroup.js';
+import type { BackgroundProcess } from './protocol.js';
 
 export type StopReason = 'timeout-hard' | 'timeout-idle' | 'canceled' | 'interrupted';
 
 export type RunOutcome =
-  | { kind: 'exited'; exitCode: number | null; signal: string | null }
+  | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[] }
   | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null }
   | { kind: 'failed'; message: string };
 
@@ -86,7 +87,8 @@ export function startCommand(spec: RunSpec): RunningCommand {
         const exitCode = code;
         const signalName = signal ?? null;
         if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName });
-        else resolve({ kind: 'exited', exitCode, signal: signalName });
+        // What the command left running on purpose (`server &`, nohup): named in its answer.
+        else resolve({ kind: 'exited', exitCode, signal: signalName, background: pid === undefined ? [] : groupProcesses(pid) });
       });
     });
   });

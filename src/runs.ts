@@ -21,6 +21,8 @@ export interface LiveTicket {
   readonly output: CollectedOutput;
   readonly outputBytes: number;
   readonly truncated: boolean;
+  readonly outputDropped: number;
+  readonly background: Array<{ pid: number; command: string }>;
   /** Why a ticket whose command ended is still not finished: its end is not on disk yet. */
   readonly storeProblem: string | null;
 }
@@ -68,7 +70,15 @@ export class Runs {
     if (run === undefined) return undefined;
     const collector = new OutputCollector(plan);
     run.spool.feed(collector);
-    return { meta: run.record, output: collector.result(), outputBytes: run.spool.total, truncated: run.spool.truncated, storeProblem: run.storeProblem };
+    return {
+      meta: run.record,
+      output: collector.result(),
+      outputBytes: run.spool.total,
+      truncated: run.spool.truncated,
+      outputDropped: run.spool.dropped,
+      background: [],
+      storeProblem: run.storeProblem,
+    };
   }
 
   start(entry: Waiting): void {
@@ -141,6 +151,8 @@ export class Runs {
       output: storedText(spool) + endNote(outcome),
       outputBytes: spool.total,
       truncated: spool.truncated,
+      droppedBytes: spool.dropped,
+      background: outcome.kind === 'exited' ? outcome.background : [],
     });
     const stored = await this.deps.finisher.store(record, (error) => {
       if (run !== undefined && run.storeProblem === null) {

@@ -8,7 +8,8 @@ import { Dedup } from './dedup.js';
 import { errorCode, freeBytes, isDiskFull } from './files.js';
 import { Finisher, ticketKey } from './finisher.js';
 import { collect, type CollectedOutput, type OutputPlan } from './outputCollector.js';
-import type { FinishedTicket, QueuedTicket, TicketMeta, TicketRequest } from './protocol.js';
+import { processStartTicks } from './processGroup.js';
+import type { BackgroundProcess, FinishedTicket, QueuedTicket, TicketMeta, TicketRequest } from './protocol.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
@@ -44,7 +45,8 @@ function storageError(error: unknown): StorageUnavailable {
 export interface SubmitResult {
   readonly session: string;
   readonly ticket: number;
-  readonly cached: boolean;
+  /** Set when this was a replay of an earlier identical submission: when that one was made. */
+  readonly replayOf?: { readonly submittedAt: number };
 }
 
 /** What cancel did: ended the ticket, found it already ended, or found its end still being stored. */
@@ -56,6 +58,10 @@ export interface Found {
   readonly output: CollectedOutput;
   readonly outputBytes: number;
   readonly truncated: boolean;
+  /** Bytes written but not stored; null when an older record does not say. */
+  readonly outputDropped: number | null;
+  /** Processes a finished ticket left in the background that still run. */
+  readonly background: Array<{ pid: number; command: string }>;
   /** Said to the agent when the ticket is in a state its status alone does not tell. */
   readonly note?: string;
 }
@@ -70,6 +76,11 @@ export interface SchedulerDeps {
   readonly onError: (message: string, error: unknown) => void;
   /** Milliseconds between attempts to store a final record on a full disk. */
   readonly retryMs?: number;
+}
+
+/** The processes of a list that still run: the same PID with the same start time. */
+function stillRunning(processes: readonly BackgroundProcess[]): Array<{ pid: number; command: string }> {
+  return processes.filter((p) => p.started !== null && processStartTicks(p.pid) === p.started).map(({ pid, command }) => ({ pid, command }));
 }
 
 export class Scheduler {
@@ -89,6 +100,7 @@ export class Scheduler {
       waiters: this.waiters,
       retryMs: deps.retryMs ?? 1000,
       onError: deps.onError,
+      onFinished: (record) => this.dedup.finished(record.session, record.ticket),
     });
     this.runs = new Runs({
       config: deps.config,
@@ -121,12 +133,12 @@ export class Scheduler {
    * is made. A replay of the same command and nonce within DEDUP_WINDOW returns the first ticket.
    * Throws StorageUnavailable, before any number is handed out, when the disk has no room.
    */
-  async submit(session: string | undefined, request: TicketRequest, client: string): Promise<SubmitResult> {
+  async submit(session: string | undefined, request: TicketRequest, identity: string, client: string): Promise<SubmitResult> {
     this.assertAccepting();
-    const replay = this.dedup.find(session, request);
+    const replay = this.dedup.find(session, identity);
     if (replay !== undefined) {
       await replay.persisted;
-      return { session: replay.session, ticket: replay.ticket, cached: true };
+      return { session: replay.session, ticket: replay.ticket, replayOf: replay };
     }
     this.assertRoom();
     const name = session ?? this.deps.newSessionName();
@@ -138,10 +150,10 @@ export class Scheduler {
 
     // From here to the write, nothing awaits: the dedup check, the queue bound and the
     // number are decided together, so concurrent submissions cannot interleave.
-    const raced = this.dedup.find(session, request);
+    const raced = this.dedup.find(session, identity);
     if (raced !== undefined) {
       await raced.persisted;
-      return { session: raced.session, ticket: raced.ticket, cached: true };
+      return { session: raced.session, ticket: raced.ticket, replayOf: raced };
     }
     if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5);
     const ticket = this.deps.store.allocate(index);
@@ -157,13 +169,13 @@ export class Scheduler {
     };
     const entry = this.queue.add(record, request.input);
     const persisted = this.deps.store.write(record);
-    this.dedup.remember(session, name, ticket, request, persisted);
+    this.dedup.remember(session, name, ticket, identity, persisted);
     try {
       await persisted;
     } catch (error) {
       this.queue.remove(entry);
       this.deps.store.release(index, ticket);
-      this.dedup.forget(session, name, request);
+      this.dedup.forget(name, ticket);
       throw storageError(error);
     }
     entry.persisted = true;
@@ -182,7 +194,7 @@ export class Scheduler {
     // Started on the next turn of the event loop, after this answer is written: spawning
     // blocks for milliseconds, which the submitter need not wait for.
     setImmediate(() => this.dispatch());
-    return { session: name, ticket, cached: false };
+    return { session: name, ticket };
   }
 
   private assertAccepting(): void {
@@ -212,12 +224,19 @@ export class Scheduler {
       };
     }
     const waiting = this.queue.find(session, ticket);
-    if (waiting !== undefined) return { meta: waiting.record, output: collect(Buffer.alloc(0), plan), outputBytes: 0, truncated: false };
+    if (waiting !== undefined) return { meta: waiting.record, output: collect(Buffer.alloc(0), plan), outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
     const stored = await this.deps.store.read(session, ticket, plan);
     if (stored === undefined) return undefined;
     const meta = stored.meta;
-    if (meta.status === 'queued' || meta.status === 'running') return { meta, output: stored.output, outputBytes: 0, truncated: false };
-    return { meta, output: stored.output, outputBytes: meta.output_bytes, truncated: meta.truncated };
+    if (meta.status === 'queued' || meta.status === 'running') return { meta, output: stored.output, outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
+    return {
+      meta,
+      output: stored.output,
+      outputBytes: meta.output_bytes,
+      truncated: meta.truncated,
+      outputDropped: meta.output_dropped_bytes,
+      background: stillRunning(meta.background),
+    };
   }
 
   /** How many tickets wait before this queued one can start (0 when it is next). */
@@ -250,6 +269,8 @@ export class Scheduler {
       output: note,
       outputBytes: 0,
       truncated: false,
+      droppedBytes: 0,
+      background: [],
     });
     try {
       await this.deps.store.write(record);

@@ -1,9 +1,10 @@
-// Shapes records into answers a model can read cold: the ticket view with its output view,
-// ready-made URLs, a suggested wait, and `next` in plain words; and the text transcript.
+// Shapes records into answers a model can read cold, and keeps them small: ready URLs only
+// where they are the next step, optional fields only when they say something, `next` in plain
+// words; and the text transcripts, whose first line always states ticket, status and exit code.
 // Pure functions of their inputs: no I/O.
 import { headShare, type CollectedOutput } from './outputCollector.js';
-import type { DamagedEntry, FinishedMeta, Links, OutputView, Submission, TicketMeta, TicketView } from './protocol.js';
-import { isFinal, isFinished } from './protocol.js';
+import type { DamagedEntry, FinishedMeta, OutputView, Submission, TicketMeta, TicketView } from './protocol.js';
+import { isFinished } from './protocol.js';
 import type { OutputWindow } from './params.js';
 import type { Found } from './scheduler.js';
 
@@ -12,10 +13,21 @@ export interface ViewContext {
   readonly hash: string;
   readonly maxWait: number;
   readonly outputViewBytes: number;
+  /** A value that differs on every call: the cursor that makes each poll URL new. */
+  readonly cursor: () => string;
 }
 
 function url(ctx: ViewContext, path: string, params: string): string {
   return `${ctx.fqdn}${path}?hash=${encodeURIComponent(ctx.hash)}&${params}`;
+}
+
+/** Makes cursors: a time and a counter, so no two answers (even across restarts) share one. */
+export function cursorMaker(now: () => number = Date.now): () => string {
+  let counter = 0;
+  return () => {
+    counter = (counter + 1) % 1296;
+    return `${now().toString(36)}${counter.toString(36).padStart(2, '0')}`;
+  };
 }
 
 /**
@@ -27,16 +39,19 @@ export function suggestedWait(elapsedMs: number, maxWait: number): number {
   return Math.max(1, Math.min(seconds, maxWait));
 }
 
-export function links(ctx: ViewContext, session: string, ticket: number, waitSeconds: number): Links {
+/** The ticket view's URL; each one handed out carries a new cursor, so no cache can replay it. */
+export function callbackUrl(ctx: ViewContext, session: string, ticket: number, extra = ''): string {
   // Session names are letters, digits, _ and -: nothing in them needs encoding.
-  const callback = url(ctx, '/callback', `session=${session}&ticket=${ticket}`);
-  return {
-    callback,
-    poll: `${callback}&wait=${waitSeconds}`,
-    cancel: url(ctx, '/cancel', `session=${session}&ticket=${ticket}`),
-    history: url(ctx, '/history', `session=${session}`),
-    shell: url(ctx, '/shell', `session=${session}&wait=${Math.min(25, ctx.maxWait)}&cmd=`),
-  };
+  return url(ctx, '/callback', `session=${session}&ticket=${ticket}${extra}&cursor=${ctx.cursor()}`);
+}
+
+export function cancelUrl(ctx: ViewContext, session: string, ticket: number): string {
+  return url(ctx, '/cancel', `session=${session}&ticket=${ticket}`);
+}
+
+/** A prefix for the next command in a session: append the URL-encoded command. */
+export function shellUrl(ctx: ViewContext, session: string): string {
+  return url(ctx, '/shell', `session=${session}&wait=${Math.min(25, ctx.maxWait)}&cmd=`);
 }
 
 /** Backs `index` off UTF-8 continuation bytes so that a cut never splits a character. */
@@ -59,16 +74,17 @@ export function outputView(
   limit?: number,
 ): OutputView {
   const stored = collected.storedBytes;
-  const base = { output_bytes: totals.outputBytes, truncated: totals.truncated, output_stored_bytes: stored };
+  const base = { output_bytes: totals.outputBytes, truncated: totals.truncated };
   switch (collected.kind) {
     case 'whole':
-      return { ...base, output: collected.text, output_offset: 0, output_omitted_bytes: 0 };
+      return { ...base, output: collected.text };
     case 'window': {
       const end = collected.offset + collected.bytes.length;
       const view: OutputView = {
-        ...base,
         output: collected.bytes.toString('utf8'),
+        ...base,
         output_offset: collected.offset,
+        output_stored_bytes: stored,
         output_omitted_bytes: stored - collected.bytes.length,
       };
       if (end < stored) view.next_page = pageUrl(end, limit ?? viewBytes);
@@ -82,12 +98,13 @@ export function outputView(
       const tailStart = stored - (collected.tail.length - tailCut);
       const omitted = tailStart - headEnd;
       const notice =
-        `\n\n[llmass: ${omitted} bytes of output not shown here (stored bytes ${headEnd} to ${tailStart} of ${stored}). ` +
-        `To read them, GET next_page, or add &offset=${headEnd}&limit=${viewBytes} to the callback URL.]\n\n`;
+        `\n\n[llmass: ${omitted} stored bytes not shown here (bytes ${headEnd} to ${tailStart} of ${stored}); ` +
+        `GET next_page to read them.]\n\n`;
       return {
-        ...base,
         output: collected.head.subarray(0, headEnd).toString('utf8') + notice + collected.tail.subarray(tailCut).toString('utf8'),
+        ...base,
         output_offset: 0,
+        output_stored_bytes: stored,
         output_omitted_bytes: omitted,
         next_page: pageUrl(headEnd, viewBytes),
       };
@@ -98,53 +115,40 @@ export function outputView(
 function describeEnd(record: FinishedMeta): string {
   switch (record.status) {
     case 'done':
-      return record.exit_code !== null
-        ? `Finished with exit code ${record.exit_code}${record.exit_code === 0 ? '' : ' (a failure: read the output for why)'}.`
-        : `Finished: the shell was killed by ${record.signal ?? 'a signal'}.`;
+      if (record.exit_code === null) return `Done: the shell was killed by ${record.signal ?? 'a signal'}.`;
+      return record.exit_code === 0 ? 'Done, exit 0.' : `Done, exit ${record.exit_code}: a failure; the output says why.`;
     case 'timeout':
       return record.timeout_kind === 'idle'
-        ? `Ended after printing nothing for ${record.idle_timeout ?? '?'} s (idle timeout); the output so far is kept.`
-        : `Ended at its time limit of ${record.timeout} s; the output so far is kept. For longer work, run it in the background with output to a file (nohup cmd > out.log 2>&1 &) and read the file later.`;
+        ? `Ended after ${record.idle_timeout ?? '?'} s without output (idle timeout); output so far kept.`
+        : `Ended at its ${record.timeout} s time limit; output so far kept. For long work: nohup cmd > out.log 2>&1 &, then read out.log.`;
     case 'canceled':
-      return 'Canceled; any output so far is kept.';
+      return 'Canceled; output so far kept.';
     case 'interrupted':
-      return 'Interrupted: the server stopped while this ticket was queued or running, so it may not have completed. Check its effects before running it again.';
+      return 'Interrupted: the server stopped while this ran, so it may not have completed. Check its effects before running it again.';
     case 'error':
       return 'Could not be started; the output says why.';
   }
+}
+
+/** What a truncated first view says about the bytes that are gone. */
+function droppedAdvice(dropped: number): string {
+  return ` ${dropped} bytes in the middle of the output were not stored (gone for good): to see them, re-run the command through grep, sed -n or tail, or write its output to a file and read that in parts.`;
 }
 
 export interface ViewOptions {
   readonly window?: OutputWindow;
   /** Tickets ahead of this one when it is queued. */
   readonly queuePosition?: number;
+  /** Said to the agent about this request (a wait that was shortened). */
+  readonly notice?: string;
   readonly now?: number;
 }
 
-export function ticketView(ctx: ViewContext, found: Found, options: ViewOptions = {}): TicketView {
-  const now = options.now ?? Date.now();
+/** The fields every ticket view has: what a history entry holds. */
+function ticketFields(ctx: ViewContext, found: Found, pageUrl: (offset: number, limit: number) => string, window?: OutputWindow): TicketView {
   const record = found.meta;
   const finished = isFinished(record) ? record : undefined;
-  const since = Date.parse(record.started_at ?? record.submitted_at);
-  const elapsedMs = Math.max(0, now - since);
-  const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);
-  const link = links(ctx, record.session, record.ticket, waitSeconds);
-  const pageUrl = (offset: number, limit: number): string => `${link.callback}&offset=${offset}&limit=${limit}`;
-  const output = outputView(found.output, found, ctx.outputViewBytes, pageUrl, options.window?.limit);
-
-  let next: string;
-  if (finished !== undefined) {
-    next = `${describeEnd(finished)} To run another command in this session, GET the shell URL with your command URL-encoded after cmd=.`;
-  } else if (record.status === 'queued') {
-    const ahead = options.queuePosition ?? 0;
-    next = `Queued${ahead > 0 ? ` behind ${ahead} other ticket(s)` : ''}; it has not started. GET the poll URL: it answers as soon as the ticket finishes, or after ${waitSeconds} s.`;
-  } else if (found.note !== undefined) {
-    next = `${found.note} GET the poll URL.`;
-  } else {
-    next = `Still running (${Math.round(elapsedMs / 1000)} s so far; the output so far is shown). GET the poll URL: it answers as soon as the command finishes, or after ${waitSeconds} s. GET the cancel URL to stop it.`;
-  }
-  if (output.next_page !== undefined) next += ' Part of the output is not shown: GET next_page for the next part.';
-
+  const output = outputView(found.output, found, ctx.outputViewBytes, pageUrl, window?.limit);
   const view: TicketView = {
     type: finished !== undefined ? 'result' : 'status',
     ticket: record.ticket,
@@ -153,18 +157,54 @@ export function ticketView(ctx: ViewContext, found: Found, options: ViewOptions 
     status: record.status,
     exit_code: finished?.exit_code ?? null,
     signal: finished?.signal ?? null,
-    timeout_kind: finished?.timeout_kind ?? null,
     ...output,
     submitted_at: record.submitted_at,
     started_at: record.started_at,
     finished_at: finished?.finished_at ?? null,
     duration_ms: finished?.duration_ms ?? null,
     timeout: record.timeout,
-    idle_timeout: record.idle_timeout,
-    ...link,
-    next,
   };
-  if (finished === undefined) view.wait_seconds = waitSeconds;
+  if (record.idle_timeout !== null) view.idle_timeout = record.idle_timeout;
+  if (finished?.timeout_kind) view.timeout_kind = finished.timeout_kind;
+  if (found.outputDropped !== null && found.outputDropped > 0) view.output_dropped_bytes = found.outputDropped;
+  if (found.background.length > 0) view.background = found.background;
+  return view;
+}
+
+/** A ticket in a history: its fields, no URLs, no advice. */
+export function historyEntry(ctx: ViewContext, found: Found): TicketView {
+  return ticketFields(ctx, found, (offset, limit) => callbackUrl(ctx, found.meta.session, found.meta.ticket, `&offset=${offset}&limit=${limit}`));
+}
+
+export function ticketView(ctx: ViewContext, found: Found, options: ViewOptions = {}): TicketView {
+  const record = found.meta;
+  const { session, ticket } = record;
+  const pageUrl = (offset: number, limit: number): string => callbackUrl(ctx, session, ticket, `&offset=${offset}&limit=${limit}`);
+  const view = ticketFields(ctx, found, pageUrl, options.window);
+  if (options.notice !== undefined) view.notice = options.notice;
+
+  let next: string;
+  if (isFinished(record)) {
+    view.shell = shellUrl(ctx, session);
+    next = `${describeEnd(record)} Next command: GET shell with it URL-encoded after cmd=.`;
+    if (view.background !== undefined) next += ` Still running in the background: ${view.background.map((p) => `pid ${p.pid}`).join(', ')}.`;
+  } else {
+    const elapsedMs = Math.max(0, (options.now ?? Date.now()) - Date.parse(record.started_at ?? record.submitted_at));
+    const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);
+    view.poll = callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`);
+    view.cancel = cancelUrl(ctx, session, ticket);
+    if (record.status === 'queued') {
+      const ahead = options.queuePosition ?? 0;
+      next = `Queued${ahead > 0 ? ` behind ${ahead} ticket(s)` : ''}. GET poll: it answers when the ticket finishes, or after ${waitSeconds} s.`;
+    } else if (found.note !== undefined) {
+      next = `${found.note} GET poll.`;
+    } else {
+      next = `Running for ${Math.round(elapsedMs / 1000)} s; output so far shown. GET poll: it answers when the command finishes, or after ${waitSeconds} s. GET cancel to stop it.`;
+    }
+  }
+  if (view.output_dropped_bytes !== undefined && options.window === undefined) next += droppedAdvice(view.output_dropped_bytes);
+  if (view.next_page !== undefined) next += ' Part of the stored output is not shown: GET next_page for it.';
+  view.next = next;
   return view;
 }
 
@@ -173,32 +213,46 @@ export function damagedEntry(session: string, ticket: number, problem: string): 
   return { type: 'damaged', ticket, session, error: `ticket ${ticket}'s record on disk is damaged: ${problem}` };
 }
 
-export function submissionView(ctx: ViewContext, record: TicketMeta, cached: boolean): Submission {
-  const waitSeconds = suggestedWait(0, ctx.maxWait);
-  const link = links(ctx, record.session, record.ticket, waitSeconds);
-  const state = isFinal(record.status) ? `It has already ended (${record.status}).` : `It is ${record.status}.`;
-  const first = cached
-    ? `This exact command was already submitted to session ${record.session} moments ago, so it was not run again: this is ticket ${record.ticket}. ${state} To run it again on purpose, add &nonce=<any new value> to the URL.`
-    : `Accepted as ticket ${record.ticket} in session ${record.session}. ${state}`;
-  return {
-    type: 'submission',
-    ticket: record.ticket,
-    session: record.session,
-    input: record.input,
-    status: record.status,
-    cached,
-    wait_seconds: waitSeconds,
-    ...link,
-    next: `${first} GET the poll URL for the result: it answers as soon as the command finishes, or after ${waitSeconds} s. Keep &session=${record.session} on later commands to keep this shell's directory and variables.`,
-  };
+export interface SubmissionOptions {
+  /** When this answer replays an earlier identical submission: when that one was made. */
+  readonly replayOf?: { readonly submittedAt: number };
+  readonly notice?: string;
+  readonly now?: number;
 }
 
-/** A status line for transcripts: `[ticket 3 · done · exit 0 · 12 ms]`. */
-function statusLine(view: TicketView): string {
+export function submissionView(ctx: ViewContext, record: TicketMeta, options: SubmissionOptions = {}): Submission {
+  const { session, ticket } = record;
+  const waitSeconds = suggestedWait(0, ctx.maxWait);
+  const state = isFinished(record) ? `It has ended (${record.status}).` : `It is ${record.status}.`;
+  let first: string;
+  if (options.replayOf !== undefined) {
+    const ago = Math.max(0, Math.round(((options.now ?? Date.now()) - options.replayOf.submittedAt) / 1000));
+    first = `Not run again: this is a replay of ticket ${ticket}, the same request made ${ago} s ago in session ${session}. ${state} To run the command again, add &nonce=<any new value>.`;
+  } else {
+    first = `Accepted as ticket ${ticket} in session ${session}. ${state}`;
+  }
+  const view: Submission = {
+    type: 'submission',
+    ticket,
+    session,
+    input: record.input,
+    status: record.status,
+    cached: options.replayOf !== undefined,
+    callback: callbackUrl(ctx, session, ticket),
+    poll: callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`),
+    cancel: cancelUrl(ctx, session, ticket),
+    next: `${first} GET poll for the result: it answers when the command finishes, or after ${waitSeconds} s. Keep &session=${session} on later commands to keep this shell's directory and variables.`,
+  };
+  if (options.notice !== undefined) view.notice = options.notice;
+  return view;
+}
+
+/** A status line: `[ticket 3 · done · exit 0 · 12 ms]`. Every text answer starts with one. */
+export function statusLine(view: Pick<TicketView, 'ticket' | 'status' | 'exit_code' | 'signal' | 'timeout_kind' | 'duration_ms'>): string {
   const parts = [`ticket ${view.ticket}`, view.status];
   if (view.exit_code !== null) parts.push(`exit ${view.exit_code}`);
   if (view.signal !== null) parts.push(`signal ${view.signal}`);
-  if (view.timeout_kind !== null) parts.push(`${view.timeout_kind} timeout`);
+  if (view.timeout_kind !== undefined) parts.push(`${view.timeout_kind} timeout`);
   if (view.duration_ms !== null) parts.push(`${view.duration_ms} ms`);
   return `[${parts.join(' · ')}]`;
 }
@@ -208,11 +262,21 @@ export function damagedTranscript(entry: DamagedEntry): string {
   return `[ticket ${entry.ticket} · damaged: ${entry.error}]\n`;
 }
 
-/** One ticket as a terminal would show it: `$ cmd`, the output, a status line, what next. */
-export function textTranscript(view: TicketView, withNext: boolean): string {
-  let text = `$ ${view.input}\n${view.output}`;
+/** One ticket as a terminal would show it: a status line, `$ cmd`, the output, and what next. */
+export function textTranscript(view: TicketView): string {
+  let text = `${statusLine(view)}\n$ ${view.input}\n${view.output}`;
   if (view.output !== '' && !view.output.endsWith('\n')) text += '\n';
-  text += `${statusLine(view)}\n`;
-  if (withNext) text += `\nNext: ${view.next}\n${view.type === 'status' ? `Poll: ${view.poll}\n` : ''}Shell: ${view.shell}\n`;
+  if (view.next !== undefined) text += `\nNext: ${view.next}\n`;
+  if (view.notice !== undefined) text += `Notice: ${view.notice}\n`;
+  for (const [label, link] of [['Poll', view.poll], ['Cancel', view.cancel], ['Next page', view.next_page], ['Shell', view.shell]]) {
+    if (link !== undefined) text += `${label}: ${link}\n`;
+  }
   return text;
+}
+
+/** A submission as text: its status line first, then what next. */
+export function submissionText(view: Submission): string {
+  let text = `[ticket ${view.ticket} · ${view.status} · exit none yet]\n$ ${view.input}\n\nNext: ${view.next}\n`;
+  if (view.notice !== undefined) text += `Notice: ${view.notice}\n`;
+  return `${text}Poll: ${view.poll}\nCancel: ${view.cancel}\n`;
 }

@@ -60,6 +60,12 @@ describe('RecordParser', () => {
     }
   });
 
+  it('reads a short list of objects as a value, brackets inside its strings included', () => {
+    const background = [{ pid: 12, started: 99, command: 'python3 -m http.server ]} "[{' }];
+    const json = JSON.stringify({ ticket: 1, background, output: 'x' });
+    for (let cut = 0; cut <= json.length; cut += 5) expect(parseInChunks(json, [cut]).fields.background).toEqual(background);
+  });
+
   it('combines an escaped surrogate pair split across chunks, and turns lone surrogates into U+FFFD', () => {
     const json = '{"output":"a\\ud83d\\ude00b\\ud800c\\udc00"}';
     for (let cut = 0; cut <= json.length; cut += 1) {
@@ -83,7 +89,9 @@ describe('RecordParser', () => {
     ['truncated', '{"ticket":1,"output":"abc', /cut short/],
     ['an array', '[1,2]', /not a JSON object/],
     ['/etc/passwd', 'root:x:0:0:root:/root:/bin/bash\n', /not a JSON object/],
-    ['a nested value', '{"ticket":{"a":1}}', /structure/],
+    ['an unclosed list', '{"background":[{"pid":1}', /cut short/],
+    ['a broken list', '{"background":[{"pid":1]}', /not valid JSON/],
+    ['a list as output', '{"output":["a"]}', /not a string/],
     ['a duplicate field', '{"ticket":1,"ticket":2}', /twice/],
     ['a duplicate output', '{"output":"a","output":"b"}', /twice/],
     ['a raw control character', '{"output":"a\u0001"}', /control/],

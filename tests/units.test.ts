@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dedup } from '../src/dedup.js';
+import { Dedup, submissionIdentity } from '../src/dedup.js';
 import { HttpError, parseQuery } from '../src/http.js';
 import { OutputSpool, recoverSpool, storedText } from '../src/output.js';
 import { requireCommand, requireTicket } from '../src/params.js';
@@ -15,21 +15,43 @@ afterEach(stopAll);
 const request = (input: string, nonce: string | null = null) => ({ input, timeout: 300, idle_timeout: null, nonce });
 
 describe('Dedup', () => {
-  it('replays an identical submission within the window, never after it, and forgets a failed one', () => {
+  const stored = Promise.resolve();
+  it('replays only the latest submission of a session, identical, unfinished or finished within the window', () => {
     let now = 0;
     const dedup = new Dedup(60_000, () => now);
-    const stored = Promise.resolve();
-    dedup.remember('s', 's', 1, request('ls'), stored);
-    expect(dedup.find('s', request('ls'))?.ticket).toBe(1);
-    expect(dedup.find('s', request('ls', 'n2'))).toBeUndefined();
-    expect(dedup.find('t', request('ls'))).toBeUndefined();
-    now = 60_001;
-    expect(dedup.find('s', request('ls'))).toBeUndefined();
-    dedup.remember(undefined, 'new1', 1, request('pwd'), stored);
-    expect(dedup.find(undefined, request('pwd'))?.session).toBe('new1');
-    dedup.forget(undefined, 'new1', request('pwd'));
-    expect(dedup.find(undefined, request('pwd'))).toBeUndefined();
-    expect(dedup.find('new1', request('pwd'))).toBeUndefined();
+    const ls = submissionIdentity(new Map([['session', 's'], ['cmd', 'ls']]));
+    dedup.remember('s', 's', 1, ls, stored);
+    expect(dedup.find('s', ls)?.ticket).toBe(1);
+    expect(dedup.find('s', submissionIdentity(new Map([['session', 's'], ['cmd', 'ls'], ['nonce', '2']])))).toBeUndefined();
+    expect(dedup.find('s', submissionIdentity(new Map([['session', 's'], ['cmd64', 'bHM']])))).toBeUndefined();
+    expect(dedup.find('t', ls)).toBeUndefined();
+    // Unfinished: a replay however late.
+    now = 600_000;
+    expect(dedup.find('s', ls)?.ticket).toBe(1);
+    dedup.finished('s', 1);
+    now += 59_999;
+    expect(dedup.find('s', ls)?.ticket).toBe(1);
+    now += 1;
+    expect(dedup.find('s', ls)).toBeUndefined();
+  });
+
+  it('never replays once something else was submitted to the session, and forgets a failed one', () => {
+    const dedup = new Dedup(60_000, () => 0);
+    const run = submissionIdentity(new Map([['session', 's'], ['cmd', 'python3 main.py']]));
+    const edit = submissionIdentity(new Map([['session', 's'], ['cmd', 'sed -i s/a/b/ main.py']]));
+    dedup.remember('s', 's', 1, run, stored);
+    dedup.remember('s', 's', 2, edit, stored);
+    expect(dedup.find('s', run)).toBeUndefined();
+    const fresh = submissionIdentity(new Map([['cmd', 'pwd']]));
+    dedup.remember(undefined, 'new1', 1, fresh, stored);
+    expect(dedup.find(undefined, fresh)?.session).toBe('new1');
+    expect(dedup.find(undefined, submissionIdentity(new Map([['cmd', 'pwd'], ['wait', '5']])))).toBeUndefined();
+    dedup.remember('new1', 'new1', 2, submissionIdentity(new Map([['session', 'new1'], ['cmd', 'ls']])), stored);
+    expect(dedup.find(undefined, fresh)).toBeUndefined();
+    dedup.remember(undefined, 'new2', 1, fresh, stored);
+    dedup.forget('new2', 1);
+    expect(dedup.find(undefined, fresh)).toBeUndefined();
+    expect(dedup.find('new2', fresh)).toBeUndefined();
   });
 });
 
@@ -75,7 +97,8 @@ describe('OutputSpool', () => {
     expect(stored.endsWith(text.slice(-500))).toBe(true);
     expect(stored).toMatch(/\[llmass: \d+ bytes of output were not stored \(dropped for good\)/);
     expect(fs.statSync(file).size).toBeLessThanOrEqual(1000 + 16);
-    expect(recoverSpool(file, 1000)).toEqual({ output: stored, total: Buffer.byteLength(text), truncated: true });
+    expect(recoverSpool(file, 1000)).toEqual({ output: stored, total: Buffer.byteLength(text), truncated: true, dropped: Buffer.byteLength(text) - 1000 });
+    expect(spool.dropped).toBe(Buffer.byteLength(text) - 1000);
     spool.remove();
     expect(fs.existsSync(file)).toBe(false);
   });

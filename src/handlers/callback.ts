@@ -1,8 +1,9 @@
 // GET /callback: the ticket view. `wait=N` long-polls until the ticket finishes; offset/limit
-// page through the stored output; format=text gives a transcript for text-only tools.
+// page through the stored output (a window beyond it is a 416); format=text gives a transcript
+// for text-only tools. `cursor` is only there to make each URL handed out new.
 import type { Handler } from '../deps.js';
-import { sendJson, sendText } from '../http.js';
-import { optionalFormat, optionalSeconds, optionalWindow, requireSession, requireTicket } from '../params.js';
+import { HttpError, sendJson, sendText } from '../http.js';
+import { optionalFormat, optionalWait, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
 import { isFinal } from '../protocol.js';
 import { textTranscript, ticketView } from '../views.js';
 import { outputPlan, requireTicketRecord } from './common.js';
@@ -13,20 +14,31 @@ export const callback: Handler = async (ctx) => {
   ctx.log.session = session;
   const ticket = requireTicket(query);
   ctx.log.ticket = ticket;
-  const wait = optionalSeconds(query, 'wait', deps.config.maxWait) ?? 0;
+  const wait = optionalWait(query, deps.config.maxWait);
   const window = optionalWindow(query, deps.config.outputViewBytes, deps.config.maxOutputBytes * 2);
   const format = optionalFormat(query, ['json', 'text'] as const);
+  const cursor = query.get('cursor');
+  if (cursor !== undefined && !/^[0-9a-z]{1,24}$/.test(cursor)) {
+    throw new HttpError(400, 'cursor is not one this server hands out', 'use the poll, callback or next_page URL as given, or leave cursor out');
+  }
   const plan = outputPlan(deps, window);
 
   let found = await requireTicketRecord(deps, session, ticket, plan);
-  if (wait > 0 && !isFinal(found.meta.status)) {
-    await deps.scheduler.waitFor(session, ticket, wait * 1000, ctx.signal);
+  if (wait.seconds > 0 && !isFinal(found.meta.status)) {
+    await deps.scheduler.waitFor(session, ticket, wait.seconds * 1000, ctx.signal);
     found = await requireTicketRecord(deps, session, ticket, plan);
+  }
+  const stored = found.output.storedBytes;
+  if (window !== undefined && window.offset > 0 && window.offset >= stored) {
+    throw new HttpError(416, `offset ${window.offset} is beyond the stored output (${stored} bytes)`, stored === 0 ? 'this ticket has stored no output; leave offset out' : `choose an offset from 0 to ${stored - 1}; bytes the command wrote beyond MAX_OUTPUT_BYTES were not stored (see output_dropped_bytes)`, {
+      'Content-Range': `bytes */${stored}`,
+    });
   }
   const view = ticketView(deps.view, found, {
     window,
     queuePosition: deps.scheduler.positionInQueue(session, ticket),
+    notice: waitNotice(wait),
   });
-  if (format === 'text') sendText(req, res, 200, textTranscript(view, true));
+  if (format === 'text') sendText(req, res, 200, textTranscript(view));
   else sendJson(req, res, 200, view);
 };

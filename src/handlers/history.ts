@@ -7,7 +7,7 @@ import type { AppDeps, Handler } from '../deps.js';
 import { HttpError, sendJsonArray, sendTextStream } from '../http.js';
 import { optionalFormat, requireSession } from '../params.js';
 import type { DamagedEntry, TicketView } from '../protocol.js';
-import { damagedEntry, damagedTranscript, textTranscript, ticketView } from '../views.js';
+import { damagedEntry, damagedTranscript, historyEntry, statusLine, textTranscript } from '../views.js';
 import { outputPlan, requireKnownSession, ticketsOf } from './common.js';
 
 /** Records read per turn of the event loop: a few milliseconds of work, so other requests wait little. */
@@ -28,17 +28,21 @@ export const history: Handler = async (ctx) => {
   const numbers = (await deps.store.ticketNumbers(session)).filter((n) => n > after);
   const batches = historyBatches(deps, session, numbers);
   if (format === 'text') {
-    await sendTextStream(req, res, textBatches(session, numbers.length, batches));
+    const last = numbers.at(-1);
+    const lastFound = last === undefined ? undefined : await deps.scheduler.get(session, last, outputPlan(deps)).catch(() => undefined);
+    const lastLine = lastFound === undefined ? 'no tickets yet' : `last: ${statusLine(historyEntry(deps.view, lastFound)).slice(1, -1)}`;
+    await sendTextStream(req, res, textBatches(`[session ${session} · ${numbers.length} ticket(s) · ${lastLine}]\n\n`, batches));
     return;
   }
   await sendJsonArray(req, res, batches);
 };
 
-async function* textBatches(session: string, count: number, batches: AsyncIterable<Array<TicketView | DamagedEntry>>): AsyncGenerator<string> {
-  yield `# session ${session}: ${count} ticket(s)\n\n`;
+/** The first line states the last ticket's status: fetch tools that summarise keep first lines. */
+async function* textBatches(firstLine: string, batches: AsyncIterable<Array<TicketView | DamagedEntry>>): AsyncGenerator<string> {
+  yield firstLine;
   let first = true;
   for await (const batch of batches) {
-    const parts = batch.map((entry) => (entry.type === 'damaged' ? damagedTranscript(entry) : textTranscript(entry, false)));
+    const parts = batch.map((entry) => (entry.type === 'damaged' ? damagedTranscript(entry) : textTranscript(entry)));
     if (parts.length === 0) continue;
     yield (first ? '' : '\n') + parts.join('\n');
     first = false;
@@ -51,7 +55,7 @@ export async function* historyBatches(deps: AppDeps, session: string, numbers: r
   for (let i = 0; i < numbers.length; i += READ_BATCH) {
     const entries: Array<TicketView | DamagedEntry> = [];
     for await (const item of ticketsOf(deps, session, numbers.slice(i, i + READ_BATCH), plan)) {
-      entries.push(item.kind === 'ticket' ? ticketView(deps.view, item.found) : damagedEntry(session, item.ticket, item.problem));
+      entries.push(item.kind === 'ticket' ? historyEntry(deps.view, item.found) : damagedEntry(session, item.ticket, item.problem));
     }
     yield entries;
     // Small records are read synchronously: let other requests in between batches.

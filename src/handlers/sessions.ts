@@ -1,8 +1,12 @@
 // GET /sessions: every session with its ticket count, last activity and whether something is
-// running or queued, newest first, with ready URLs for its history and its live view.
+// running or queued, newest first, with ready URLs for its history, its live view and its
+// next command. format=text gives the same as lines, the newest session's last ticket first.
 import fs from 'node:fs';
 import type { Handler } from '../deps.js';
-import { sendJson } from '../http.js';
+import { sendJson, sendText } from '../http.js';
+import { optionalFormat } from '../params.js';
+import { historyEntry, shellUrl, statusLine } from '../views.js';
+import { outputPlan } from './common.js';
 
 export interface SessionSummary {
   session: string;
@@ -15,11 +19,11 @@ export interface SessionSummary {
   shell: string;
 }
 
-export const sessions: Handler = async ({ req, res, deps }) => {
+export const sessions: Handler = async ({ req, res, query, deps }) => {
   const { store, scheduler, view } = deps;
-  const names = await store.listSessions();
+  const format = optionalFormat(query, ['json', 'text'] as const);
   const summaries: SessionSummary[] = [];
-  for (const session of names) {
+  for (const session of await store.listSessions()) {
     const numbers = await store.ticketNumbers(session);
     let mtime: Date;
     try {
@@ -36,17 +40,24 @@ export const sessions: Handler = async ({ req, res, deps }) => {
       busy: scheduler.isSessionBusy(session),
       history: base.replace('%PATH%', '/history'),
       view: base.replace('%PATH%', '/view'),
-      shell: `${base.replace('%PATH%', '/shell')}&wait=${Math.min(25, view.maxWait)}&cmd=`,
+      shell: shellUrl(view, session),
     });
   }
   summaries.sort((a, b) => b.last_activity.localeCompare(a.last_activity));
-  sendJson(req, res, 200, {
-    type: 'sessions',
-    count: summaries.length,
-    sessions: summaries,
-    next:
-      summaries.length === 0
-        ? 'No sessions yet. GET /shell with a command (and no session=) to start one.'
-        : 'GET a session\'s history URL for its tickets, its view URL for a live page, or its shell URL plus a URL-encoded command to run one there.',
-  });
+  const next =
+    summaries.length === 0
+      ? 'No sessions yet. GET /shell with a command (and no session=) to start one.'
+      : "GET a session's history URL for its tickets, its view URL for a live page, or its shell URL plus a URL-encoded command to run one there.";
+  if (format !== 'text') {
+    sendJson(req, res, 200, { type: 'sessions', count: summaries.length, sessions: summaries, next });
+    return;
+  }
+  const newest = summaries[0];
+  let first = `[${summaries.length} session(s)`;
+  if (newest !== undefined && newest.last_ticket !== null) {
+    const found = await scheduler.get(newest.session, newest.last_ticket, outputPlan(deps)).catch(() => undefined);
+    if (found !== undefined) first += ` · newest ${newest.session}: ${statusLine(historyEntry(view, found)).slice(1, -1)}`;
+  }
+  const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  shell: ${s.shell}`);
+  sendText(req, res, 200, `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n`);
 };

@@ -1,11 +1,13 @@
 // GET /shell: submit a command. Answers at once with the ticket (on disk before the answer
 // leaves), or with `wait=N` holds the answer until the command finishes or N seconds pass.
+// An identical repeat of the session's latest submission is answered as a replay (dedup.ts).
+import { submissionIdentity } from '../dedup.js';
 import type { Handler } from '../deps.js';
-import { HttpError, sendJson } from '../http.js';
-import { optionalLimit, optionalNonce, optionalSeconds, optionalSession, requireCommand } from '../params.js';
+import { HttpError, sendJson, sendText } from '../http.js';
+import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, requireCommand, waitNotice } from '../params.js';
 import { isFinal } from '../protocol.js';
 import { SchedulerUnavailable, StorageUnavailable } from '../scheduler.js';
-import { submissionView, ticketView } from '../views.js';
+import { submissionText, submissionView, textTranscript, ticketView } from '../views.js';
 import { noStorage, outputPlan, requireTicketRecord } from './common.js';
 
 function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
@@ -25,11 +27,12 @@ export const shell: Handler = async (ctx) => {
   const timeout = optionalLimit(query, 'timeout', config.commandTimeout) ?? config.commandTimeout;
   const idleTimeout = optionalLimit(query, 'idle_timeout', config.commandTimeout) ?? null;
   const nonce = optionalNonce(query);
-  const wait = optionalSeconds(query, 'wait', config.maxWait) ?? 0;
+  const wait = optionalWait(query, config.maxWait);
+  const format = optionalFormat(query, ['json', 'text'] as const);
 
   let submitted;
   try {
-    submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, ctx.client);
+    submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client);
   } catch (error) {
     if (error instanceof SchedulerUnavailable) throw unavailable(error, config.maxQueue);
     if (error instanceof StorageUnavailable) throw noStorage(error, 'no ticket was made and nothing ran');
@@ -38,11 +41,16 @@ export const shell: Handler = async (ctx) => {
   ctx.log.session = submitted.session;
   ctx.log.ticket = submitted.ticket;
 
-  if (wait > 0) await scheduler.waitFor(submitted.session, submitted.ticket, wait * 1000, ctx.signal);
+  if (wait.seconds > 0) await scheduler.waitFor(submitted.session, submitted.ticket, wait.seconds * 1000, ctx.signal);
   const current = await requireTicketRecord(deps, submitted.session, submitted.ticket, outputPlan(deps));
-  if (wait > 0 && isFinal(current.meta.status)) {
-    sendJson(req, res, 200, { ...ticketView(deps.view, current), cached: submitted.cached });
+  const notice = waitNotice(wait);
+  if (wait.seconds > 0 && isFinal(current.meta.status)) {
+    const view = ticketView(deps.view, current, { notice });
+    if (format === 'text') sendText(req, res, 200, textTranscript(view));
+    else sendJson(req, res, 200, { ...view, cached: submitted.replayOf !== undefined });
     return;
   }
-  sendJson(req, res, 200, submissionView(deps.view, current.meta, submitted.cached));
+  const view = submissionView(deps.view, current.meta, { replayOf: submitted.replayOf, notice });
+  if (format === 'text') sendText(req, res, 200, submissionText(view));
+  else sendJson(req, res, 200, view);
 };
