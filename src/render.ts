@@ -74,7 +74,7 @@ export function markdownToHtml(markdown: string): string {
 
 /** Replaces `{NAME}` placeholders; unknown ones stay as written. */
 export function fillPlaceholders(text: string, values: Readonly<Record<string, string>>): string {
-  return text.replace(/\{([A-Z]+)\}/g, (whole, name: string) => values[name] ?? whole);
+  return text.replace(/\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
 /** Reads a document shipped beside dist/ (README.md, CONTEXT.md); cached after the first read. */

@@ -77,7 +77,7 @@ export function outputView(
   const base = { output_bytes: totals.outputBytes, truncated: totals.truncated };
   switch (collected.kind) {
     case 'whole':
-      return { ...base, output: collected.text };
+      return { output: collected.text, ...base };
     case 'window': {
       const end = collected.offset + collected.bytes.length;
       const view: OutputView = {

@@ -1,4 +1,4 @@
-// GET /context: CONTEXT.md, the page an operator hands to the agent, with {FQDN} and {HASH}
+// GET /context: CONTEXT.md, the page an operator hands to the agent, with {FQDN}, {HASH} and {MAX_WAIT}
 // filled in so its examples work as printed. Only answered to a request that carried the hash.
 import type { Handler } from '../deps.js';
 import { HttpError, sendHtml, sendText } from '../http.js';
@@ -9,7 +9,7 @@ export const context: Handler = async ({ req, res, query, deps }) => {
   const format = optionalFormat(query, ['md', 'html'] as const);
   const markdown = deps.contextDoc();
   if (markdown === undefined) throw new HttpError(404, 'CONTEXT.md is missing from this installation', 'reinstall LLMASS with its CONTEXT.md beside dist/');
-  const filled = fillPlaceholders(markdown, { FQDN: deps.view.fqdn, HASH: deps.view.hash });
+  const filled = fillPlaceholders(markdown, { FQDN: deps.view.fqdn, HASH: deps.view.hash, MAX_WAIT: String(deps.config.maxWait), OUTPUT_VIEW_BYTES: String(deps.config.outputViewBytes), MAX_OUTPUT_BYTES: String(deps.config.maxOutputBytes) });
   if (format === 'md') {
     sendText(req, res, 200, filled, {}, 'text/markdown; charset=utf-8');
     return;
