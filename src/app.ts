@@ -1,7 +1,8 @@
 // Wires the parts together: createApp(config) builds the store, scheduler, auth and audit log,
 // and a node:http server that routes each GET to its handler. All state lives in here.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { customAlphabet } from 'nanoid';
 import { AuditLog } from './audit.js';
@@ -18,16 +19,21 @@ import { checkParams } from './strictParams.js';
 import type { Redactor } from './redact.js';
 import { Scheduler } from './scheduler.js';
 import { SessionLayout } from './sessionLayout.js';
-import { ShellStates, baseCommandEnv } from './shellState.js';
+import { firstEnvironment, type CommandUser } from './commandUser.js';
+import { ProcessTracking } from './processTracker.js';
+import { ShellStates } from './shellState.js';
 import { TicketStore } from './tickets.js';
 
 /** New session names: letters and digits only, so they always match the session rule. */
 const newSessionName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12);
 
+/** Where the server listens: a TCP address, or a unix socket. */
+export type Listening = { readonly kind: 'tcp'; readonly url: string; readonly port: number } | { readonly kind: 'socket'; readonly path: string };
+
 export interface App {
   readonly server: http.Server;
-  /** Recovers unfinished tickets, then listens. Resolves with the bound address. */
-  start(): Promise<AddressInfo>;
+  /** Recovers unfinished tickets, then listens. Resolves with where it listens. */
+  start(): Promise<Listening>;
   /** Stops taking commands, ends running ones within SHUTDOWN_GRACE, closes the server. */
   shutdown(): Promise<void>;
   /** The public base URL answers use (FQDN, or derived from the bound port). */
@@ -49,20 +55,28 @@ function maxRecordBytes(config: Config): number {
   return (config.maxOutputBytes + 64 * 1024) * 6 + 2 * 1024 * 1024;
 }
 
-export function createApp(config: Config, logger: Logger, redactor: Redactor): App {
+export function createApp(config: Config, logger: Logger, redactor: Redactor, commandUser: CommandUser | null): App {
   const layout = new SessionLayout(config.sessionsDir);
   const privateDir = layout.privateDir();
   const store = new TicketStore(layout, maxRecordBytes(config));
   const audit = new AuditLog(config.auditLog, redactor, logger);
-  const shells = new ShellStates(layout, config.commandShell, config.workdir, baseCommandEnv(process.env));
+  const onError = (message: string, error: unknown): void => logger.error(message, { error: String(error) });
+  const workdir = commandUser !== null && !config.workdirConfigured ? commandUser.home : config.workdir;
+  const shells = new ShellStates(layout, config.commandShell, workdir, firstEnvironment(process.env, commandUser, config.commandShell), {
+    maxProcesses: config.commandMaxProcesses,
+    maxMemoryBytes: config.commandMaxMemory,
+  }, onError);
+  const tracking = ProcessTracking.detect((why) => logger.info('processes are tracked by an environment marker, not a cgroup', { why }));
   const scheduler = new Scheduler({
     config,
+    tracking,
+    commandUser,
     store,
     shells,
     audit,
     redactor,
     newSessionName,
-    onError: (message, error) => logger.error(message, { error: String(error) }),
+    onError,
   });
   const view = { fqdn: config.fqdn, hash: config.hash, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
   const deps: AppDeps = {
@@ -85,13 +99,20 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor): A
   server.keepAliveTimeout = 5000;
 
   let releaseLock: (() => void) | undefined;
+  // Finished tickets' background processes keep their cgroups; empty ones are removed.
+  const sweeper = setInterval(() => tracking.sweep(), 60_000);
+  sweeper.unref();
 
   return {
     server,
     async start() {
       releaseLock = acquireLock(privateDir, logger);
-      shells.install();
-      await recoverTickets(store, config.maxOutputBytes, logger);
+      await recoverTickets(store, tracking, config.maxOutputBytes, logger);
+      tracking.sweep();
+      if (config.socket !== null) {
+        await listenOnSocket(server, config.socket);
+        return { kind: 'socket', path: config.socket };
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -99,14 +120,16 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor): A
           resolve();
         });
       });
-      const address = server.address() as AddressInfo;
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : config.port;
       // With PORT=0 and no FQDN, the default FQDN names the port actually bound.
-      if (!config.fqdnConfigured) view.fqdn = `http://localhost:${address.port}`;
-      return address;
+      if (!config.fqdnConfigured) view.fqdn = `http://localhost:${port}`;
+      return { kind: 'tcp', url: `http://${config.host}:${port}`, port };
     },
     fqdn: () => view.fqdn,
     reopenLogs: () => audit.reopen(),
     async shutdown() {
+      clearInterval(sweeper);
       await scheduler.shutdown(config.shutdownGrace);
       audit.close();
       await new Promise<void>((resolve) => {
@@ -151,7 +174,7 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
       throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, 'the endpoints are /context, /shell, /callback, /history, /cancel, /sessions, /view; GET /context for how to use them');
     }
     const query = parseQuery(rawQuery);
-    const client = clientAddress(req, deps.config.trustProxy);
+    const client = clientAddress(req, deps.config.trustProxy, deps.config.socket !== null);
     if (route.auth) deps.auth.check(client, presentedHash(req, query));
     checkParams(pathname, query, route.params);
     await route.handler({
@@ -183,6 +206,46 @@ function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, err
   }
   deps.logger.error('unexpected error', { path: safePath(req.url), error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   sendJson(req, res, 500, { error: 'internal error', hint: 'this is a bug in LLMASS, not in your request; try again, and tell the operator if it persists' });
+}
+
+/**
+ * Listens on a unix socket, mode 0660: the server's user and group (the proxy's, given by the
+ * setgid directory it lives in) may connect, nobody else. A socket left by a dead server is
+ * replaced; one a live server answers on is not.
+ */
+async function listenOnSocket(server: http.Server, file: string): Promise<void> {
+  let existing: fs.Stats | undefined;
+  try {
+    existing = fs.lstatSync(file);
+  } catch {
+    existing = undefined;
+  }
+  if (existing !== undefined) {
+    if (!existing.isSocket()) throw new Error(`SOCKET ${file} exists and is not a socket; remove it or choose another path`);
+    const answered = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(file, () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.on('error', () => resolve(false));
+    });
+    if (answered) throw new Error(`another server is listening on SOCKET ${file}`);
+    fs.rmSync(file);
+  }
+  // Made with no access for others from the first moment, then opened to the group.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(file, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(umask);
+  }
+  fs.chmodSync(file, 0o660);
 }
 
 /**

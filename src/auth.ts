@@ -26,15 +26,19 @@ export function presentedHash(req: IncomingMessage, q: Query): string | undefine
   return match?.[1];
 }
 
-/** The socket address, or with TRUST_PROXY the last X-Forwarded-For entry (the one our proxy added). */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
+/**
+ * The socket address, or the last X-Forwarded-For entry (the one our proxy added) when the
+ * request came from a trusted proxy: over the unix SOCKET, or from an address in TRUST_PROXY.
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: readonly string[], onSocket: boolean): string {
+  const peer = req.socket.remoteAddress;
+  if (onSocket || (peer !== undefined && trustProxy.includes(peer))) {
     const header = req.headers['x-forwarded-for'];
     const value = Array.isArray(header) ? header.join(',') : header;
     const last = value?.split(',').map((part) => part.trim()).filter(Boolean).at(-1);
     if (last !== undefined) return last.slice(0, 100);
   }
-  return req.socket.remoteAddress ?? 'unknown';
+  return peer ?? (onSocket ? 'unix-socket' : 'unknown');
 }
 
 interface FailureWindow {

@@ -4,6 +4,7 @@
 // is discarded, until the background processes holding them exit: a background server must
 // never die of a closed pipe (EPIPE/SIGPIPE) because its ticket ended.
 import type { ChildProcess } from 'node:child_process';
+import { Readable } from 'node:stream';
 import type { OutputSpool } from './output.js';
 
 /**
@@ -15,6 +16,8 @@ const DRAIN_AFTER_EXIT_MS = 150;
 export interface Capture {
   /** Date.now() of the last chunk of output (or of the start). */
   lastOutputAt(): number;
+  /** What the shell handed back on fd 3 (its state, see prelude.bash), at most MAX_STATE_BYTES. */
+  state(): string;
   /** Reads what is left in the pipes (up to DRAIN_AFTER_EXIT_MS) into the spool; later output is discarded. */
   finish(): Promise<void>;
 }
@@ -23,17 +26,28 @@ function discard(): void {
   // Output of background processes after their ticket ended: not kept (see README).
 }
 
-export function captureOutput(child: ChildProcess, spool: OutputSpool): Capture {
+export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateBytes: number): Capture {
   let last = Date.now();
+  const stateParts: Buffer[] = [];
+  let stateBytes = 0;
+  const stateStream = child.stdio[3];
+  stateStream?.on('data', (chunk: Buffer) => {
+    stateBytes += chunk.length;
+    if (stateBytes <= maxStateBytes) stateParts.push(chunk);
+  });
+  // A shell that never reads its go, or closes fd 3: nothing to report.
+  stateStream?.on('error', () => undefined);
   const onData = (chunk: Buffer): void => {
     last = Date.now();
     spool.append(chunk);
   };
   const streams = [child.stdout, child.stderr].filter((stream) => stream !== null);
+  // The state is written just before the shell exits: it is drained with the output.
+  const drained = stateStream instanceof Readable ? [...streams, stateStream] : streams;
   for (const stream of streams) stream.on('data', onData);
 
   const drain = (): Promise<void> => {
-    const open = streams.filter((stream) => !stream.closed);
+    const open = drained.filter((stream) => !stream.closed);
     if (open.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       let remaining = open.length;
@@ -53,6 +67,7 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool): Capture 
 
   return {
     lastOutputAt: () => last,
+    state: () => (stateBytes > maxStateBytes ? '' : Buffer.concat(stateParts).toString('utf8')),
     async finish() {
       await drain();
       for (const stream of streams) {
@@ -61,6 +76,8 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool): Capture 
         if (!stream.closed) stream.on('data', discard);
       }
       spool.endInput();
+      // Background processes keep fd 3 too; the state was written before the shell exited.
+      stateStream?.destroy();
     },
   };
 }

@@ -2,6 +2,7 @@
 // The environment wins over .env. Nothing here starts anything; first-run HASH creation lives
 // in firstRun.ts so that this module stays a pure function of its inputs.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import dotenv from 'dotenv';
 
@@ -13,6 +14,10 @@ export const MIN_HASH_LENGTH = 32;
  * and final records of MAX_CONCURRENCY (4) commands at MAX_OUTPUT_BYTES (1 MiB) many times over.
  */
 export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
+/** Processes the command user may have at once: plenty for builds, few enough to stop a fork bomb. */
+export const DEFAULT_MAX_PROCESSES = 512;
+/** Address space per command process: 4 GiB lets compilers and runtimes reserve what they do. */
+export const DEFAULT_MAX_MEMORY = 4 * 1024 * 1024 * 1024;
 
 export interface Config {
   readonly hash: string;
@@ -29,6 +34,8 @@ export interface Config {
   readonly maxOutputBytes: number;
   /** Absolute path. */
   readonly workdir: string;
+  /** False when WORKDIR was not set: with COMMAND_USER, commands then start in that user's home. */
+  readonly workdirConfigured: boolean;
   /** Seconds. */
   readonly maxWait: number;
   readonly outputViewBytes: number;
@@ -38,7 +45,16 @@ export interface Config {
   readonly dedupWindow: number;
   /** Seconds. */
   readonly shutdownGrace: number;
-  readonly trustProxy: boolean;
+  /** Proxy addresses whose X-Forwarded-For is trusted (requests on SOCKET always are). */
+  readonly trustProxy: readonly string[];
+  /** Absolute path of the unix socket to listen on instead of HOST:PORT, or null. */
+  readonly socket: string | null;
+  /** The unprivileged user commands run as, or null: then as the server's own user. */
+  readonly commandUser: string | null;
+  /** The command user's process limit (RLIMIT_NPROC). */
+  readonly commandMaxProcesses: number;
+  /** Bytes of address space per command process (RLIMIT_AS). */
+  readonly commandMaxMemory: number;
   readonly authMaxFailures: number;
   /** Seconds. */
   readonly authWindow: number;
@@ -76,11 +92,28 @@ function integer(env: Env, name: string, fallback: number, min: number, max = Nu
   return value;
 }
 
-function flag(env: Env, name: string): boolean {
-  const raw = (env[name] ?? '0').trim();
-  if (raw === '1' || raw === 'true') return true;
-  if (raw === '0' || raw === 'false' || raw === '') return false;
-  throw new ConfigError(`${name} must be 0 or 1, got "${raw}"`);
+/**
+ * TRUST_PROXY: the addresses of proxies whose X-Forwarded-For is believed. `1` (the old flag)
+ * means loopback, which is only safe when nothing else on the host can connect to the server:
+ * with commands on the same host, prefer SOCKET.
+ */
+function proxyList(raw: string | undefined): string[] {
+  const text = (raw ?? '').trim();
+  if (text === '' || text === '0' || text === 'false') return [];
+  if (text === '1' || text === 'true') return ['127.0.0.1', '::1', '::ffff:127.0.0.1'];
+  const addresses = text.split(/[\s,]+/).filter(Boolean);
+  for (const address of addresses) {
+    if (net.isIP(address) === 0) throw new ConfigError(`TRUST_PROXY must list IP addresses of proxies (comma-separated), got "${address}"`);
+  }
+  // A proxy on IPv4 loopback may be seen as an IPv4-mapped IPv6 address.
+  return addresses.flatMap((address) => (net.isIPv4(address) ? [address, `::ffff:${address}`] : [address]));
+}
+
+function commandUser(raw: string | undefined): string | null {
+  const name = raw?.trim() ?? '';
+  if (name === '') return null;
+  if (!/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(name)) throw new ConfigError(`COMMAND_USER must be a user name, got "${name}"`);
+  return name;
 }
 
 export function validateHash(hash: string | undefined): string {
@@ -130,13 +163,18 @@ export function loadConfig(env: Env, cwd: string): Config {
     commandTimeout: integer(env, 'COMMAND_TIMEOUT', 300, 1),
     maxOutputBytes,
     workdir,
+    workdirConfigured: Boolean(env.WORKDIR?.trim()),
     maxWait: integer(env, 'MAX_WAIT', 40, 0, 3600),
     outputViewBytes: integer(env, 'OUTPUT_VIEW_BYTES', 32768, 256),
     maxConcurrency: integer(env, 'MAX_CONCURRENCY', 4, 1, 1024),
     maxQueue: integer(env, 'MAX_QUEUE', 1000, 0),
     dedupWindow: integer(env, 'DEDUP_WINDOW', 60, 0),
     shutdownGrace: integer(env, 'SHUTDOWN_GRACE', 10, 0, 3600),
-    trustProxy: flag(env, 'TRUST_PROXY'),
+    trustProxy: proxyList(env.TRUST_PROXY),
+    socket: env.SOCKET?.trim() ? path.resolve(cwd, env.SOCKET.trim()) : null,
+    commandUser: commandUser(env.COMMAND_USER),
+    commandMaxProcesses: integer(env, 'COMMAND_MAX_PROCESSES', DEFAULT_MAX_PROCESSES, 8),
+    commandMaxMemory: integer(env, 'COMMAND_MAX_MEMORY', DEFAULT_MAX_MEMORY, 64 * 1024 * 1024),
     authMaxFailures: integer(env, 'AUTH_MAX_FAILURES', 10, 1),
     authWindow: integer(env, 'AUTH_WINDOW', 60, 1),
     auditLog: path.resolve(cwd, env.AUDIT_LOG?.trim() || path.join(sessionsDir, 'audit.jsonl')),

@@ -7,6 +7,8 @@ export type LogFields = Record<string, unknown>;
 
 export interface Logger {
   info(msg: string, fields?: LogFields): void;
+  /** Something the operator should change, though the server works. */
+  warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   /** Writes out lines still buffered (before the process exits). */
   flush(): void;
@@ -30,7 +32,7 @@ export function createLogger(redactor: Redactor, sink: LogSink = process.stdout)
     pending = [];
     sink.write(text);
   };
-  const emit = (level: 'info' | 'error', msg: string, fields: LogFields = {}): void => {
+  const emit = (level: 'info' | 'warn' | 'error', msg: string, fields: LogFields = {}): void => {
     const line = JSON.stringify(redactor.value({ time: new Date().toISOString(), level, msg, ...fields }));
     pending.push(line + '\n');
     if (level === 'error') flush();
@@ -41,6 +43,7 @@ export function createLogger(redactor: Redactor, sink: LogSink = process.stdout)
   };
   return {
     info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
     error: (msg, fields) => emit('error', msg, fields),
     flush,
   };

@@ -68,6 +68,8 @@ export function commandLine(pid: number): string {
 }
 
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  // Never -1 (every process) or -0 (our own group): only a real group of a command.
+  if (!Number.isSafeInteger(pgid) || pgid <= 1) return;
   try {
     process.kill(-pgid, signal);
   } catch {
@@ -79,17 +81,28 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** What, besides its process group, a ticket's processes are: see processTracker.ts. */
+export interface Tracked {
+  members(): number[];
+  signal(signal: NodeJS.Signals): void;
+}
+
 /**
- * Ends a process group: TERM first so that commands can clean up, KILL after `graceMs` for
- * those that do not listen. Resolves once no live member is left (or, after KILL, once
+ * Ends a ticket's processes: its process group and every tracked process that left it. TERM
+ * first so that commands can clean up, KILL after `graceMs` for those that do not listen (again
+ * and again, for a fork bomb's newborns). Resolves once none is left (or, after KILL, once
  * REAP_WAIT_MS has passed with one still there: a process stuck in the kernel).
  */
-export async function terminateGroup(pgid: number, graceMs = KILL_GRACE_MS): Promise<void> {
-  signalGroup(pgid, 'SIGTERM');
+export async function terminateGroup(pgid: number | null, tracked?: Tracked, graceMs = KILL_GRACE_MS): Promise<void> {
+  const alive = (): boolean => (pgid !== null && groupAlive(pgid)) || (tracked?.members().length ?? 0) > 0;
+  if (pgid !== null) signalGroup(pgid, 'SIGTERM');
+  tracked?.signal('SIGTERM');
   const killAt = Date.now() + graceMs;
-  while (groupAlive(pgid) && Date.now() < killAt) await sleep(CHECK_EVERY_MS);
-  if (!groupAlive(pgid)) return;
-  signalGroup(pgid, 'SIGKILL');
+  while (alive() && Date.now() < killAt) await sleep(CHECK_EVERY_MS);
   const giveUpAt = Date.now() + REAP_WAIT_MS;
-  while (groupAlive(pgid) && Date.now() < giveUpAt) await sleep(CHECK_EVERY_MS);
+  while (alive() && Date.now() < giveUpAt) {
+    if (pgid !== null) signalGroup(pgid, 'SIGKILL');
+    tracked?.signal('SIGKILL');
+    await sleep(CHECK_EVERY_MS);
+  }
 }

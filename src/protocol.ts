@@ -44,6 +44,8 @@ export interface RunningTicket extends TicketBase {
   readonly process_group: number;
   /** The group leader's start time in clock ticks since boot (/proc/<pid>/stat), to tell it from a reused PID. */
   readonly process_started: number | null;
+  /** The ticket's tracking id (its cgroup and environment marker), to end all its processes after a crash. */
+  readonly process_marker: string | null;
 }
 
 /** A finished ticket's record without its output: what a view needs besides the output. */

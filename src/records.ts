@@ -101,6 +101,12 @@ function timeoutKind(fields: Fields): TimeoutKind | null {
   return fail('timeout_kind is not hard, idle or null');
 }
 
+function markerOf(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || !/^[0-9a-f]{24}$/.test(value)) fail('process_marker is not a tracking id');
+  return value;
+}
+
 function backgroundOf(value: unknown): BackgroundProcess[] {
   if (!Array.isArray(value) || value.length > 1000) fail('background is not a list of processes');
   return value.map((item: unknown) => {
@@ -138,6 +144,7 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
       started_at: time(fields, 'started_at'),
       process_group: wholeNumber(fields, 'process_group', 2),
       process_started: wholeOrNull(fields, 'process_started', 0),
+      process_marker: markerOf(fields.process_marker),
     };
   }
   if (!isFinalStatus(status)) fail('status is not a ticket status');

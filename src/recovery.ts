@@ -8,6 +8,7 @@ import { errorCode, isDiskFull } from './files.js';
 import type { Logger } from './log.js';
 import { recoverSpool } from './output.js';
 import { groupMembers, processStartTicks, terminateGroup } from './processGroup.js';
+import type { ProcessTracking } from './processTracker.js';
 import type { QueuedTicket, RunningTicket } from './protocol.js';
 import { isFinished } from './protocol.js';
 import { DamagedRecord, finalRecord } from './records.js';
@@ -23,12 +24,17 @@ const META_ONLY = { kind: 'window', offset: 0, limit: 1 } as const;
  * the process we started (same start time), or when the leader is gone but members remain: a
  * PID still in use as a group ID is never handed to a new process, so the ID cannot be reused.
  */
-export function killLeftoverGroup(pgid: number, startedTicks: number | null): boolean {
+export function killLeftoverGroup(ticket: RunningTicket, tracking: ProcessTracking): boolean {
+  const pgid = ticket.process_group;
   const leaderTicks = processStartTicks(pgid);
-  const leaderIsOurs = leaderTicks !== null && (startedTicks === null || leaderTicks === startedTicks);
-  if (groupMembers(pgid).length === 0) return false;
-  if (leaderTicks !== null && !leaderIsOurs) return false;
-  void terminateGroup(pgid);
+  const leaderIsOurs = leaderTicks !== null && (ticket.process_started === null || leaderTicks === ticket.process_started);
+  // Processes that left the group are found by the ticket's cgroup or marker, which no other
+  // ticket shares; the group itself only when its leader is ours or gone.
+  const tracked = ticket.process_marker === null ? undefined : tracking.forTicket(ticket.process_marker, false);
+  const groupIsOurs = groupMembers(pgid).length > 0 && (leaderTicks === null || leaderIsOurs);
+  const others = tracked?.members() ?? [];
+  if (!groupIsOurs && others.length === 0) return false;
+  void terminateGroup(groupIsOurs ? pgid : null, tracked).then(() => tracked?.release());
   return true;
 }
 
@@ -58,7 +64,7 @@ async function interrupt(store: TicketStore, record: QueuedTicket | RunningTicke
  * it started: scanning down from the newest until such a ticket finds every unfinished one
  * without reading a long session's whole history.
  */
-async function recoverSession(store: TicketStore, session: string, maxOutputBytes: number, logger: Logger): Promise<number> {
+async function recoverSession(store: TicketStore, tracking: ProcessTracking, session: string, maxOutputBytes: number, logger: Logger): Promise<number> {
   const numbers = await store.ticketNumbers(session);
   const dir = store.layout.sessionDir(session);
   const names = fs.readdirSync(dir);
@@ -78,7 +84,7 @@ async function recoverSession(store: TicketStore, session: string, maxOutputByte
     }
     if (meta === undefined) continue;
     if (!isFinished(meta)) {
-      if (meta.status === 'running' && killLeftoverGroup(meta.process_group, meta.process_started)) {
+      if (meta.status === 'running' && killLeftoverGroup(meta, tracking)) {
         logger.info('ended a process group left by the previous server', { session, ticket, process_group: meta.process_group });
       }
       try {
@@ -100,10 +106,10 @@ async function recoverSession(store: TicketStore, session: string, maxOutputByte
   return recovered;
 }
 
-export async function recoverTickets(store: TicketStore, maxOutputBytes: number, logger: Logger): Promise<number> {
+export async function recoverTickets(store: TicketStore, tracking: ProcessTracking, maxOutputBytes: number, logger: Logger): Promise<number> {
   let recovered = 0;
   for (const session of await store.listSessions()) {
-    recovered += await recoverSession(store, session, maxOutputBytes, logger);
+    recovered += await recoverSession(store, tracking, session, maxOutputBytes, logger);
   }
   if (recovered > 0) logger.info('marked unfinished tickets interrupted', { tickets: recovered });
   return recovered;

@@ -1,27 +1,33 @@
-// The runner: spawns `COMMAND_SHELL -c <cmd>` in its own process group with stdin at
-// /dev/null, hands its output to capture.ts, and ends the whole group on a time limit or a
-// request (processGroup.ts). It knows nothing of tickets, sessions or HTTP.
+// The runner: spawns a command (its shell, through setpriv when confined) in its own process
+// group with stdin at /dev/null and fd 3 to talk to the prelude, puts it under tracking before
+// it may run (the prelude waits for the go on fd 3), hands its output to capture.ts, and ends
+// all its processes on a time limit or a request (processGroup.ts). It knows nothing of
+// tickets, sessions or HTTP.
 import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { captureOutput } from './capture.js';
 import type { OutputSpool } from './output.js';
-import { groupProcesses, processStartTicks, terminateGroup } from './processGroup.js';
+import { commandLine, groupProcesses, processStartTicks, terminateGroup } from './processGroup.js';
+import type { TicketProcesses } from './processTracker.js';
 import type { BackgroundProcess } from './protocol.js';
 
 export type StopReason = 'timeout-hard' | 'timeout-idle' | 'canceled' | 'interrupted';
 
 export type RunOutcome =
-  | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[] }
-  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null }
+  | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[]; state: string }
+  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: string }
   | { kind: 'failed'; message: string };
 
 export interface RunSpec {
-  readonly shell: string;
-  readonly input: string;
+  readonly program: string;
+  readonly args: readonly string[];
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number | null;
   readonly spool: OutputSpool;
+  readonly processes: TicketProcesses;
+  readonly maxStateBytes: number;
 }
 
 export interface RunningCommand {
@@ -29,7 +35,7 @@ export interface RunningCommand {
   readonly pid: number | undefined;
   /** The shell's start time in clock ticks since boot, to recognise the group after a crash. */
   readonly startedTicks: number | null;
-  /** Ends the process group (TERM, then KILL). Ignored once the shell has exited. */
+  /** Ends every process of the command (TERM, then KILL). Ignored once the shell has exited. */
   stop(reason: StopReason): void;
   /** True once the shell has exited: stop() can change nothing any more. */
   readonly exited: boolean;
@@ -37,17 +43,27 @@ export interface RunningCommand {
 }
 
 export function startCommand(spec: RunSpec): RunningCommand {
-  const child = spawn(spec.shell, ['-c', spec.input], {
+  const child = spawn(spec.program, spec.args, {
     cwd: spec.cwd,
     env: spec.env,
     // detached puts the shell in a new session and process group (setsid), so one signal to
-    // -pid reaches every process the command started, however deep.
+    // -pid reaches every process the command started that stayed in it.
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
   const pid = child.pid;
   const startedTicks = pid === undefined ? null : processStartTicks(pid);
-  const capture = captureOutput(child, spec.spool);
+  const capture = captureOutput(child, spec.spool, spec.maxStateBytes);
+  if (pid !== undefined) {
+    try {
+      spec.processes.attach(pid);
+    } catch {
+      // Tracking by cgroup failed for this one: the environment marker still finds its processes.
+    }
+    const control = child.stdio[3];
+    // The go: the prelude waits for it, so the command runs only once it is tracked.
+    if (control instanceof Writable) control.write('go\n');
+  }
 
   let stopReason: StopReason | null = null;
   let terminated: Promise<void> = Promise.resolve();
@@ -57,7 +73,7 @@ export function startCommand(spec: RunSpec): RunningCommand {
   const stop = (reason: StopReason): void => {
     if (exited || stopReason !== null || pid === undefined) return;
     stopReason = reason;
-    terminated = terminateGroup(pid);
+    terminated = terminateGroup(pid, spec.processes);
   };
 
   timers.push(setTimeout(() => stop('timeout-hard'), spec.timeoutMs));
@@ -76,19 +92,20 @@ export function startCommand(spec: RunSpec): RunningCommand {
       if (pid !== undefined && !exited) return; // a late error on a started child: 'exit' decides
       exited = true;
       for (const timer of timers) clearTimeout(timer);
-      void capture.finish().then(() => resolve({ kind: 'failed', message: `could not start ${spec.shell}: ${error.message}` }));
+      void capture.finish().then(() => resolve({ kind: 'failed', message: `could not start ${spec.program}: ${error.message}` }));
     });
 
     child.once('exit', (code, signal) => {
       exited = true;
       for (const timer of timers) clearTimeout(timer);
-      // When stopping, the group's other members may outlive the shell: see them gone too.
+      // When stopping, the command's other processes may outlive the shell: see them gone too.
       void Promise.all([capture.finish(), terminated]).then(() => {
         const exitCode = code;
         const signalName = signal ?? null;
-        if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName });
+        const state = capture.state();
+        if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state });
         // What the command left running on purpose (`server &`, nohup): named in its answer.
-        else resolve({ kind: 'exited', exitCode, signal: signalName, background: pid === undefined ? [] : groupProcesses(pid) });
+        else resolve({ kind: 'exited', exitCode, signal: signalName, background: backgroundOf(pid, spec.processes), state });
       });
     });
   });
@@ -102,4 +119,15 @@ export function startCommand(spec: RunSpec): RunningCommand {
     },
     outcome,
   };
+}
+
+/** The processes still running after the shell exited: its group's, and any that left it. */
+function backgroundOf(pid: number | undefined, processes: TicketProcesses): BackgroundProcess[] {
+  const inGroup = pid === undefined ? [] : groupProcesses(pid);
+  const known = new Set(inGroup.map((p) => p.pid));
+  const others = processes
+    .members()
+    .filter((member) => !known.has(member))
+    .slice(0, Math.max(0, 20 - inGroup.length));
+  return [...inGroup, ...others.map((member) => ({ pid: member, started: processStartTicks(member), command: commandLine(member) }))];
 }

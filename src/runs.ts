@@ -11,8 +11,10 @@ import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TimeoutK
 import type { Waiting } from './queue.js';
 import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
+import { commandLine, type CommandUser } from './commandUser.js';
+import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from './processTracker.js';
 import { startCommand, type RunOutcome, type RunningCommand } from './runner.js';
-import type { ShellStates } from './shellState.js';
+import { MAX_STATE_BYTES, type ShellStates } from './shellState.js';
 import type { TicketStore } from './tickets.js';
 
 /** A running ticket as an answer shows it. */
@@ -43,6 +45,8 @@ interface Run {
 
 export interface RunsDeps {
   readonly config: Config;
+  readonly tracking: ProcessTracking;
+  readonly commandUser: CommandUser | null;
   readonly store: TicketStore;
   readonly shells: ShellStates;
   readonly redactor: Redactor;
@@ -86,24 +90,29 @@ export class Runs {
     const { session, ticket } = queued;
     const startedAt = new Date();
     const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
+    const processes = this.deps.tracking.forTicket(ProcessTracking.newId(), true);
     let command: RunningCommand;
     try {
       const launch = this.deps.shells.launch(session);
+      if (launch.note !== undefined) spool.append(Buffer.from(launch.note, 'utf8'));
+      const { program, args } = commandLine(this.deps.config.commandShell, entry.command, this.deps.commandUser);
       command = startCommand({
-        shell: this.deps.config.commandShell,
-        input: entry.command,
+        program,
+        args,
         cwd: launch.cwd,
-        env: launch.env,
+        env: { ...launch.env, [MARKER_VARIABLE]: processes.id },
         timeoutMs: queued.timeout * 1000,
         idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
         spool,
+        processes,
+        maxStateBytes: MAX_STATE_BYTES,
       });
     } catch (error) {
-      void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool);
+      void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool, processes);
       return;
     }
     if (command.pid === undefined) {
-      void command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool));
+      void command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, processes));
       return;
     }
     const record: RunningTicket = {
@@ -112,6 +121,7 @@ export class Runs {
       started_at: startedAt.toISOString(),
       process_group: command.pid,
       process_started: command.startedTicks,
+      process_marker: processes.id,
     };
     // Not final, so a failure here misreports nothing: the disk keeps `queued`, which a
     // restart turns into `interrupted` like a running ticket.
@@ -126,7 +136,7 @@ export class Runs {
       storeProblem: null,
       finished: command.outcome.then(async (outcome) => {
         await wrote;
-        return this.finish(queued, startedAt, outcome, spool, run, firstWritten);
+        return this.finish(queued, startedAt, outcome, spool, processes, run, firstWritten);
       }),
     };
     this.runs.set(ticketKey(session, ticket), run);
@@ -137,6 +147,7 @@ export class Runs {
     startedAt: Date,
     outcome: RunOutcome,
     spool: OutputSpool,
+    processes: TicketProcesses,
     run?: Run,
     firstWritten?: (stored: boolean) => void,
   ): Promise<FinishedTicket | undefined> {
@@ -148,7 +159,7 @@ export class Runs {
       exitCode: outcome.kind === 'failed' ? null : outcome.exitCode,
       signal: outcome.kind === 'failed' ? null : outcome.signal,
       timeoutKind: timeoutKindOf(outcome),
-      output: storedText(spool) + endNote(outcome),
+      output: withLimitNote(storedText(spool), outcome, this.deps.config) + endNote(outcome),
       outputBytes: spool.total,
       truncated: spool.truncated,
       droppedBytes: spool.dropped,
@@ -162,6 +173,8 @@ export class Runs {
     });
     firstWritten?.(stored);
     this.runs.delete(ticketKey(session, ticket));
+    // Empty unless the command left processes in the background: the sweep takes it later.
+    processes.release();
     if (!stored) {
       // Given up at shutdown: the spool stays for the next start's recovery.
       spool.close();
@@ -174,7 +187,7 @@ export class Runs {
     // free to start that command.
     await new Promise((resolve) => setImmediate(resolve));
     try {
-      if (outcome.kind !== 'failed') this.deps.shells.capture(session);
+      if (outcome.kind !== 'failed') this.deps.shells.capture(session, outcome.state);
     } catch (error) {
       this.deps.onError('keeping the shell state failed', error);
     }
@@ -209,6 +222,25 @@ export class Runs {
     this.deps.finisher.abandon();
     await finishing;
   }
+}
+
+const PROCESS_LIMIT_HIT = /fork: (retry: )?Resource temporarily unavailable|Resource temporarily unavailable|Cannot fork/;
+const MEMORY_LIMIT_HIT = /Cannot allocate memory|MemoryError|[Oo]ut of memory|bad_alloc|memory exhausted|allocation failed/;
+
+/**
+ * A command that failed for want of a process or of memory gets a line naming the limit it
+ * hit, from the messages such failures print: the kernel only tells the process itself.
+ */
+function withLimitNote(output: string, outcome: RunOutcome, config: Config): string {
+  if (outcome.kind === 'failed' || (outcome.kind === 'exited' && outcome.exitCode === 0)) return output;
+  let note = '';
+  if (PROCESS_LIMIT_HIT.test(output)) {
+    note += `\n[llmass: the command could not start more processes: it hit COMMAND_MAX_PROCESSES (${config.commandMaxProcesses} processes for the command user)]\n`;
+  }
+  if (MEMORY_LIMIT_HIT.test(output)) {
+    note += `\n[llmass: the command could not get more memory: it hit COMMAND_MAX_MEMORY (${config.commandMaxMemory} bytes per process)]\n`;
+  }
+  return output + note;
 }
 
 function endNote(outcome: RunOutcome): string {

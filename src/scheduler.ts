@@ -13,6 +13,8 @@ import type { BackgroundProcess, FinishedTicket, QueuedTicket, TicketMeta, Ticke
 import { TicketQueue, type Waiting } from './queue.js';
 import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
+import type { CommandUser } from './commandUser.js';
+import type { ProcessTracking } from './processTracker.js';
 import { Runs } from './runs.js';
 import type { ShellStates } from './shellState.js';
 import type { TicketStore } from './tickets.js';
@@ -68,6 +70,8 @@ export interface Found {
 
 export interface SchedulerDeps {
   readonly config: Config;
+  readonly tracking: ProcessTracking;
+  readonly commandUser: CommandUser | null;
   readonly store: TicketStore;
   readonly shells: ShellStates;
   readonly audit: AuditLog;
@@ -104,6 +108,8 @@ export class Scheduler {
     });
     this.runs = new Runs({
       config: deps.config,
+      tracking: deps.tracking,
+      commandUser: deps.commandUser,
       store: deps.store,
       shells: deps.shells,
       redactor: deps.redactor,

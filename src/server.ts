@@ -1,29 +1,47 @@
 // Entry point: load the configuration, create the app, listen, and stop gracefully on
 // SIGTERM/SIGINT. Nothing else lives here.
 import { createApp } from './app.js';
-import { ConfigError, loadConfig, readEnv } from './config.js';
+import { resolveCommandUser, type CommandUser } from './commandUser.js';
+import { ConfigError, loadConfig, readEnv, type Config } from './config.js';
 import { ensureHash } from './firstRun.js';
 import { createLogger } from './log.js';
 import { Redactor } from './redact.js';
+import { checkCodeOutOfReach, securePrivateFiles, whoRunsCommands } from './startup.js';
+
+function fail(message: string): never {
+  process.stderr.write(`llmass: configuration error: ${message}\n`);
+  process.exit(1);
+}
 
 async function main(): Promise<void> {
   const cwd = process.cwd();
   let created: boolean;
-  let config;
+  let config: Config;
+  let commandUser: CommandUser | null;
   try {
     created = ensureHash(process.env, cwd);
     config = loadConfig(readEnv(process.env, cwd), cwd);
+    commandUser = config.commandUser === null ? null : resolveCommandUser(config.commandUser);
+    if (commandUser !== null) checkCodeOutOfReach(commandUser);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`llmass: configuration error: ${error.message}\n`);
-    process.exit(1);
+    fail(error.message);
   }
   const redactor = new Redactor([config.hash]);
   const logger = createLogger(redactor);
-  const app = createApp(config, logger, redactor);
-  let address;
+  // First: who the commands run as, so that an operator cannot miss it.
+  const who = whoRunsCommands(commandUser);
+  logger[who.level](who.message);
   try {
-    address = await app.start();
+    securePrivateFiles(config, cwd, logger);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  const app = createApp(config, logger, redactor, commandUser);
+  let listening;
+  try {
+    listening = await app.start();
   } catch (error) {
     logger.flush();
     process.stderr.write(`llmass: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -39,7 +57,8 @@ async function main(): Promise<void> {
   }
 
   // Last, so that whoever waits for this line has everything printed before it.
-  logger.info('listening', { url: `http://${address.address}:${address.port}`, port: address.port, sessions_dir: config.sessionsDir });
+  if (listening.kind === 'tcp') logger.info('listening', { url: listening.url, port: listening.port, sessions_dir: config.sessionsDir });
+  else logger.info('listening', { socket: listening.path, sessions_dir: config.sessionsDir });
   logger.flush();
 
   let stopping = false;

@@ -1,106 +1,143 @@
-// Session shell state without a long-lived shell: when a command's bash exits, an EXIT trap
-// saves `export -p` and the working directory to a file in the session directory; before the
-// session's next command, bash sources that file (through BASH_ENV) and so starts where the
-// last one ended. Only bash has BASH_ENV: with another COMMAND_SHELL each command starts fresh.
+// Session shell state without a long-lived shell and without a file the agent can write: when
+// a command's bash exits, the prelude (prelude.bash, shipped with the code, sourced through
+// BASH_ENV) hands its working directory and exported variables back to the server on fd 3.
+// The server keeps them (in memory, and in a private file for restarts) and starts the
+// session's next command with them: that directory as its cwd, those variables as its
+// environment. Only bash has BASH_ENV: with another COMMAND_SHELL each command starts fresh.
 import fs from 'node:fs';
-import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseShellState, type SavedShell } from './exportParser.js';
+import { openRegularSync } from './files.js';
 import type { SessionLayout } from './sessionLayout.js';
 
-const STATE_END = '# llmass-state-end';
-
-/**
- * Sourced by bash before the command string. Builtins only, and no command substitution, so
- * it costs no fork. `exec 2>&1` makes stderr the same pipe as stdout: one stream, in the
- * order the command wrote it.
- */
-export const PRELUDE = `# LLMASS prelude: sourced by bash (BASH_ENV) before each command of a session.
-exec 2>&1
-__llmass_state_out=$LLMASS_STATE_OUT
-__llmass_missing_dir() {
-  builtin printf '[llmass: the working directory %s no longer exists; this command starts in %s]\\n' "$1" "$PWD"
-}
-if [ -n "$LLMASS_STATE_IN" ]; then builtin . "$LLMASS_STATE_IN" 2>/dev/null; fi
-builtin unset BASH_ENV LLMASS_STATE_IN LLMASS_STATE_OUT
-__llmass_save_state() {
-  {
-    builtin export -p
-    builtin printf 'builtin cd -- %q 2>/dev/null || __llmass_missing_dir %q\\n' "$PWD" "$PWD"
-    builtin printf '%s\\n' '${STATE_END}'
-  } > "$__llmass_state_out" 2>/dev/null
-}
-builtin trap __llmass_save_state EXIT
-`;
+/** The prelude, beside dist/: part of the code, owned like the code. */
+export const PRELUDE_FILE = fileURLToPath(new URL('../prelude.bash', import.meta.url));
+/** A state larger than this is not kept (the previous one stands). */
+export const MAX_STATE_BYTES = 256 * 1024;
 
 export interface ShellLaunch {
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Said in the command's output before anything else (the saved directory was gone). */
+  readonly note?: string;
 }
 
 /** Variables every command gets on its first run, so tools do not page or colour output. */
-const AGENT_FRIENDLY_ENV = { TERM: 'dumb', NO_COLOR: '1', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
+export const AGENT_FRIENDLY_ENV = { TERM: 'dumb', NO_COLOR: '1', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
 
-/** The server's environment as commands first see it: without the secret. */
-export function baseCommandEnv(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...source, ...AGENT_FRIENDLY_ENV };
-  delete env.HASH;
-  delete env.BASH_ENV;
-  return env;
+export interface CommandLimits {
+  readonly maxProcesses: number;
+  readonly maxMemoryBytes: number;
 }
 
 export class ShellStates {
-  private readonly preludePath: string;
   private readonly usesBash: boolean;
+  private readonly states = new Map<string, SavedShell>();
 
   constructor(
     private readonly layout: SessionLayout,
-    private readonly shell: string,
+    shell: string,
+    /** Where a session's first command starts. */
     private readonly workdir: string,
-    private readonly baseEnv: NodeJS.ProcessEnv,
+    /** The environment of a session's first command. */
+    private readonly baseEnv: Readonly<Record<string, string>>,
+    private readonly limits: CommandLimits,
+    private readonly onError: (message: string, error: unknown) => void,
   ) {
-    this.preludePath = path.join(layout.privateDir(), 'prelude.bash');
-    this.usesBash = path.basename(shell).includes('bash');
+    this.usesBash = shell.endsWith('bash');
   }
 
-  /**
-   * Writes the prelude at start-up, unless it is already there as it should be: a server
-   * restarted on a full disk then still starts.
-   */
-  install(): void {
-    fs.mkdirSync(path.dirname(this.preludePath), { recursive: true, mode: 0o700 });
-    let current: string | undefined;
-    try {
-      current = fs.readFileSync(this.preludePath, 'utf8');
-    } catch {
-      current = undefined;
-    }
-    if (current !== PRELUDE) fs.writeFileSync(this.preludePath, PRELUDE, { mode: 0o600 });
+  /** The control variables the prelude reads: they never reach the command itself. */
+  private control(): Record<string, string> {
+    return {
+      BASH_ENV: PRELUDE_FILE,
+      LLMASS_MAX_PROCESSES: String(this.limits.maxProcesses),
+      LLMASS_MAX_MEMORY_KB: String(Math.floor(this.limits.maxMemoryBytes / 1024)),
+    };
   }
 
   /** How the session's next command starts: the directory and environment the last one left. */
   launch(session: string): ShellLaunch {
-    if (!this.usesBash) return { cwd: this.workdir, env: this.baseEnv };
-    const saved = this.layout.stateFile(session);
-    const control = { BASH_ENV: this.preludePath, LLMASS_STATE_OUT: this.layout.nextStateFile(session) };
-    if (!fs.existsSync(saved)) return { cwd: this.workdir, env: { ...this.baseEnv, ...control } };
-    // The saved `export -p` is the whole environment the last command ended with, unsets
-    // included, so the shell gets nothing else: bash rebuilds the environment from it.
-    return { cwd: this.workdir, env: { ...control, LLMASS_STATE_IN: saved } };
+    if (!this.usesBash) return { cwd: this.workdir, env: { ...this.baseEnv } };
+    const saved = this.load(session);
+    if (saved === undefined) return { cwd: this.workdir, env: { ...this.baseEnv, ...this.control() } };
+    const env = { ...saved.env, ...this.control() };
+    if (isDirectory(saved.cwd)) return { cwd: saved.cwd, env };
+    return {
+      cwd: this.workdir,
+      env,
+      note: `[llmass: the working directory ${saved.cwd} no longer exists; this command starts in ${this.workdir}]\n`,
+    };
   }
 
-  /**
-   * After a command: keep the state its shell saved, if it saved a complete one. A few
-   * kilobytes, read and renamed synchronously for the same reason as small ticket records.
-   */
-  capture(session: string): void {
+  /** After a command: keep the state its shell handed back, if it is complete. */
+  capture(session: string, text: string): void {
     if (!this.usesBash) return;
-    const next = this.layout.nextStateFile(session);
-    let text: string;
+    const state = parseShellState(text);
+    if (state === undefined) return; // killed, or replaced itself with exec: the previous state stands
+    const before = this.states.get(session);
+    this.states.set(session, state);
+    if (before !== undefined && sameState(before, state)) return;
     try {
-      text = fs.readFileSync(next, 'utf8');
-    } catch {
-      return; // killed, or replaced itself with exec: the previous state stands
+      this.persist(session, state);
+    } catch (error) {
+      this.onError('keeping the shell state on disk failed (it is kept in memory)', error);
     }
-    if (text.endsWith(`${STATE_END}\n`)) fs.renameSync(next, this.layout.stateFile(session));
-    else fs.rmSync(next, { force: true });
+  }
+
+  private persist(session: string, state: SavedShell): void {
+    const file = this.layout.stateFile(session);
+    const tmp = `${file}.next`;
+    fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600, flag: 'w' });
+    fs.renameSync(tmp, file);
+  }
+
+  /** The session's state: from memory, or after a restart from its private file, checked. */
+  private load(session: string): SavedShell | undefined {
+    const known = this.states.get(session);
+    if (known !== undefined) return known;
+    let fd: number;
+    try {
+      fd = openRegularSync(this.layout.stateFile(session));
+    } catch {
+      return undefined;
+    }
+    try {
+      if (fs.fstatSync(fd).size > MAX_STATE_BYTES * 2) return undefined;
+      const value: unknown = JSON.parse(fs.readFileSync(fd, 'utf8'));
+      const state = checkedState(value);
+      if (state !== undefined) this.states.set(session, state);
+      return state;
+    } catch {
+      return undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+function checkedState(value: unknown): SavedShell | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const { cwd, env } = value as { cwd?: unknown; env?: unknown };
+  if (typeof cwd !== 'string' || env === null || typeof env !== 'object') return undefined;
+  const checked: Record<string, string> = {};
+  for (const [name, item] of Object.entries(env)) {
+    if (typeof item !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|BASH_ENV)$/.test(name)) return undefined;
+    checked[name] = item;
+  }
+  return { cwd, env: checked };
+}
+
+function sameState(a: SavedShell, b: SavedShell): boolean {
+  if (a.cwd !== b.cwd) return false;
+  const keys = Object.keys(a.env);
+  return keys.length === Object.keys(b.env).length && keys.every((key) => a.env[key] === b.env[key]);
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }
