@@ -20,6 +20,7 @@ import type { Redactor } from './redact.js';
 import { Scheduler } from './scheduler.js';
 import { SessionLayout } from './sessionLayout.js';
 import { firstEnvironment, type CommandUser } from './commandUser.js';
+import { installPrelude } from './prelude.js';
 import { ProcessTracking } from './processTracker.js';
 import { ShellStates } from './shellState.js';
 import { TicketStore } from './tickets.js';
@@ -62,7 +63,8 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, co
   const audit = new AuditLog(config.auditLog, redactor, logger);
   const onError = (message: string, error: unknown): void => logger.error(message, { error: String(error) });
   const workdir = commandUser !== null && !config.workdirConfigured ? commandUser.home : config.workdir;
-  const shells = new ShellStates(layout, config.commandShell, workdir, firstEnvironment(process.env, commandUser, config.commandShell), {
+  const prelude = installPrelude();
+  const shells = new ShellStates(layout, config.commandShell, prelude.file, workdir, firstEnvironment(process.env, commandUser, config.commandShell), {
     maxProcesses: config.commandMaxProcesses,
     maxMemoryBytes: config.commandMaxMemory,
   }, onError);
@@ -131,6 +133,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, co
     async shutdown() {
       clearInterval(sweeper);
       await scheduler.shutdown(config.shutdownGrace);
+      prelude.remove();
       audit.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,17 +1,13 @@
 // Session shell state without a long-lived shell and without a file the agent can write: when
-// a command's bash exits, the prelude (prelude.bash, shipped with the code, sourced through
-// BASH_ENV) hands its working directory and exported variables back to the server on fd 3.
+// a command's bash exits, the prelude (prelude.ts, sourced through BASH_ENV) hands its working directory and exported variables back to the server on fd 3.
 // The server keeps them (in memory, and in a private file for restarts) and starts the
 // session's next command with them: that directory as its cwd, those variables as its
 // environment. Only bash has BASH_ENV: with another COMMAND_SHELL each command starts fresh.
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseShellState, type SavedShell } from './exportParser.js';
 import { openRegularSync } from './files.js';
 import type { SessionLayout } from './sessionLayout.js';
 
-/** The prelude, beside dist/: part of the code, owned like the code. */
-export const PRELUDE_FILE = fileURLToPath(new URL('../prelude.bash', import.meta.url));
 /** A state larger than this is not kept (the previous one stands). */
 export const MAX_STATE_BYTES = 256 * 1024;
 
@@ -37,6 +33,8 @@ export class ShellStates {
   constructor(
     private readonly layout: SessionLayout,
     shell: string,
+    /** The prelude's path (prelude.ts), written at start. */
+    private readonly preludeFile: string,
     /** Where a session's first command starts. */
     private readonly workdir: string,
     /** The environment of a session's first command. */
@@ -50,7 +48,7 @@ export class ShellStates {
   /** The control variables the prelude reads: they never reach the command itself. */
   private control(): Record<string, string> {
     return {
-      BASH_ENV: PRELUDE_FILE,
+      BASH_ENV: this.preludeFile,
       LLMASS_MAX_PROCESSES: String(this.limits.maxProcesses),
       LLMASS_MAX_MEMORY_KB: String(Math.floor(this.limits.maxMemoryBytes / 1024)),
     };

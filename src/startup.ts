@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import type { CommandUser } from './commandUser.js';
 import { ConfigError, type Config } from './config.js';
 import type { Logger } from './log.js';
-import { PRELUDE_FILE } from './shellState.js';
 
 /** Makes `target` exist with `mode`, or tightens it to `mode` if others could reach it. */
 function keepPrivate(target: string, mode: number, kind: 'dir' | 'file', logger: Logger): void {
@@ -33,10 +32,10 @@ export function securePrivateFiles(config: Config, cwd: string, logger: Logger):
   keepPrivate(path.join(cwd, '.env'), 0o600, 'file', logger);
 }
 
-/** The files a command must not be able to change: the server's code and the prelude. */
+/** The files a command must not be able to change: the server's code. */
 function codeFiles(): string[] {
   const dist = path.dirname(fileURLToPath(import.meta.url));
-  return [path.dirname(dist), dist, path.join(dist, 'server.js'), PRELUDE_FILE];
+  return [path.dirname(dist), dist, path.join(dist, 'server.js')];
 }
 
 /** With COMMAND_USER, refuses to start when that user could change the code it is confined by. */

@@ -63,6 +63,8 @@ export interface StartOptions {
   hash?: string | null;
   /** Resolve on exit instead of on listening (for start-up failures). */
   expectExit?: boolean;
+  /** 'socket': the server listens on SOCKET (then `port` is 0 and `get` cannot be used). */
+  listenOn?: 'tcp' | 'socket';
 }
 
 export function baseEnv(): Record<string, string> {
@@ -87,6 +89,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       printed += chunk.toString('utf8');
       const match = /"msg":"listening","url":"http:\/\/[^"]+:(\d+)"/.exec(printed);
       if (match?.[1] !== undefined) resolve(Number(match[1]));
+      if (options.listenOn === 'socket' && /"msg":"listening","socket":/.test(printed)) resolve(0);
     };
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);

@@ -1,0 +1,39 @@
+// The prelude bash sources (BASH_ENV) before each command. The server writes it at start, as
+// root-owned read-only text in a fresh directory of its own that every user can read: the
+// command user must read it, and nobody but the server can change it, so nothing the agent can
+// write is ever sourced. It waits for the server's go (the command is then in its cgroup),
+// merges stderr into stdout, applies the limits, and on exit hands the shell state back on
+// fd 3: the working directory, then each exported variable as NAME=value, NUL-separated, then
+// an end mark. Builtins only: no fork.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const PRELUDE = `# LLMASS prelude: sourced by bash before each command (written by the server; see its src/prelude.ts).
+builtin read -r -u 3 __llmass_go
+exec 2>&1
+exec {__llmass_state}>&3 3>&-
+builtin ulimit -u "\${LLMASS_MAX_PROCESSES:-unlimited}" 2>/dev/null
+builtin ulimit -v "\${LLMASS_MAX_MEMORY_KB:-unlimited}" 2>/dev/null
+builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB __llmass_go
+__llmass_save_state() {
+  local __llmass_n
+  {
+    builtin printf '%s\\0' "$PWD"
+    for __llmass_n in \${!a*} \${!b*} \${!c*} \${!d*} \${!e*} \${!f*} \${!g*} \${!h*} \${!i*} \${!j*} \${!k*} \${!l*} \${!m*} \${!n*} \${!o*} \${!p*} \${!q*} \${!r*} \${!s*} \${!t*} \${!u*} \${!v*} \${!w*} \${!x*} \${!y*} \${!z*} \${!A*} \${!B*} \${!C*} \${!D*} \${!E*} \${!F*} \${!G*} \${!H*} \${!I*} \${!J*} \${!K*} \${!L*} \${!M*} \${!N*} \${!O*} \${!P*} \${!Q*} \${!R*} \${!S*} \${!T*} \${!U*} \${!V*} \${!W*} \${!X*} \${!Y*} \${!Z*} \${!_*} ; do
+      [[ \${!__llmass_n@a} == *x* ]] && builtin printf '%s=%s\\0' "$__llmass_n" "\${!__llmass_n}"
+    done
+    builtin printf 'llmass-state-end\\0'
+  } >&"$__llmass_state" 2>/dev/null
+}
+builtin trap __llmass_save_state EXIT
+`;
+
+/** Writes the prelude to a new file nobody else can change; returns its path and a remover. */
+export function installPrelude(): { file: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-prelude-'));
+  fs.chmodSync(dir, 0o755);
+  const file = path.join(dir, 'prelude.bash');
+  fs.writeFileSync(file, PRELUDE, { mode: 0o644, flag: 'wx' });
+  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
