@@ -11,7 +11,7 @@ export interface SavedShell {
 const END = 'llmass-state-end';
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Set by the server for each command: never carried from one command to the next. */
-const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|BASH_ENV)$|^BASH_FUNC_/;
+const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV)$|^BASH_FUNC_/;
 
 export function parseShellState(text: string): SavedShell | undefined {
   const parts = text.split('\0');

@@ -15,7 +15,11 @@ exec 2>&1
 exec {__llmass_state}>&3 3>&-
 builtin ulimit -u "\${LLMASS_MAX_PROCESSES:-unlimited}" 2>/dev/null
 builtin ulimit -v "\${LLMASS_MAX_MEMORY_KB:-unlimited}" 2>/dev/null
-builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB __llmass_go
+# The kernel's OOM killer takes a command before the server (raising one's own score needs no privilege).
+builtin printf '500\\n' > /proc/self/oom_score_adj 2>/dev/null
+# Entered as the command user: the server (root without DAC capabilities) may not enter its home.
+if [ -n "\${LLMASS_CWD-}" ]; then builtin cd -- "$LLMASS_CWD" 2>/dev/null || builtin printf '[llmass: cannot enter %s]\\n' "$LLMASS_CWD"; fi
+builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB LLMASS_CWD __llmass_go
 __llmass_save_state() {
   local __llmass_n
   {

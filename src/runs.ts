@@ -96,11 +96,14 @@ export class Runs {
       const launch = this.deps.shells.launch(session);
       if (launch.note !== undefined) spool.append(Buffer.from(launch.note, 'utf8'));
       const { program, args } = commandLine(this.deps.config.commandShell, entry.command, this.deps.commandUser);
+      // Confined, the directory is entered by the command user (in the prelude): the server,
+      // root without DAC capabilities, may not enter a private home.
+      const confined = this.deps.commandUser !== null;
       command = startCommand({
         program,
         args,
-        cwd: launch.cwd,
-        env: { ...launch.env, [MARKER_VARIABLE]: processes.id },
+        cwd: confined ? '/' : launch.cwd,
+        env: { ...launch.env, [MARKER_VARIABLE]: processes.id, ...(confined ? { LLMASS_CWD: launch.cwd } : {}) },
         timeoutMs: queued.timeout * 1000,
         idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
         spool,

@@ -120,7 +120,7 @@ function checkedState(value: unknown): SavedShell | undefined {
   if (typeof cwd !== 'string' || env === null || typeof env !== 'object') return undefined;
   const checked: Record<string, string> = {};
   for (const [name, item] of Object.entries(env)) {
-    if (typeof item !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|BASH_ENV)$/.test(name)) return undefined;
+    if (typeof item !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV)$/.test(name)) return undefined;
     checked[name] = item;
   }
   return { cwd, env: checked };

@@ -1,5 +1,6 @@
-// The shipped Caddyfile in front of the real daemon, with Debian's real Caddy, on loopback:
-// requests work through it, the client address arrives, and the access log hides the hash.
+// The shipped Caddyfile in front of the real daemon on its unix socket, with Debian's real
+// Caddy on loopback: requests work through it, the client address arrives, and no log Caddy
+// writes holds the hash, even while the daemon is down.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -22,6 +23,7 @@ let daemon: TestServer;
 let caddy: ChildProcess | undefined;
 let caddyPort = 0;
 let accessLog = '';
+let caddyOutput = '';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -49,11 +51,16 @@ function getVia(target: string, from: string, headers: Record<string, string> = 
 
 beforeAll(async () => {
   if (!caddyFound) return;
-  daemon = await startServer({ env: { TRUST_PROXY: '1', AUTH_MAX_FAILURES: '3' } });
+  const daemonDir = tempDir();
+  const socket = path.join(daemonDir, 'llmass.sock');
+  daemon = await startServer({ dir: daemonDir, env: { SOCKET: socket, AUTH_MAX_FAILURES: '3' }, listenOn: 'socket' });
   caddyPort = await freePort();
   const dir = tempDir('llmass-caddy-');
   accessLog = path.join(dir, 'access.log');
-  caddy = spawn('caddy', ['run', '--config', path.join(ROOT, 'Caddyfile'), '--adapter', 'caddyfile'], {
+  // As Deploy does it: Caddy's own configuration imports the shipped site block.
+  const config = path.join(dir, 'Caddyfile');
+  fs.writeFileSync(config, `{\n\tadmin off\n}\nimport ${path.join(ROOT, 'Caddyfile')}\n`);
+  caddy = spawn('caddy', ['run', '--config', config, '--adapter', 'caddyfile'], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -61,13 +68,11 @@ beforeAll(async () => {
       XDG_DATA_HOME: dir,
       XDG_CONFIG_HOME: dir,
       LLMASS_ADDRESS: `http://127.0.0.1:${caddyPort}`,
-      LLMASS_UPSTREAM: `127.0.0.1:${daemon.port}`,
+      LLMASS_UPSTREAM: `unix/${socket}`,
       LLMASS_ACCESS_LOG: accessLog,
-      LLMASS_CADDY_ADMIN: 'off',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let caddyOutput = '';
   caddy.stderr?.on('data', (chunk: Buffer) => (caddyOutput += chunk.toString()));
   const ready = await until(async () => {
     try {
@@ -118,5 +123,15 @@ describe.runIf(caddyFound || mustRun)('behind the shipped Caddyfile', () => {
     expect(log).toContain('hash=REDACTED');
     expect(log).toContain('/shell?');
     expect(log).not.toContain(daemon.hash);
+  });
+
+  it('answers JSON while the daemon is down, and writes the hash to no log', async () => {
+    await daemon.stop();
+    const down = await getVia(`/shell?hash=${daemon.hash}&cmd=echo%20lost`, '127.0.0.7');
+    expect(down.status).toBe(503);
+    expect(JSON.parse(down.body)).toMatchObject({ error: expect.stringMatching(/not answering/), hint: expect.stringMatching(/try again/) });
+    expect(await until(() => fs.readFileSync(accessLog, 'utf8').includes('lost'), 10_000)).toBe(true);
+    for (const text of [fs.readFileSync(accessLog, 'utf8'), caddyOutput]) expect(text).not.toContain(daemon.hash);
+    expect(caddyOutput.length).toBeGreaterThan(0);
   });
 });

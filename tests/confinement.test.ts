@@ -48,6 +48,8 @@ beforeAll(() => {
   home = fs.mkdtempSync('/tmp/llmass-agent-home-');
   fs.rmdirSync(home);
   execFileSync('useradd', ['--system', '--create-home', '--home-dir', home, '--shell', '/bin/bash', user]);
+  // A private home, which the server (root without DAC capabilities under systemd) may not enter.
+  fs.chmodSync(home, 0o700);
   uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
 });
 
@@ -85,13 +87,13 @@ async function escapedPids(server: TestServer, session: string, params: Record<s
 describe.skipIf(!isRoot)('COMMAND_USER', () => {
   it('runs commands as that user: its ids and groups, its home, no capabilities, no_new_privs, the caps', async () => {
     const server = await startServer(confined());
-    const result = await run(server, 'id -u; id -g; id -G; pwd; echo "$HOME $USER $LOGNAME"; grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)" /proc/self/status; ulimit -u; ulimit -v; env | grep -c HASH');
+    const result = await run(server, 'id -u; id -g; id -G; pwd; echo "$HOME $USER $LOGNAME"; grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)" /proc/self/status; ulimit -u; ulimit -v; env | grep -c HASH; cat /proc/self/oom_score_adj');
     const lines: string[] = result.output.trim().split('\n');
     const gid = execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim();
     expect(lines.slice(0, 5)).toEqual([String(uid), gid, execFileSync('id', ['-G', user], { encoding: 'utf8' }).trim(), home, `${home} ${user} ${user}`]);
     for (const cap of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(lines).toContain(`${cap}:\t0000000000000000`);
     expect(lines).toContain('NoNewPrivs:\t1');
-    expect(lines.slice(-3)).toEqual(['64', String(512 * 1024), '0']);
+    expect(lines.slice(-4)).toEqual(['64', String(512 * 1024), '0', '500']);
     expect(server.output().split('\n')[0]).toMatch(new RegExp(`commands run as ${user} \\(uid ${uid}\\)`));
   });
 
