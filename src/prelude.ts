@@ -33,9 +33,31 @@ __llmass_save_state() {
 builtin trap __llmass_save_state EXIT
 `;
 
+/** Removes the prelude directories of servers that are gone (killed before they could). */
+function removeStale(): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(os.tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^llmass-prelude-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || fs.existsSync(`/proc/${pid}`)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    try {
+      // Only our own: a directory someone else made under that name is left alone.
+      if (fs.lstatSync(dir).uid === process.getuid?.()) fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 /** Writes the prelude to a new file nobody else can change; returns its path and a remover. */
 export function installPrelude(): { file: string; remove: () => void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-prelude-'));
+  removeStale();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `llmass-prelude-${process.pid}-`));
   fs.chmodSync(dir, 0o755);
   const file = path.join(dir, 'prelude.bash');
   fs.writeFileSync(file, PRELUDE, { mode: 0o644, flag: 'wx' });

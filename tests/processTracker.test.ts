@@ -1,0 +1,50 @@
+// Finding a ticket's processes without cgroups: the environment marker, on real processes that
+// leave their process group; and the cgroup way, where the host allows it (root here).
+import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MARKER_VARIABLE, ProcessTracking } from '../src/processTracker.js';
+import { processRunning, until } from './helpers/server.js';
+
+const started: number[] = [];
+afterEach(() => {
+  for (const pid of started.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
+/** Starts a shell that leaves two sleepers behind, one in a new session; resolves with their PIDs. */
+function leaveSleepers(env: NodeJS.ProcessEnv): Promise<number[]> {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/bash', ['-c', 'setsid sleep 300 & echo $!; ( (sleep 301 & echo $!) & ); wait'], { env, detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const pids = out.trim().split('\n').filter(Boolean).map(Number);
+      if (pids.length === 2) {
+        started.push(...pids, child.pid ?? 0);
+        resolve(pids);
+      }
+    });
+  });
+}
+
+describe('process tracking by environment marker', () => {
+  it('finds and ends the processes that carry a ticket\'s marker, and no others', async () => {
+    const tracking = ProcessTracking.detect(() => undefined);
+    const id = ProcessTracking.newId();
+    const other = ProcessTracking.newId();
+    const mine = await leaveSleepers({ PATH: process.env.PATH, [MARKER_VARIABLE]: id });
+    const theirs = await leaveSleepers({ PATH: process.env.PATH, [MARKER_VARIABLE]: other });
+    // A tracking with no cgroup base uses the marker: made here by asking for a ticket whose cgroup does not exist.
+    const tracked = tracking.forTicket(id, false);
+    expect(tracked.members()).toEqual(expect.arrayContaining(mine));
+    for (const pid of theirs) expect(tracked.members()).not.toContain(pid);
+    tracked.signal('SIGKILL');
+    expect(await until(() => mine.every((pid) => !processRunning(pid)))).toBe(true);
+    for (const pid of theirs) expect(processRunning(pid)).toBe(true);
+  });
+});
