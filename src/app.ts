@@ -6,7 +6,10 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { customAlphabet } from 'nanoid';
 import { AuditLog } from './audit.js';
-import { Auth, clientAddress, presentedHash } from './auth.js';
+import { Auth, checkPermission, clientAddress, presentedCredential, type Principal } from './auth.js';
+import type { Keyring } from './keys.js';
+import { LockOut } from './lockout.js';
+import { TOKEN_IN_TEXT, TokenSigner, type Access } from './tokens.js';
 import type { Config } from './config.js';
 import type { AppDeps, RequestContext } from './deps.js';
 import { HttpError, parseQuery, sendJson, splitUrl } from './http.js';
@@ -14,7 +17,7 @@ import type { Logger } from './log.js';
 import { acquireLock, recoverTickets } from './recovery.js';
 import { documentReader } from './render.js';
 import { routes } from './routes.js';
-import { cursorMaker } from './views.js';
+import { cursorMaker, type SiteContext, type ViewContext } from './views.js';
 import { checkParams } from './strictParams.js';
 import type { Redactor } from './redact.js';
 import { Scheduler } from './scheduler.js';
@@ -41,6 +44,8 @@ export interface App {
   fqdn(): string;
   /** Reopens the audit log file (after log rotation moved it). */
   reopenLogs(): void;
+  /** Reads KEYS_FILE again: removed keys, and every token they minted, fail from then on. */
+  reloadKeys(): void;
 }
 
 /**
@@ -56,7 +61,10 @@ function maxRecordBytes(config: Config): number {
   return (config.maxOutputBytes + 64 * 1024) * 6 + 2 * 1024 * 1024;
 }
 
-export function createApp(config: Config, logger: Logger, redactor: Redactor, commandUser: CommandUser | null): App {
+export function createApp(config: Config, logger: Logger, redactor: Redactor, keyring: Keyring, commandUser: CommandUser | null): App {
+  const signer = new TokenSigner(config.hash, (name) => keyring.secretOf(name));
+  // Tokens are redacted from logs and stored commands like keys: only real ones (they verify).
+  redactor.recognise(TOKEN_IN_TEXT, (candidate) => signer.verify(candidate).ok);
   const layout = new SessionLayout(config.sessionsDir);
   const privateDir = layout.privateDir();
   const store = new TicketStore(layout, maxRecordBytes(config));
@@ -80,14 +88,17 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, co
     newSessionName,
     onError,
   });
-  const view = { fqdn: config.fqdn, hash: config.hash, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
+  const site: SiteContext = { fqdn: config.fqdn, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
+  const lockOut = new LockOut({ maxFailures: config.authMaxFailures, window: config.authWindow });
   const deps: AppDeps = {
     config,
     store,
     scheduler,
-    auth: new Auth({ hash: config.hash, maxFailures: config.authMaxFailures, window: config.authWindow }),
+    keyring,
+    signer,
+    auth: new Auth(keyring, signer, lockOut),
     logger,
-    view,
+    site,
     readme: documentReader(new URL('../README.md', import.meta.url)),
     contextDoc: documentReader(new URL('../CONTEXT.md', import.meta.url)),
   };
@@ -125,11 +136,17 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, co
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.port;
       // With PORT=0 and no FQDN, the default FQDN names the port actually bound.
-      if (!config.fqdnConfigured) view.fqdn = `http://localhost:${port}`;
+      if (!config.fqdnConfigured) site.fqdn = `http://localhost:${port}`;
       return { kind: 'tcp', url: `http://${config.host}:${port}`, port };
     },
-    fqdn: () => view.fqdn,
+    fqdn: () => site.fqdn,
     reopenLogs: () => audit.reopen(),
+    reloadKeys: () => {
+      const problems = keyring.load();
+      redactor.setSecrets(keyring.secrets());
+      for (const { line, problem } of problems) logger.warn('a line of KEYS_FILE is left out', { file: config.keysFile, line, problem });
+      logger.info('keys loaded', { keys: keyring.names() });
+    },
     async shutdown() {
       clearInterval(sweeper);
       await scheduler.shutdown(config.shutdownGrace);
@@ -178,14 +195,19 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
     }
     const query = parseQuery(rawQuery);
     const client = clientAddress(req, deps.config.trustProxy, deps.config.socket !== null);
-    if (route.auth) deps.auth.check(client, presentedHash(req, query));
+    const credential = route.access === 'none' ? undefined : presentedCredential(req, query);
+    const principal = route.access === 'none' ? undefined : deps.auth.check(client, credential);
     checkParams(pathname, query, route.params);
+    if (principal !== undefined) checkPermission(principal, route.access, pathname, query.get('session') || undefined);
     await route.handler({
       req,
       res,
       query,
       client,
       deps,
+      principal,
+      presentedKey: credential?.kind === 'key' ? credential.value : undefined,
+      view: requestView(deps, principal),
       log,
       get signal() {
         abort ??= new AbortController();
@@ -196,6 +218,31 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
   } catch (error) {
     sendError(deps, req, res, error);
   }
+}
+
+/** The site as this request's answers show it: ready URLs carry tokens minted for the asker. */
+function requestView(deps: AppDeps, principal: Principal | undefined): ViewContext {
+  const minted = new Map<string, string>();
+  return {
+    get fqdn() {
+      return deps.site.fqdn;
+    },
+    maxWait: deps.site.maxWait,
+    outputViewBytes: deps.site.outputViewBytes,
+    cursor: deps.site.cursor,
+    credential(session, access) {
+      if (principal === undefined) throw new Error('a ready URL was asked for on a route without a credential');
+      // Never more than the asker has: a read token's answers carry read tokens.
+      const kind: Access = principal.kind === 'token' && principal.access === 'read' ? 'read' : (access ?? 'exec');
+      const cacheKey = `${kind}/${session}`;
+      let token = minted.get(cacheKey);
+      if (token === undefined) {
+        token = deps.signer.mint(principal.key, session, kind, deps.config.tokenTtl);
+        minted.set(cacheKey, token);
+      }
+      return `token=${token}`;
+    },
+  };
 }
 
 function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, error: unknown): void {

@@ -12,6 +12,8 @@ export type AuditEvent =
   | {
       event: 'accepted';
       client: string;
+      /** The name of the key that submitted it (HASH for the operator's). */
+      key: string;
       session: string;
       ticket: number;
       command: string;

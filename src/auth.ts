@@ -1,29 +1,29 @@
-// The hash check and the lock-out. The hash comes as `hash=` or `Authorization: Bearer`; it is
-// compared as SHA-256 digests with timingSafeEqual, so neither its content nor its length leaks
-// through timing. Too many wrong hashes from one client lock that client out for a window.
-import crypto from 'node:crypto';
+// Who is asking: a key (HASH or a named key from KEYS_FILE, as `hash=` or `Authorization:
+// Bearer`) or a token (`token=`, or Bearer), checked in constant time, with failures counted by
+// the lock-out. The result is a Principal; what it may do on which route is decided in
+// permissions below.
 import type { IncomingMessage } from 'node:http';
 import { HttpError, type Query } from './http.js';
+import type { Keyring } from './keys.js';
+import type { LockOut } from './lockout.js';
+import { TOKEN_SHAPE, type Access, type TokenSigner } from './tokens.js';
 
-/**
- * Clients with failures remembered at most. Beyond it clients that are not locked are forgotten
- * first, oldest first, so a flood of failures from other addresses never frees a locked one.
- * Only when every entry is locked (an attack from more addresses than this) does the lock that
- * ends soonest go, so memory stays bounded whatever happens.
- */
-export const MAX_TRACKED_CLIENTS = 10_000;
+export type Principal =
+  | { readonly kind: 'key'; readonly key: string }
+  | { readonly kind: 'token'; readonly key: string; readonly session: string; readonly access: Access };
 
-function digest(value: string): Buffer {
-  return crypto.createHash('sha256').update(value, 'utf8').digest();
-}
+type Credential = { readonly kind: 'key' | 'token'; readonly value: string };
 
-/** The hash a request presents, from the query or the Authorization header. */
-export function presentedHash(req: IncomingMessage, q: Query): string | undefined {
-  const fromQuery = q.get('hash');
-  if (fromQuery !== undefined && fromQuery !== '') return fromQuery;
+/** The credential a request presents: `token=`, `hash=`, or the Authorization header. */
+export function presentedCredential(req: IncomingMessage, q: Query): Credential | undefined {
+  const token = q.get('token');
+  if (token !== undefined && token !== '') return { kind: 'token', value: token };
+  const hash = q.get('hash');
+  if (hash !== undefined && hash !== '') return { kind: 'key', value: hash };
   const header = req.headers.authorization;
-  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
+  const value = (header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header))?.[1];
+  if (value === undefined) return undefined;
+  return { kind: TOKEN_SHAPE.test(value) ? 'token' : 'key', value };
 }
 
 /**
@@ -41,100 +41,53 @@ export function clientAddress(req: IncomingMessage, trustProxy: readonly string[
   return peer ?? (onSocket ? 'unix-socket' : 'unknown');
 }
 
-interface FailureWindow {
-  startedAt: number;
-  failures: number;
-  lockedUntil: number;
-}
-
-export interface AuthOptions {
-  readonly hash: string;
-  readonly maxFailures: number;
-  /** Seconds. */
-  readonly window: number;
-  readonly now?: () => number;
-  /** For tests: the table's bound (default MAX_TRACKED_CLIENTS). */
-  readonly maxTracked?: number;
-}
+const BACK_TO_CONTEXT = 'go back to the /context link the operator gave you (it holds your key); GET /sessions with your key gives fresh links';
 
 export class Auth {
-  private readonly expected: Buffer;
-  private readonly clients = new Map<string, FailureWindow>();
-  private readonly now: () => number;
-  private readonly maxTracked: number;
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly signer: TokenSigner,
+    private readonly lockOut: LockOut,
+  ) {}
 
-  constructor(private readonly options: AuthOptions) {
-    this.expected = digest(options.hash);
-    this.now = options.now ?? Date.now;
-    this.maxTracked = options.maxTracked ?? MAX_TRACKED_CLIENTS;
-  }
-
-  matches(candidate: string): boolean {
-    return crypto.timingSafeEqual(digest(candidate), this.expected);
-  }
-
-  /** Throws 429 for a locked-out client, 401 for a missing or wrong hash. */
-  check(client: string, presented: string | undefined): void {
-    const now = this.now();
-    const entry = this.current(client, now);
-    if (entry !== undefined && entry.lockedUntil > now) {
-      const seconds = Math.max(1, Math.ceil((entry.lockedUntil - now) / 1000));
-      throw new HttpError(429, 'too many wrong hashes from this address', `wait ${seconds} s before trying again, with the right hash`, {
-        'Retry-After': String(seconds),
-      });
+  /** Throws 429 for a locked-out client, 401 for a missing, wrong, expired or revoked credential. */
+  check(client: string, credential: Credential | undefined): Principal {
+    this.lockOut.assertOpen(client);
+    if (credential === undefined) {
+      throw new HttpError(401, 'the key is missing', 'add &hash=<your key> to the URL, or send the header Authorization: Bearer <your key>');
     }
-    if (presented === undefined) {
-      throw new HttpError(401, 'the hash is missing', 'add &hash=<HASH> to the URL, or send the header Authorization: Bearer <HASH>');
+    if (credential.kind === 'key') {
+      const key = this.keyring.match(credential.value);
+      if (key !== undefined) return { kind: 'key', key };
+      this.lockOut.recordFailure(client);
+      throw new HttpError(401, 'the key is wrong', 'use the key from the URL the operator gave you (the hash= part of the /context link)');
     }
-    if (this.matches(presented)) return;
-    this.recordFailure(client, entry, now);
-    throw new HttpError(401, 'the hash is wrong', 'use the hash from the URL the operator gave you (the hash= part of the /context link)');
+    const verified = this.signer.verify(credential.value);
+    if (verified.ok) return { kind: 'token', ...verified.token };
+    this.lockOut.recordFailure(client);
+    const said = {
+      malformed: 'the token is not one this server hands out',
+      forged: 'the token is not valid',
+      expired: 'the token has expired',
+      revoked: 'the key that made this token was removed or changed',
+    }[verified.problem];
+    throw new HttpError(401, said, `use URLs exactly as answers give them; ${BACK_TO_CONTEXT}`);
   }
+}
 
-  private current(client: string, now: number): FailureWindow | undefined {
-    const entry = this.clients.get(client);
-    if (entry === undefined) return undefined;
-    const windowMs = this.options.window * 1000;
-    if (entry.lockedUntil <= now && now - entry.startedAt >= windowMs) {
-      this.clients.delete(client);
-      return undefined;
-    }
-    return entry;
+/** What a route lets a principal do: `key` routes need a key, `read` ones take any token of the session. */
+export type RouteAccess = 'none' | 'key' | 'exec' | 'read';
+
+/** Throws 403 when a token is used beyond what it opens. */
+export function checkPermission(principal: Principal, route: RouteAccess, path: string, session: string | undefined): void {
+  if (principal.kind === 'key' || route === 'none') return;
+  if (route === 'key') {
+    throw new HttpError(403, `a token opens one session; ${path} needs a key`, BACK_TO_CONTEXT);
   }
-
-  private recordFailure(client: string, entry: FailureWindow | undefined, now: number): void {
-    const windowMs = this.options.window * 1000;
-    const next = entry ?? { startedAt: now, failures: 0, lockedUntil: 0 };
-    next.failures += 1;
-    // The lock lasts a whole window from the failure that crossed the limit.
-    if (next.failures >= this.options.maxFailures) next.lockedUntil = now + windowMs;
-    this.clients.delete(client);
-    this.clients.set(client, next); // re-insert: Map order is then oldest activity first
-    this.evict(now);
+  if (principal.access === 'read' && route === 'exec') {
+    throw new HttpError(403, `this is a read-only link: it shows session ${principal.session} but cannot run or cancel commands`, 'ask whoever gave you the link for a key, or only watch the session');
   }
-
-  private evict(now: number): void {
-    if (this.clients.size <= this.maxTracked) return;
-    for (const [client, entry] of this.clients) {
-      if (entry.lockedUntil <= now) {
-        this.clients.delete(client);
-        if (this.clients.size <= this.maxTracked) return;
-      }
-    }
-    // Every entry is locked: the one whose lock ends first goes.
-    let soonest: string | undefined;
-    let soonestEnd = Infinity;
-    for (const [client, entry] of this.clients) {
-      if (entry.lockedUntil < soonestEnd) {
-        soonest = client;
-        soonestEnd = entry.lockedUntil;
-      }
-    }
-    if (soonest !== undefined) this.clients.delete(soonest);
-  }
-
-  /** For tests and diagnostics: how many clients are remembered. */
-  get trackedClients(): number {
-    return this.clients.size;
+  if (session !== principal.session) {
+    throw new HttpError(403, `this token is for session ${principal.session}${session === undefined ? '' : `, not ${session}`}`, `add &session=${principal.session}, or use the URLs of that session's answers`);
   }
 }

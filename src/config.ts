@@ -60,6 +60,10 @@ export interface Config {
   readonly authWindow: number;
   /** Absolute path. */
   readonly auditLog: string;
+  /** Absolute path of the named keys file, or null. */
+  readonly keysFile: string | null;
+  /** Seconds a token in a ready URL stays valid. */
+  readonly tokenTtl: number;
   /** Below this many free bytes on the sessions disk, no new ticket is taken (507). */
   readonly minFreeBytes: number;
 }
@@ -179,6 +183,8 @@ export function loadConfig(env: Env, cwd: string): Config {
     authWindow: integer(env, 'AUTH_WINDOW', 60, 1),
     auditLog: path.resolve(cwd, env.AUDIT_LOG?.trim() || path.join(sessionsDir, 'audit.jsonl')),
     minFreeBytes: integer(env, 'MIN_FREE_BYTES', DEFAULT_MIN_FREE_BYTES, 0),
+    keysFile: env.KEYS_FILE?.trim() ? path.resolve(cwd, env.KEYS_FILE.trim()) : null,
+    tokenTtl: integer(env, 'TOKEN_TTL', 86400, 1, 365 * 86400),
   };
   return Object.freeze(config);
 }

@@ -1,21 +1,25 @@
 // What a handler gets: the request, its parsed query, and the app's parts. Built once per
 // request in app.ts; handlers stay thin and call the store or the scheduler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Auth } from './auth.js';
+import type { Auth, Principal } from './auth.js';
+import type { Keyring } from './keys.js';
+import type { TokenSigner } from './tokens.js';
 import type { Config } from './config.js';
 import type { Query } from './http.js';
 import type { Logger } from './log.js';
 import type { Scheduler } from './scheduler.js';
 import type { TicketStore } from './tickets.js';
-import type { ViewContext } from './views.js';
+import type { SiteContext, ViewContext } from './views.js';
 
 export interface AppDeps {
   readonly config: Config;
   readonly store: TicketStore;
   readonly scheduler: Scheduler;
   readonly auth: Auth;
+  readonly keyring: Keyring;
+  readonly signer: TokenSigner;
   readonly logger: Logger;
-  readonly view: ViewContext;
+  readonly site: SiteContext;
   readonly readme: () => string | undefined;
   readonly contextDoc: () => string | undefined;
 }
@@ -26,6 +30,12 @@ export interface RequestContext {
   readonly query: Query;
   readonly client: string;
   readonly deps: AppDeps;
+  /** Who asks; undefined on routes that need no credential (/, /healthz). */
+  readonly principal: Principal | undefined;
+  /** The key the request presented, if it presented a key (not a token). */
+  readonly presentedKey: string | undefined;
+  /** The site as this request's answers show it, ready URLs with tokens for the asker. */
+  readonly view: ViewContext;
   /** Aborts when the client goes away, so a long-poll stops waiting for nobody. */
   readonly signal: AbortSignal;
   /** Fields for this request's log line. */

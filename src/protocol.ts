@@ -30,6 +30,8 @@ interface TicketBase extends TicketRequest {
   readonly ticket: number;
   readonly session: string;
   readonly submitted_at: string;
+  /** The name of the key that submitted it (HASH for the operator's); null in older records. */
+  readonly key: string | null;
 }
 
 export interface QueuedTicket extends TicketBase {

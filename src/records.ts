@@ -25,6 +25,7 @@ export interface Submitted extends TicketRequest {
   readonly ticket: number;
   readonly session: string;
   readonly submitted_at: string;
+  readonly key: string | null;
 }
 
 /** The final record of a ticket: built here only, whoever ends the ticket. */
@@ -37,6 +38,7 @@ export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
     idle_timeout: base.idle_timeout,
     nonce: base.nonce,
     submitted_at: base.submitted_at,
+    key: base.key,
     status: ending.status,
     started_at: ending.startedAt?.toISOString() ?? null,
     finished_at: ending.finishedAt.toISOString(),
@@ -131,6 +133,7 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     idle_timeout: wholeOrNull(fields, 'idle_timeout', 1),
     nonce: textOrNull(fields, 'nonce'),
     submitted_at: time(fields, 'submitted_at'),
+    key: fields.key === undefined ? null : textOrNull(fields, 'key'),
   };
   const status = fields.status;
   if (status === 'queued') {

@@ -5,18 +5,36 @@
 export const REDACTED = 'REDACTED';
 
 export class Redactor {
-  private readonly secretBytes: Buffer[];
+  private secrets: string[] = [];
+  private secretBytes: Buffer[] = [];
   private readonly replacement = Buffer.from(REDACTED, 'utf8');
+  private recognised: { pattern: RegExp; isSecret: (candidate: string) => boolean } | undefined;
 
-  constructor(private readonly secrets: readonly string[]) {
-    this.secretBytes = secrets.filter((secret) => secret.length > 0).map((secret) => Buffer.from(secret, 'utf8'));
+  constructor(secrets: readonly string[]) {
+    this.setSecrets(secrets);
+  }
+
+  /** The exact values to replace (HASH and every key); called again when the keys change. */
+  setSecrets(secrets: readonly string[]): void {
+    this.secrets = secrets.filter((secret) => secret.length > 0);
+    this.secretBytes = this.secrets.map((secret) => Buffer.from(secret, 'utf8'));
+  }
+
+  /**
+   * Secrets that are not known in advance (tokens): text matching `pattern` is replaced only
+   * if `isSecret` confirms that exact value is one.
+   */
+  recognise(pattern: RegExp, isSecret: (candidate: string) => boolean): void {
+    this.recognised = { pattern, isSecret };
   }
 
   text(value: string): string {
     let out = value;
     for (const secret of this.secrets) {
-      if (secret.length > 0 && out.includes(secret)) out = out.split(secret).join(REDACTED);
+      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     }
+    const recognised = this.recognised;
+    if (recognised !== undefined && out.includes('.')) out = out.replace(recognised.pattern, (candidate) => (recognised.isSecret(candidate) ? REDACTED : candidate));
     return out;
   }
 

@@ -1,4 +1,5 @@
 // The route table: path -> handler, and whether the hash is required.
+import type { RouteAccess } from './auth.js';
 import type { Handler } from './deps.js';
 import { callback } from './handlers/callback.js';
 import { cancel } from './handlers/cancel.js';
@@ -12,19 +13,20 @@ import { view } from './handlers/view.js';
 
 export interface Route {
   readonly handler: Handler;
-  readonly auth: boolean;
+  /** What credential the route takes: none, a key only, an exec token, or any token of the session. */
+  readonly access: RouteAccess;
   /** The parameters the endpoint takes (besides the credential); any other is a 400. */
   readonly params: readonly string[];
 }
 
 export const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
-  ['/', { handler: index, auth: false, params: [] }],
-  ['/healthz', { handler: healthz, auth: false, params: [] }],
-  ['/context', { handler: context, auth: true, params: ['format'] }],
-  ['/shell', { handler: shell, auth: true, params: ['cmd', 'cmd64', 'session', 'timeout', 'idle_timeout', 'nonce', 'wait', 'format'] }],
-  ['/callback', { handler: callback, auth: true, params: ['session', 'ticket', 'wait', 'offset', 'limit', 'format', 'cursor'] }],
-  ['/history', { handler: history, auth: true, params: ['session', 'after', 'format'] }],
-  ['/cancel', { handler: cancel, auth: true, params: ['session', 'ticket'] }],
-  ['/sessions', { handler: sessions, auth: true, params: ['format'] }],
-  ['/view', { handler: view, auth: true, params: ['session'] }],
+  ['/', { handler: index, access: 'none', params: [] }],
+  ['/healthz', { handler: healthz, access: 'none', params: [] }],
+  ['/context', { handler: context, access: 'key', params: ['format'] }],
+  ['/shell', { handler: shell, access: 'exec', params: ['cmd', 'cmd64', 'session', 'timeout', 'idle_timeout', 'nonce', 'wait', 'format'] }],
+  ['/callback', { handler: callback, access: 'read', params: ['session', 'ticket', 'wait', 'offset', 'limit', 'format', 'cursor'] }],
+  ['/history', { handler: history, access: 'read', params: ['session', 'after', 'format'] }],
+  ['/cancel', { handler: cancel, access: 'exec', params: ['session', 'ticket'] }],
+  ['/sessions', { handler: sessions, access: 'key', params: ['format'] }],
+  ['/view', { handler: view, access: 'read', params: ['session'] }],
 ]);

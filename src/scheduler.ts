@@ -139,7 +139,7 @@ export class Scheduler {
    * is made. A replay of the same command and nonce within DEDUP_WINDOW returns the first ticket.
    * Throws StorageUnavailable, before any number is handed out, when the disk has no room.
    */
-  async submit(session: string | undefined, request: TicketRequest, identity: string, client: string): Promise<SubmitResult> {
+  async submit(session: string | undefined, request: TicketRequest, identity: string, client: string, key: string): Promise<SubmitResult> {
     this.assertAccepting();
     const replay = this.dedup.find(session, identity);
     if (replay !== undefined) {
@@ -171,6 +171,7 @@ export class Scheduler {
       input: this.deps.redactor.text(request.input),
       status: 'queued',
       submitted_at: new Date().toISOString(),
+      key,
       started_at: null,
     };
     const entry = this.queue.add(record, request.input);
@@ -190,6 +191,7 @@ export class Scheduler {
     this.deps.audit.record({
       event: 'accepted',
       client,
+      key,
       session: name,
       ticket,
       command: record.input,

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { resolveCommandUser, type CommandUser } from './commandUser.js';
 import { ConfigError, loadConfig, readEnv, type Config } from './config.js';
 import { ensureHash } from './firstRun.js';
+import { Keyring } from './keys.js';
 import { createLogger } from './log.js';
 import { Redactor } from './redact.js';
 import { checkCodeOutOfReach, securePrivateFiles, whoRunsCommands } from './startup.js';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     if (!(error instanceof ConfigError)) throw error;
     fail(error.message);
   }
+  const keyring = new Keyring(config.hash, config.keysFile);
   const redactor = new Redactor([config.hash]);
   const logger = createLogger(redactor);
   // First: who the commands run as, so that an operator cannot miss it.
@@ -38,7 +40,12 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  const app = createApp(config, logger, redactor, commandUser);
+  const app = createApp(config, logger, redactor, keyring, commandUser);
+  try {
+    app.reloadKeys();
+  } catch (error) {
+    fail(`KEYS_FILE ${config.keysFile ?? ''} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
   let listening;
   try {
     listening = await app.start();
@@ -81,9 +88,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: the audit log is reopened (after rotation) and KEYS_FILE read again.
   process.on('SIGHUP', () => {
-    logger.info('reopening the audit log', { signal: 'SIGHUP' });
+    logger.info('reopening the audit log and reloading the keys', { signal: 'SIGHUP' });
     app.reopenLogs();
+    try {
+      app.reloadKeys();
+    } catch (error) {
+      logger.error('KEYS_FILE cannot be read; the keys stay as they were', { error: String(error) });
+    }
   });
 }
 

@@ -4,7 +4,7 @@
 import { HttpError, type Query } from './http.js';
 
 /** Parameters every authenticated endpoint accepts: the credential. */
-const CREDENTIALS = ['hash'] as const;
+const CREDENTIALS = ['hash', 'token'] as const;
 
 /** Edit distance between two short strings (Levenshtein). */
 export function editDistance(a: string, b: string): number {

@@ -7,18 +7,26 @@ import type { DamagedEntry, FinishedMeta, OutputView, Submission, TicketMeta, Ti
 import { isFinished } from './protocol.js';
 import type { OutputWindow } from './params.js';
 import type { Found } from './scheduler.js';
+import type { Access } from './tokens.js';
 
-export interface ViewContext {
+/** What answers need to know of the server, whoever asks. */
+export interface SiteContext {
   fqdn: string;
-  readonly hash: string;
   readonly maxWait: number;
   readonly outputViewBytes: number;
   /** A value that differs on every call: the cursor that makes each poll URL new. */
   readonly cursor: () => string;
 }
 
-function url(ctx: ViewContext, path: string, params: string): string {
-  return `${ctx.fqdn}${path}?hash=${encodeURIComponent(ctx.hash)}&${params}`;
+/** A request's view of the site: with the credential its ready URLs carry (never a key). */
+export interface ViewContext extends SiteContext {
+  /** `token=…` for a URL into `session`: exec unless `read` is asked for (or all the asker has). */
+  readonly credential: (session: string, access?: Access) => string;
+}
+
+function url(ctx: ViewContext, path: string, session: string, params: string, access?: Access): string {
+  // Session names are letters, digits, _ and -: nothing in them needs encoding.
+  return `${ctx.fqdn}${path}?${ctx.credential(session, access)}&session=${session}${params}`;
 }
 
 /** Makes cursors: a time and a counter, so no two answers (even across restarts) share one. */
@@ -41,17 +49,25 @@ export function suggestedWait(elapsedMs: number, maxWait: number): number {
 
 /** The ticket view's URL; each one handed out carries a new cursor, so no cache can replay it. */
 export function callbackUrl(ctx: ViewContext, session: string, ticket: number, extra = ''): string {
-  // Session names are letters, digits, _ and -: nothing in them needs encoding.
-  return url(ctx, '/callback', `session=${session}&ticket=${ticket}${extra}&cursor=${ctx.cursor()}`);
+  return url(ctx, '/callback', session, `&ticket=${ticket}${extra}&cursor=${ctx.cursor()}`);
 }
 
 export function cancelUrl(ctx: ViewContext, session: string, ticket: number): string {
-  return url(ctx, '/cancel', `session=${session}&ticket=${ticket}`);
+  return url(ctx, '/cancel', session, `&ticket=${ticket}`);
 }
 
 /** A prefix for the next command in a session: append the URL-encoded command. */
 export function shellUrl(ctx: ViewContext, session: string): string {
-  return url(ctx, '/shell', `session=${session}&wait=${Math.min(25, ctx.maxWait)}&cmd=`);
+  return url(ctx, '/shell', session, `&wait=${Math.min(25, ctx.maxWait)}&cmd=`);
+}
+
+export function historyUrl(ctx: ViewContext, session: string): string {
+  return url(ctx, '/history', session, '');
+}
+
+/** A read-only link to the session's live page: it can neither submit nor cancel. */
+export function viewUrl(ctx: ViewContext, session: string): string {
+  return url(ctx, '/view', session, '', 'read');
 }
 
 /** Backs `index` off UTF-8 continuation bytes so that a cut never splits a character. */

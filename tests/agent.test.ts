@@ -185,7 +185,8 @@ describe('/sessions', () => {
     expect(answer.sessions.map((s: { session: string }) => s.session)).toEqual(['busy', 'newer', 'older']);
     expect(answer.sessions[0]).toMatchObject({ session: 'busy', tickets: 1, busy: true });
     expect(answer.sessions[1]).toMatchObject({ session: 'newer', tickets: 2, busy: false });
-    expect(answer.sessions[1].view).toContain('/view?hash=');
+    expect(answer.sessions[1].view).toContain('/view?token=r.newer.');
+    expect(answer.sessions[1]).toMatchObject({ key: 'HASH' });
     expect(answer.next).toBeTruthy();
     await own.get(own.url('/cancel', { session: 'busy', ticket: busy.ticket }));
   });

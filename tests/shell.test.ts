@@ -18,7 +18,8 @@ describe('/shell and /callback', () => {
     expect(submitted.status).toBe(200);
     expect(submitted.json).toMatchObject({ type: 'submission', ticket: 1, session: 'life', input: 'sleep 1; echo finished', cached: false });
     expect(['queued', 'running']).toContain(submitted.json.status);
-    expect(submitted.json.callback).toContain('/callback?hash=');
+    expect(submitted.json.callback).toContain('/callback?token=x.life.HASH.');
+    expect(submitted.text).not.toContain(server.hash);
     expect(typeof submitted.json.next).toBe('string');
 
     const during = await server.get(server.url('/callback', { session: 'life', ticket: 1 }));

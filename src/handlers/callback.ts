@@ -34,7 +34,7 @@ export const callback: Handler = async (ctx) => {
       'Content-Range': `bytes */${stored}`,
     });
   }
-  const view = ticketView(deps.view, found, {
+  const view = ticketView(ctx.view, found, {
     window,
     queuePosition: deps.scheduler.positionInQueue(session, ticket),
     notice: waitNotice(wait),

@@ -22,7 +22,7 @@ export const cancel: Handler = async (ctx) => {
     if (error instanceof StorageUnavailable) throw noStorage(error, 'the ticket was not canceled: it is still queued');
     throw error;
   }
-  const view = ticketView(deps.view, await requireTicketRecord(deps, session, ticket, plan));
+  const view = ticketView(ctx.view, await requireTicketRecord(deps, session, ticket, plan));
   const said =
     result === 'canceled'
       ? `Canceled ticket ${ticket}.`

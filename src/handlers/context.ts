@@ -5,11 +5,13 @@ import { HttpError, sendHtml, sendText } from '../http.js';
 import { optionalFormat } from '../params.js';
 import { fillPlaceholders, markdownToHtml, page, pageCsp } from '../render.js';
 
-export const context: Handler = async ({ req, res, query, deps }) => {
+export const context: Handler = async (ctx) => {
+  const { req, res, query, deps } = ctx;
   const format = optionalFormat(query, ['md', 'html'] as const);
   const markdown = deps.contextDoc();
   if (markdown === undefined) throw new HttpError(404, 'CONTEXT.md is missing from this installation', 'reinstall LLMASS with its CONTEXT.md beside dist/');
-  const filled = fillPlaceholders(markdown, { FQDN: deps.view.fqdn, HASH: deps.view.hash, MAX_WAIT: String(deps.config.maxWait), OUTPUT_VIEW_BYTES: String(deps.config.outputViewBytes), MAX_OUTPUT_BYTES: String(deps.config.maxOutputBytes) });
+  // The examples carry the key that fetched the page: it is the agent's own.
+  const filled = fillPlaceholders(markdown, { FQDN: deps.site.fqdn, HASH: ctx.presentedKey ?? '<your key>', MAX_WAIT: String(deps.config.maxWait), OUTPUT_VIEW_BYTES: String(deps.config.outputViewBytes), MAX_OUTPUT_BYTES: String(deps.config.maxOutputBytes) });
   if (format === 'md') {
     sendText(req, res, 200, filled, {}, 'text/markdown; charset=utf-8');
     return;

@@ -7,7 +7,7 @@ import type { AppDeps, Handler } from '../deps.js';
 import { HttpError, sendJsonArray, sendTextStream } from '../http.js';
 import { optionalFormat, requireSession } from '../params.js';
 import type { DamagedEntry, TicketView } from '../protocol.js';
-import { damagedEntry, damagedTranscript, historyEntry, statusLine, textTranscript } from '../views.js';
+import { damagedEntry, damagedTranscript, historyEntry, statusLine, textTranscript, type ViewContext } from '../views.js';
 import { outputPlan, requireKnownSession, ticketsOf } from './common.js';
 
 /** Records read per turn of the event loop: a few milliseconds of work, so other requests wait little. */
@@ -26,11 +26,11 @@ export const history: Handler = async (ctx) => {
   await requireKnownSession(deps, session);
 
   const numbers = (await deps.store.ticketNumbers(session)).filter((n) => n > after);
-  const batches = historyBatches(deps, session, numbers);
+  const batches = historyBatches(deps, ctx.view, session, numbers);
   if (format === 'text') {
     const last = numbers.at(-1);
     const lastFound = last === undefined ? undefined : await deps.scheduler.get(session, last, outputPlan(deps)).catch(() => undefined);
-    const lastLine = lastFound === undefined ? 'no tickets yet' : `last: ${statusLine(historyEntry(deps.view, lastFound)).slice(1, -1)}`;
+    const lastLine = lastFound === undefined ? 'no tickets yet' : `last: ${statusLine(historyEntry(ctx.view, lastFound)).slice(1, -1)}`;
     await sendTextStream(req, res, textBatches(`[session ${session} · ${numbers.length} ticket(s) · ${lastLine}]\n\n`, batches));
     return;
   }
@@ -50,12 +50,12 @@ async function* textBatches(firstLine: string, batches: AsyncIterable<Array<Tick
 }
 
 /** The tickets' entries, READ_BATCH at a time, yielding to other requests between batches. */
-export async function* historyBatches(deps: AppDeps, session: string, numbers: readonly number[]): AsyncGenerator<Array<TicketView | DamagedEntry>> {
+export async function* historyBatches(deps: AppDeps, view: ViewContext, session: string, numbers: readonly number[]): AsyncGenerator<Array<TicketView | DamagedEntry>> {
   const plan = outputPlan(deps);
   for (let i = 0; i < numbers.length; i += READ_BATCH) {
     const entries: Array<TicketView | DamagedEntry> = [];
     for await (const item of ticketsOf(deps, session, numbers.slice(i, i + READ_BATCH), plan)) {
-      entries.push(item.kind === 'ticket' ? historyEntry(deps.view, item.found) : damagedEntry(session, item.ticket, item.problem));
+      entries.push(item.kind === 'ticket' ? historyEntry(view, item.found) : damagedEntry(session, item.ticket, item.problem));
     }
     yield entries;
     // Small records are read synchronously: let other requests in between batches.

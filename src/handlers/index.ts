@@ -6,6 +6,6 @@ import { fillPlaceholders, markdownToHtml, page, pageCsp } from '../render.js';
 export const index: Handler = async ({ req, res, deps }) => {
   const markdown = deps.readme();
   if (markdown === undefined) throw new HttpError(404, 'README.md is missing from this installation', 'reinstall LLMASS with its README.md beside dist/');
-  const html = markdownToHtml(fillPlaceholders(markdown, { FQDN: deps.view.fqdn }));
+  const html = markdownToHtml(fillPlaceholders(markdown, { FQDN: deps.site.fqdn }));
   sendHtml(req, res, 200, page('LLMASS', html), pageCsp());
 };

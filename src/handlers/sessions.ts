@@ -5,11 +5,14 @@ import fs from 'node:fs';
 import type { Handler } from '../deps.js';
 import { sendJson, sendText } from '../http.js';
 import { optionalFormat } from '../params.js';
-import { historyEntry, shellUrl, statusLine } from '../views.js';
+import type { AppDeps } from '../deps.js';
+import { historyEntry, historyUrl, shellUrl, statusLine, viewUrl } from '../views.js';
 import { outputPlan } from './common.js';
 
 export interface SessionSummary {
   session: string;
+  /** The key that made the session (its first ticket's), HASH for the operator's. */
+  key: string | null;
   tickets: number;
   last_ticket: number | null;
   last_activity: string;
@@ -19,8 +22,15 @@ export interface SessionSummary {
   shell: string;
 }
 
-export const sessions: Handler = async ({ req, res, query, deps }) => {
-  const { store, scheduler, view } = deps;
+/** The key that submitted a session's first ticket, from its record (small: cached). */
+async function creatorOf(deps: AppDeps, session: string, first: number | undefined): Promise<string | null> {
+  if (first === undefined) return null;
+  const found = await deps.scheduler.get(session, first, { kind: 'window', offset: 0, limit: 1 }).catch(() => undefined);
+  return found?.meta.key ?? null;
+}
+
+export const sessions: Handler = async ({ req, res, query, deps, view }) => {
+  const { store, scheduler } = deps;
   const format = optionalFormat(query, ['json', 'text'] as const);
   const summaries: SessionSummary[] = [];
   for (const session of await store.listSessions()) {
@@ -31,15 +41,15 @@ export const sessions: Handler = async ({ req, res, query, deps }) => {
     } catch {
       continue; // removed while we listed
     }
-    const base = `${view.fqdn}%PATH%?hash=${encodeURIComponent(view.hash)}&session=${session}`;
     summaries.push({
       session,
+      key: await creatorOf(deps, session, numbers[0]),
       tickets: numbers.length,
       last_ticket: numbers.at(-1) ?? null,
       last_activity: mtime.toISOString(),
       busy: scheduler.isSessionBusy(session),
-      history: base.replace('%PATH%', '/history'),
-      view: base.replace('%PATH%', '/view'),
+      history: historyUrl(view, session),
+      view: viewUrl(view, session),
       shell: shellUrl(view, session),
     });
   }
@@ -58,6 +68,6 @@ export const sessions: Handler = async ({ req, res, query, deps }) => {
     const found = await scheduler.get(newest.session, newest.last_ticket, outputPlan(deps)).catch(() => undefined);
     if (found !== undefined) first += ` · newest ${newest.session}: ${statusLine(historyEntry(view, found)).slice(1, -1)}`;
   }
-  const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  shell: ${s.shell}`);
+  const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), made by ${s.key ?? 'unknown'}, last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  view (read-only): ${s.view}\n  shell: ${s.shell}`);
   sendText(req, res, 200, `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n`);
 };

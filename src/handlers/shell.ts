@@ -32,7 +32,7 @@ export const shell: Handler = async (ctx) => {
 
   let submitted;
   try {
-    submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client);
+    submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client, ctx.principal?.key ?? 'HASH');
   } catch (error) {
     if (error instanceof SchedulerUnavailable) throw unavailable(error, config.maxQueue);
     if (error instanceof StorageUnavailable) throw noStorage(error, 'no ticket was made and nothing ran');
@@ -45,12 +45,12 @@ export const shell: Handler = async (ctx) => {
   const current = await requireTicketRecord(deps, submitted.session, submitted.ticket, outputPlan(deps));
   const notice = waitNotice(wait);
   if (wait.seconds > 0 && isFinal(current.meta.status)) {
-    const view = ticketView(deps.view, current, { notice });
+    const view = ticketView(ctx.view, current, { notice });
     if (format === 'text') sendText(req, res, 200, textTranscript(view));
     else sendJson(req, res, 200, { ...view, cached: submitted.replayOf !== undefined });
     return;
   }
-  const view = submissionView(deps.view, current.meta, { replayOf: submitted.replayOf, notice });
+  const view = submissionView(ctx.view, current.meta, { replayOf: submitted.replayOf, notice });
   if (format === 'text') sendText(req, res, 200, submissionText(view));
   else sendJson(req, res, 200, view);
 };

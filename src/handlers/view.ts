@@ -1,12 +1,14 @@
 // GET /view: a person's page of a session's transcript that updates itself while tickets run.
 // Every command and output is HTML-escaped on the server and set as text by the script; the
-// page holds no hash: its script reads it from its own address and sends it as a header.
+// page holds no credential: its script reads it (a key, or a read token) from its own address
+// and sends it as a header.
 import crypto from 'node:crypto';
 import type { AppDeps, Handler } from '../deps.js';
 import { htmlSecurityHeaders, sendTextStream } from '../http.js';
 import { requireSession } from '../params.js';
 import { isFinal, type DamagedEntry, type TicketView } from '../protocol.js';
 import { escapeHtml, pageCsp, pageEnd, pageStart } from '../render.js';
+import type { ViewContext } from '../views.js';
 import { requireKnownSession } from './common.js';
 import { historyBatches } from './history.js';
 
@@ -23,7 +25,7 @@ function statusText(view: TicketView): string {
 
 const SCRIPT = `(() => {
   const params = new URLSearchParams(location.search);
-  const hash = params.get('hash') || '';
+  const credential = params.get('token') || params.get('hash') || '';
   const session = params.get('session') || '';
   const list = document.getElementById('tickets');
   const state = document.getElementById('state');
@@ -65,7 +67,7 @@ const SCRIPT = `(() => {
   async function poll() {
     try {
       const answer = await fetch('history?session=' + encodeURIComponent(session) + '&after=' + settled, {
-        headers: { Authorization: 'Bearer ' + hash }, cache: 'no-store', referrerPolicy: 'no-referrer',
+        headers: { Authorization: 'Bearer ' + credential }, cache: 'no-store', referrerPolicy: 'no-referrer',
       });
       if (answer.ok) {
         const views = await answer.json();
@@ -112,16 +114,16 @@ export const view: Handler = async (ctx) => {
   await requireKnownSession(deps, session);
   const numbers = await deps.store.ticketNumbers(session);
   const nonce = crypto.randomBytes(16).toString('base64');
-  await sendTextStream(req, res, viewPage(deps, session, numbers, nonce), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce)));
+  await sendTextStream(req, res, viewPage(deps, ctx.view, session, numbers, nonce), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce)));
 };
 
 /** The page, streamed: tickets are rendered a batch at a time, as /history reads them. */
-async function* viewPage(deps: AppDeps, session: string, numbers: readonly number[], nonce: string): AsyncGenerator<string> {
+async function* viewPage(deps: AppDeps, view: ViewContext, session: string, numbers: readonly number[], nonce: string): AsyncGenerator<string> {
   yield pageStart(`LLMASS session ${session}`) + `<h1>Session ${escapeHtml(session)}</h1>\n<div id="tickets">\n`;
   // Tickets finished in an unbroken run from 1 need no refresh; the script asks only after them.
   let settled = 0;
   let active = false;
-  for await (const batch of historyBatches(deps, session, numbers)) {
+  for await (const batch of historyBatches(deps, view, session, numbers)) {
     let html = '';
     for (const entry of batch) {
       if (entry.type === 'damaged') {

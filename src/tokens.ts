@@ -1,0 +1,64 @@
+// Tokens: what ready URLs carry instead of a key. `<access>.<session>.<key>.<expiry>.<mac>`:
+// access `x` (exec: everything in that session) or `r` (read: /callback, /history, /view),
+// one session, the name of the key that minted it, an expiry (seconds, base 36), and an HMAC
+// over all of them and that key's current secret, with a secret derived from HASH. Stateless:
+// they survive restarts; removing or changing the key voids them; a new HASH voids them all.
+import crypto from 'node:crypto';
+
+export type Access = 'exec' | 'read';
+
+export interface Token {
+  readonly access: Access;
+  readonly session: string;
+  readonly key: string;
+  /** Unix seconds. */
+  readonly expires: number;
+}
+
+export const TOKEN_SHAPE = /^[xr]\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9_-]{1,64}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}$/;
+/** The same shape, found inside other text (for redaction). */
+export const TOKEN_IN_TEXT = /\b[xr]\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9_-]{1,64}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}/g;
+
+export type Verified = { ok: true; token: Token } | { ok: false; problem: 'malformed' | 'forged' | 'expired' | 'revoked' };
+
+export class TokenSigner {
+  private readonly secret: Buffer;
+
+  constructor(
+    hash: string,
+    /** The current secret of a key by name; undefined once it is gone. */
+    private readonly keySecret: (name: string) => string | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.secret = crypto.createHash('sha256').update(`llmass-tokens\0${hash}`, 'utf8').digest();
+  }
+
+  private mac(body: string, keySecret: string): string {
+    return crypto.createHmac('sha256', this.secret).update(`${body}\0${keySecret}`, 'utf8').digest().subarray(0, 16).toString('base64url');
+  }
+
+  mint(key: string, session: string, access: Access, ttlSeconds: number): string {
+    const keySecret = this.keySecret(key);
+    if (keySecret === undefined) throw new Error(`no key ${key} to mint a token with`);
+    const expires = Math.floor(this.now() / 1000) + ttlSeconds;
+    const body = `${access === 'exec' ? 'x' : 'r'}.${session}.${key}.${expires.toString(36)}`;
+    return `${body}.${this.mac(body, keySecret)}`;
+  }
+
+  verify(value: string): Verified {
+    if (!TOKEN_SHAPE.test(value)) return { ok: false, problem: 'malformed' };
+    const cut = value.lastIndexOf('.');
+    const body = value.slice(0, cut);
+    const [access, session = '', key = '', expiry = ''] = body.split('.');
+    const keySecret = this.keySecret(key);
+    // Compared in constant time; a token of a removed key checks against a stand-in and fails.
+    const expected = Buffer.from(this.mac(body, keySecret ?? 'no such key'));
+    const given = Buffer.from(value.slice(cut + 1));
+    const matches = expected.length === given.length && crypto.timingSafeEqual(expected, given);
+    if (keySecret === undefined) return { ok: false, problem: 'revoked' };
+    if (!matches) return { ok: false, problem: 'forged' };
+    const expires = parseInt(expiry, 36);
+    if (expires * 1000 <= this.now()) return { ok: false, problem: 'expired' };
+    return { ok: true, token: { access: access === 'x' ? 'exec' : 'read', session, key, expires } };
+  }
+}
