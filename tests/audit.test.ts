@@ -51,7 +51,9 @@ describe('the secret in output', () => {
     const running = await server.get(server.url('/shell', { session: 'live', cmd: `cat ${keyFile}; sleep 5` }));
     const live = await server.get(server.url('/callback', { session: 'live', ticket: running.json.ticket, wait: 1 }));
     expect(live.json.status).toBe('running');
-    expect(live.json.output).toBe('REDACTED');
+    // A last byte or two may wait while it could be the start of the key (it is released at the end).
+    expect(live.json.output.length).toBeGreaterThanOrEqual(6);
+    expect('REDACTED'.startsWith(live.json.output)).toBe(true);
 
     const answers = [
       await server.get(server.url('/history', { session: 'leak' })),
