@@ -1,22 +1,28 @@
 // GET /callback: the ticket view. `wait=N` long-polls until the ticket finishes; offset/limit
 // page through the stored output (a window beyond it is a 416); format=text gives a transcript
 // for text-only tools. `cursor` is only there to make each URL handed out new.
-import type { Handler } from '../deps.js';
-import { HttpError, sendJson, sendText } from '../http.js';
+import type { Answer, AnswerContext, Handler } from '../deps.js';
+import { HttpError, sendJson, sendText, type Query } from '../http.js';
 import { optionalFormat, optionalWait, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
-import { isFinal } from '../protocol.js';
+import { isFinal, type TicketView } from '../protocol.js';
 import { textTranscript, ticketView } from '../views.js';
 import { outputPlan, requireTicketRecord } from './common.js';
 
 export const callback: Handler = async (ctx) => {
-  const { req, res, query, deps } = ctx;
+  const answer = await callbackAnswer(ctx, ctx.query);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text);
+  else sendJson(ctx.req, ctx.res, 200, answer.json);
+};
+
+export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView>> {
+  const { deps } = ctx;
   const session = requireSession(query);
   ctx.log.session = session;
   const ticket = requireTicket(query);
   ctx.log.ticket = ticket;
   const wait = optionalWait(query, deps.config.maxWait);
   const window = optionalWindow(query, deps.config.outputViewBytes, deps.config.maxOutputBytes * 2);
-  const format = optionalFormat(query, ['json', 'text'] as const);
+  optionalFormat(query, ['json', 'text'] as const);
   const cursor = query.get('cursor');
   if (cursor !== undefined && !/^[0-9a-z]{1,24}$/.test(cursor)) {
     throw new HttpError(400, 'cursor is not one this server hands out', 'use the poll, callback or next_page URL as given, or leave cursor out');
@@ -39,6 +45,5 @@ export const callback: Handler = async (ctx) => {
     queuePosition: deps.scheduler.positionInQueue(session, ticket),
     notice: waitNotice(wait),
   });
-  if (format === 'text') sendText(req, res, 200, textTranscript(view));
-  else sendJson(req, res, 200, view);
-};
+  return { json: view, text: textTranscript(view) };
+}

@@ -1,14 +1,19 @@
 // GET /cancel: a queued ticket never starts; a running one has its process group stopped
 // (TERM, then KILL). Repeating it is harmless: a finished ticket is left as it is, and said so.
-import type { Handler } from '../deps.js';
-import { sendJson } from '../http.js';
+import type { Answer, AnswerContext, Handler } from '../deps.js';
+import { sendJson, type Query } from '../http.js';
 import { requireSession, requireTicket } from '../params.js';
-import { ticketView } from '../views.js';
+import type { TicketView } from '../protocol.js';
+import { textTranscript, ticketView } from '../views.js';
 import { StorageUnavailable } from '../scheduler.js';
 import { noStorage, outputPlan, requireTicketRecord } from './common.js';
 
 export const cancel: Handler = async (ctx) => {
-  const { req, res, query, deps } = ctx;
+  sendJson(ctx.req, ctx.res, 200, (await cancelAnswer(ctx, ctx.query)).json);
+};
+
+export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView & { canceled: boolean }>> {
+  const { deps } = ctx;
   const session = requireSession(query);
   ctx.log.session = session;
   const ticket = requireTicket(query);
@@ -29,5 +34,6 @@ export const cancel: Handler = async (ctx) => {
       : result === 'storing'
         ? `Ticket ${ticket}'s command had already ended before this cancel; its result is still being stored.`
         : `Ticket ${ticket} had already ended (${view.status}) before this cancel; nothing was changed.`;
-  sendJson(req, res, 200, { ...view, canceled: result === 'canceled', next: `${said} ${view.next}` });
-};
+  const json = { ...view, canceled: result === 'canceled', next: `${said} ${view.next}` };
+  return { json, text: textTranscript(json) };
+}

@@ -3,8 +3,8 @@
 // Both stream batch by batch: each ticket shows at most OUTPUT_VIEW_BYTES of output, and a
 // damaged record is an entry saying so, never the end of the answer.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { AppDeps, Handler } from '../deps.js';
-import { HttpError, sendJsonArray, sendTextStream } from '../http.js';
+import type { Answer, AnswerContext, AppDeps, Handler } from '../deps.js';
+import { HttpError, sendJsonArray, sendTextStream, type Query } from '../http.js';
 import { optionalFormat, requireSession } from '../params.js';
 import type { DamagedEntry, TicketView } from '../protocol.js';
 import { damagedEntry, damagedTranscript, historyEntry, statusLine, textTranscript, type ViewContext } from '../views.js';
@@ -13,29 +13,50 @@ import { outputPlan, requireKnownSession, ticketsOf } from './common.js';
 /** Records read per turn of the event loop: a few milliseconds of work, so other requests wait little. */
 const READ_BATCH = 64;
 
-export const history: Handler = async (ctx) => {
-  const { req, res, query, deps } = ctx;
+/** The session and ticket numbers a history request asks for, checked. */
+async function historyRequest(ctx: AnswerContext, query: Query): Promise<{ session: string; numbers: number[] }> {
   const session = requireSession(query);
   ctx.log.session = session;
-  const format = optionalFormat(query, ['json', 'text'] as const);
+  optionalFormat(query, ['json', 'text'] as const);
   const afterRaw = query.get('after');
   if (afterRaw !== undefined && !/^\d{1,15}$/.test(afterRaw)) {
     throw new HttpError(400, 'after must be a ticket number', 'after=N lists only the tickets numbered above N; leave it out for all');
   }
   const after = afterRaw === undefined ? 0 : Number(afterRaw);
-  await requireKnownSession(deps, session);
+  await requireKnownSession(ctx.deps, session);
+  return { session, numbers: (await ctx.deps.store.ticketNumbers(session)).filter((n) => n > after) };
+}
 
-  const numbers = (await deps.store.ticketNumbers(session)).filter((n) => n > after);
-  const batches = historyBatches(deps, ctx.view, session, numbers);
-  if (format === 'text') {
-    const last = numbers.at(-1);
-    const lastFound = last === undefined ? undefined : await deps.scheduler.get(session, last, outputPlan(deps)).catch(() => undefined);
-    const lastLine = lastFound === undefined ? 'no tickets yet' : `last: ${statusLine(historyEntry(ctx.view, lastFound)).slice(1, -1)}`;
-    await sendTextStream(req, res, textBatches(`[session ${session} · ${numbers.length} ticket(s) · ${lastLine}]\n\n`, batches));
+/** The first line of a text history: the last ticket's status (first lines survive summaries). */
+async function historyFirstLine(ctx: AnswerContext, session: string, numbers: readonly number[]): Promise<string> {
+  const last = numbers.at(-1);
+  const lastFound = last === undefined ? undefined : await ctx.deps.scheduler.get(session, last, outputPlan(ctx.deps)).catch(() => undefined);
+  const lastLine = lastFound === undefined ? 'no tickets yet' : `last: ${statusLine(historyEntry(ctx.view, lastFound)).slice(1, -1)}`;
+  return `[session ${session} · ${numbers.length} ticket(s) · ${lastLine}]\n\n`;
+}
+
+export const history: Handler = async (ctx) => {
+  const { req, res, query } = ctx;
+  const { session, numbers } = await historyRequest(ctx, query);
+  const batches = historyBatches(ctx.deps, ctx.view, session, numbers);
+  if (optionalFormat(query, ['json', 'text'] as const) === 'text') {
+    await sendTextStream(req, res, textBatches(await historyFirstLine(ctx, session, numbers), batches));
     return;
   }
   await sendJsonArray(req, res, batches);
 };
+
+/** The whole history as one answer (for MCP, where a result is one message). */
+export async function historyAnswer(ctx: AnswerContext, query: Query): Promise<Answer<Array<TicketView | DamagedEntry>>> {
+  const { session, numbers } = await historyRequest(ctx, query);
+  const entries: Array<TicketView | DamagedEntry> = [];
+  for await (const batch of historyBatches(ctx.deps, ctx.view, session, numbers)) entries.push(...batch);
+  let text = '';
+  for await (const part of textBatches(await historyFirstLine(ctx, session, numbers), (async function* () {
+    yield entries;
+  })())) text += part;
+  return { json: entries, text };
+}
 
 /** The first line states the last ticket's status: fetch tools that summarise keep first lines. */
 async function* textBatches(firstLine: string, batches: AsyncIterable<Array<TicketView | DamagedEntry>>): AsyncGenerator<string> {

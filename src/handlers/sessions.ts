@@ -3,9 +3,9 @@
 // next command. format=text gives the same as lines, the newest session's last ticket first.
 import fs from 'node:fs';
 import type { Handler } from '../deps.js';
-import { sendJson, sendText } from '../http.js';
+import { sendJson, sendText, type Query } from '../http.js';
 import { optionalFormat } from '../params.js';
-import type { AppDeps } from '../deps.js';
+import type { Answer, AnswerContext, AppDeps } from '../deps.js';
 import { historyEntry, historyUrl, shellUrl, statusLine, viewUrl } from '../views.js';
 import { outputPlan } from './common.js';
 
@@ -29,9 +29,22 @@ async function creatorOf(deps: AppDeps, session: string, first: number | undefin
   return found?.meta.key ?? null;
 }
 
-export const sessions: Handler = async ({ req, res, query, deps, view }) => {
+export interface SessionsAnswer {
+  type: 'sessions';
+  count: number;
+  sessions: SessionSummary[];
+  next: string;
+}
+
+export const sessions: Handler = async (ctx) => {
+  const answer = await sessionsAnswer(ctx, ctx.query);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text);
+  else sendJson(ctx.req, ctx.res, 200, answer.json);
+};
+
+export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query): Promise<Answer<SessionsAnswer>> {
   const { store, scheduler } = deps;
-  const format = optionalFormat(query, ['json', 'text'] as const);
+  optionalFormat(query, ['json', 'text'] as const);
   const summaries: SessionSummary[] = [];
   for (const session of await store.listSessions()) {
     const numbers = await store.ticketNumbers(session);
@@ -58,10 +71,7 @@ export const sessions: Handler = async ({ req, res, query, deps, view }) => {
     summaries.length === 0
       ? 'No sessions yet. GET /shell with a command (and no session=) to start one.'
       : "GET a session's history URL for its tickets, its view URL for a live page, or its shell URL plus a URL-encoded command to run one there.";
-  if (format !== 'text') {
-    sendJson(req, res, 200, { type: 'sessions', count: summaries.length, sessions: summaries, next });
-    return;
-  }
+  const json: SessionsAnswer = { type: 'sessions', count: summaries.length, sessions: summaries, next };
   const newest = summaries[0];
   let first = `[${summaries.length} session(s)`;
   if (newest !== undefined && newest.last_ticket !== null) {
@@ -69,5 +79,5 @@ export const sessions: Handler = async ({ req, res, query, deps, view }) => {
     if (found !== undefined) first += ` · newest ${newest.session}: ${statusLine(historyEntry(view, found)).slice(1, -1)}`;
   }
   const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), made by ${s.key ?? 'unknown'}, last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  view (read-only): ${s.view}\n  shell: ${s.shell}`);
-  sendText(req, res, 200, `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n`);
-};
+  return { json, text: `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n` };
+}

@@ -2,10 +2,10 @@
 // leaves), or with `wait=N` holds the answer until the command finishes or N seconds pass.
 // An identical repeat of the session's latest submission is answered as a replay (dedup.ts).
 import { submissionIdentity } from '../dedup.js';
-import type { Handler } from '../deps.js';
-import { HttpError, sendJson, sendText } from '../http.js';
+import type { Answer, AnswerContext, Handler } from '../deps.js';
+import { HttpError, sendJson, sendText, type Query } from '../http.js';
 import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, requireCommand, waitNotice } from '../params.js';
-import { isFinal } from '../protocol.js';
+import { isFinal, type Submission, type TicketView } from '../protocol.js';
 import { SchedulerUnavailable, StorageUnavailable } from '../scheduler.js';
 import { submissionText, submissionView, textTranscript, ticketView } from '../views.js';
 import { noStorage, outputPlan, requireTicketRecord } from './common.js';
@@ -19,7 +19,13 @@ function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
 }
 
 export const shell: Handler = async (ctx) => {
-  const { req, res, query, deps } = ctx;
+  const answer = await shellAnswer(ctx, ctx.query);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text);
+  else sendJson(ctx.req, ctx.res, 200, answer.json);
+};
+
+export async function shellAnswer(ctx: AnswerContext, query: Query): Promise<Answer<(TicketView & { cached: boolean }) | Submission>> {
+  const { deps } = ctx;
   const { config, scheduler } = deps;
   const session = optionalSession(query);
   ctx.log.session = session;
@@ -28,7 +34,7 @@ export const shell: Handler = async (ctx) => {
   const idleTimeout = optionalLimit(query, 'idle_timeout', config.commandTimeout) ?? null;
   const nonce = optionalNonce(query);
   const wait = optionalWait(query, config.maxWait);
-  const format = optionalFormat(query, ['json', 'text'] as const);
+  optionalFormat(query, ['json', 'text'] as const);
 
   let submitted;
   try {
@@ -46,11 +52,8 @@ export const shell: Handler = async (ctx) => {
   const notice = waitNotice(wait);
   if (wait.seconds > 0 && isFinal(current.meta.status)) {
     const view = ticketView(ctx.view, current, { notice });
-    if (format === 'text') sendText(req, res, 200, textTranscript(view));
-    else sendJson(req, res, 200, { ...view, cached: submitted.replayOf !== undefined });
-    return;
+    return { json: { ...view, cached: submitted.replayOf !== undefined }, text: textTranscript(view) };
   }
   const view = submissionView(ctx.view, current.meta, { replayOf: submitted.replayOf, notice });
-  if (format === 'text') sendText(req, res, 200, submissionText(view));
-  else sendJson(req, res, 200, view);
-};
+  return { json: view, text: submissionText(view) };
+}
