@@ -6,10 +6,10 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { customAlphabet } from 'nanoid';
 import { AuditLog } from './audit.js';
-import { Auth, checkPermission, clientAddress, presentedCredential, type Principal } from './auth.js';
+import { Auth, checkPermission, clientAddress, presentedCredential } from './auth.js';
 import type { Keyring } from './keys.js';
 import { LockOut } from './lockout.js';
-import { TOKEN_IN_TEXT, TokenSigner, type Access } from './tokens.js';
+import { TOKEN_IN_TEXT, TokenSigner } from './tokens.js';
 import type { Config } from './config.js';
 import type { AppDeps, RequestContext } from './deps.js';
 import { HttpError, parseQuery, sendJson, splitUrl } from './http.js';
@@ -17,7 +17,10 @@ import type { Logger } from './log.js';
 import { acquireLock, recoverTickets } from './recovery.js';
 import { documentReader } from './render.js';
 import { routes } from './routes.js';
-import { cursorMaker, type SiteContext, type ViewContext } from './views.js';
+import { cursorMaker, type SiteContext } from './views.js';
+import { requestView } from './requestView.js';
+import { handleMcp } from './mcp.js';
+import { VERSION } from './handlers/openapi.js';
 import { checkParams } from './strictParams.js';
 import type { Redactor } from './redact.js';
 import { Scheduler } from './scheduler.js';
@@ -180,6 +183,10 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
   // Every answer may carry the hash in its URLs or reveal what ran: nothing is cached.
   res.setHeader('Cache-Control', 'no-store');
   try {
+    if ((req.url ?? '').split('?')[0] === '/mcp') {
+      await handleMcp(deps, req, res, clientAddress(req, deps.config.trustProxy, deps.config.socket !== null), VERSION, log);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       throw new HttpError(405, `method ${String(req.method).slice(0, 20)} is not allowed`, 'every LLMASS endpoint is a GET with its parameters in the query string', {
         Allow: 'GET, HEAD',
@@ -191,7 +198,7 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
     const { pathname, rawQuery } = splitUrl(req);
     const route = routes.get(pathname);
     if (route === undefined) {
-      throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, 'the endpoints are /context, /shell, /callback, /history, /cancel, /sessions, /view; GET /context for how to use them');
+      throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, 'the endpoints are /context, /shell, /callback, /history, /cancel, /sessions, /view, /openapi.json and /mcp; GET /context for how to use them');
     }
     const query = parseQuery(rawQuery);
     const client = clientAddress(req, deps.config.trustProxy, deps.config.socket !== null);
@@ -218,31 +225,6 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
   } catch (error) {
     sendError(deps, req, res, error);
   }
-}
-
-/** The site as this request's answers show it: ready URLs carry tokens minted for the asker. */
-function requestView(deps: AppDeps, principal: Principal | undefined): ViewContext {
-  const minted = new Map<string, string>();
-  return {
-    get fqdn() {
-      return deps.site.fqdn;
-    },
-    maxWait: deps.site.maxWait,
-    outputViewBytes: deps.site.outputViewBytes,
-    cursor: deps.site.cursor,
-    credential(session, access) {
-      if (principal === undefined) throw new Error('a ready URL was asked for on a route without a credential');
-      // Never more than the asker has: a read token's answers carry read tokens.
-      const kind: Access = principal.kind === 'token' && principal.access === 'read' ? 'read' : (access ?? 'exec');
-      const cacheKey = `${kind}/${session}`;
-      let token = minted.get(cacheKey);
-      if (token === undefined) {
-        token = deps.signer.mint(principal.key, session, kind, deps.config.tokenTtl);
-        minted.set(cacheKey, token);
-      }
-      return `token=${token}`;
-    },
-  };
 }
 
 function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, error: unknown): void {

@@ -48,7 +48,10 @@ export type Handler = (ctx: RequestContext) => Promise<void>;
  * What an answer needs of its request: everything but the HTTP exchange itself, so that the
  * GET handlers and the MCP tools (mcp.ts) give the same answers through the same code.
  */
-export type AnswerContext = Omit<RequestContext, 'req' | 'res' | 'query'>;
+export type AnswerContext = Omit<RequestContext, 'req' | 'res' | 'query'> & {
+  /** The longest wait this front holds an answer (MCP's is below its clients' limits); default MAX_WAIT. */
+  readonly maxWait?: number;
+};
 
 /** An answer: the JSON view, and its plain-text rendering (format=text, and MCP's text part). */
 export interface Answer<T> {

@@ -58,7 +58,7 @@ export function optionalWait(q: Query, max: number): Wait {
 
 /** What an answer says about a shortened wait, if it was. */
 export function waitNotice(wait: Wait): string | undefined {
-  return wait.shortenedFrom === undefined ? undefined : `wait=${wait.shortenedFrom} was shortened to ${wait.seconds} s, the longest this server holds an answer (MAX_WAIT).`;
+  return wait.shortenedFrom === undefined ? undefined : `wait=${wait.shortenedFrom} was shortened to ${wait.seconds} s, the longest this server holds an answer here.`;
 }
 
 /** Seconds, 1..max, for limits that may only lower the configured one. */

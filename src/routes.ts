@@ -1,5 +1,7 @@
-// The route table: path -> handler, and whether the hash is required.
+// The route table: path -> handler, the credential it takes, and its parameters (apiSpec.ts).
+import { ENDPOINTS } from './apiSpec.js';
 import type { RouteAccess } from './auth.js';
+import { openapi } from './handlers/openapi.js';
 import type { Handler } from './deps.js';
 import { callback } from './handlers/callback.js';
 import { cancel } from './handlers/cancel.js';
@@ -19,14 +21,22 @@ export interface Route {
   readonly params: readonly string[];
 }
 
+/** An endpoint's parameters, from the one description of the protocol (apiSpec.ts). */
+function paramsOf(path: string): readonly string[] {
+  const spec = ENDPOINTS[path];
+  if (spec === undefined) throw new Error(`no description of ${path} in apiSpec.ts`);
+  return spec.params;
+}
+
 export const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
-  ['/', { handler: index, access: 'none', params: [] }],
-  ['/healthz', { handler: healthz, access: 'none', params: [] }],
-  ['/context', { handler: context, access: 'key', params: ['format'] }],
-  ['/shell', { handler: shell, access: 'exec', params: ['cmd', 'cmd64', 'session', 'timeout', 'idle_timeout', 'nonce', 'wait', 'format'] }],
-  ['/callback', { handler: callback, access: 'read', params: ['session', 'ticket', 'wait', 'offset', 'limit', 'format', 'cursor'] }],
-  ['/history', { handler: history, access: 'read', params: ['session', 'after', 'format'] }],
-  ['/cancel', { handler: cancel, access: 'exec', params: ['session', 'ticket'] }],
-  ['/sessions', { handler: sessions, access: 'key', params: ['format'] }],
-  ['/view', { handler: view, access: 'read', params: ['session'] }],
+  ['/', { handler: index, access: 'none', params: paramsOf('/') }],
+  ['/healthz', { handler: healthz, access: 'none', params: paramsOf('/healthz') }],
+  ['/openapi.json', { handler: openapi, access: 'none', params: paramsOf('/openapi.json') }],
+  ['/context', { handler: context, access: 'key', params: paramsOf('/context') }],
+  ['/shell', { handler: shell, access: 'exec', params: paramsOf('/shell') }],
+  ['/callback', { handler: callback, access: 'read', params: paramsOf('/callback') }],
+  ['/history', { handler: history, access: 'read', params: paramsOf('/history') }],
+  ['/cancel', { handler: cancel, access: 'exec', params: paramsOf('/cancel') }],
+  ['/sessions', { handler: sessions, access: 'key', params: paramsOf('/sessions') }],
+  ['/view', { handler: view, access: 'read', params: paramsOf('/view') }],
 ]);

@@ -99,7 +99,7 @@ describe('strict parameters', () => {
 
   it('shortens a wait above MAX_WAIT and says so', async () => {
     const answer = await server.get(server.url('/shell', { session: 'w', cmd: 'echo quick', wait: 300 }));
-    expect(answer.json.notice).toBe('wait=300 was shortened to 40 s, the longest this server holds an answer (MAX_WAIT).');
+    expect(answer.json.notice).toBe('wait=300 was shortened to 40 s, the longest this server holds an answer here.');
   });
 });
 

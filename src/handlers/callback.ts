@@ -20,7 +20,7 @@ export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<
   ctx.log.session = session;
   const ticket = requireTicket(query);
   ctx.log.ticket = ticket;
-  const wait = optionalWait(query, deps.config.maxWait);
+  const wait = optionalWait(query, ctx.maxWait ?? deps.config.maxWait);
   const window = optionalWindow(query, deps.config.outputViewBytes, deps.config.maxOutputBytes * 2);
   optionalFormat(query, ['json', 'text'] as const);
   const cursor = query.get('cursor');

@@ -33,7 +33,7 @@ export async function shellAnswer(ctx: AnswerContext, query: Query): Promise<Ans
   const timeout = optionalLimit(query, 'timeout', config.commandTimeout) ?? config.commandTimeout;
   const idleTimeout = optionalLimit(query, 'idle_timeout', config.commandTimeout) ?? null;
   const nonce = optionalNonce(query);
-  const wait = optionalWait(query, config.maxWait);
+  const wait = optionalWait(query, ctx.maxWait ?? config.maxWait);
   optionalFormat(query, ['json', 'text'] as const);
 
   let submitted;

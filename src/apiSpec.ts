@@ -1,0 +1,136 @@
+// The one description of the GET protocol's endpoints and parameters: the route table takes
+// each endpoint's parameters from here (anything else is refused), and /openapi.json is built
+// from it (openapi.ts). Descriptions stay within GPT Actions' limits: 300 characters for an
+// operation, 700 for a parameter.
+type Schema = Record<string, unknown>;
+
+export interface ParamSpec {
+  readonly description: string;
+  readonly schema: Schema;
+}
+
+const seconds = (max?: number): Schema => ({ type: 'integer', minimum: 0, ...(max === undefined ? {} : { maximum: max }) });
+const SESSION: Schema = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' };
+
+export const PARAMS = {
+  cmd: { description: 'The shell command, URL-encoded once (up to 128 KiB). Give cmd or cmd64.', schema: { type: 'string', maxLength: 131072 } },
+  cmd64: { description: 'The command as base64 (standard or URL-safe, padding optional), for tools that mangle URL encoding.', schema: { type: 'string' } },
+  session: {
+    description: 'The session to use: its working directory and exported variables carry from one command to the next. Leave it out on /shell to start a new session; its name is in the answer.',
+    schema: SESSION,
+  },
+  timeout: { description: 'Seconds: lowers the command\'s time limit (never raises it past the server\'s).', schema: { type: 'integer', minimum: 1 } },
+  idle_timeout: { description: 'Seconds: end the command when it has printed nothing for this long.', schema: { type: 'integer', minimum: 1 } },
+  nonce: { description: 'Any value: an identical repeat of the latest request is a replay; a new nonce runs the command again.', schema: { type: 'string', maxLength: 200 } },
+  wait: {
+    description: 'Seconds to hold the answer until the command finishes (at most MAX_WAIT, 40 by default; a larger value is shortened and the answer says so). Choose it below your tool\'s own time limit.',
+    schema: seconds(),
+  },
+  format: { description: 'text: a plain-text answer whose first line states ticket, status and exit code.', schema: { type: 'string', enum: ['json', 'text'] } },
+  ticket: { description: 'The ticket number from the /shell answer.', schema: { type: 'integer', minimum: 1 } },
+  offset: { description: 'Byte offset into the stored output (with limit: an exact window).', schema: { type: 'integer', minimum: 0 } },
+  limit: { description: 'Bytes of stored output to show from offset.', schema: { type: 'integer', minimum: 1 } },
+  cursor: { description: 'Opaque; it makes each poll URL new so that no cache replays an old answer. Keep it as given.', schema: { type: 'string', pattern: '^[0-9a-z]{1,24}$' } },
+  after: { description: 'Only the tickets numbered above this one.', schema: { type: 'integer', minimum: 0 } },
+} satisfies Record<string, ParamSpec>;
+
+export type ParamName = keyof typeof PARAMS;
+
+export interface EndpointSpec {
+  readonly summary: string;
+  readonly description: string;
+  readonly params: readonly ParamName[];
+  readonly required: readonly ParamName[];
+  /** Schema names (schemas.ts) of the 200 JSON answer: one, or a choice. */
+  readonly answers: readonly string[];
+  /** Changes something on the host (GPT Actions ask the user first). */
+  readonly consequential: boolean;
+  /** The error statuses it may answer, besides 401/403/429 for credentials. */
+  readonly errors: readonly number[];
+  /** Needs no key (/, /healthz, /openapi.json). */
+  readonly open?: boolean;
+  /** The answer is not JSON (a page). */
+  readonly page?: string;
+}
+
+const COMMON_ERRORS = [400, 404, 414, 431];
+
+export const ENDPOINTS: Record<string, EndpointSpec> = {
+  '/shell': {
+    summary: 'Run a shell command',
+    description: 'Runs cmd in a session (a new one without session). Answers at once with a ticket, or with wait=N the result if it finished in time. Then GET the poll URL of the answer until type is result.',
+    params: ['cmd', 'cmd64', 'session', 'timeout', 'idle_timeout', 'nonce', 'wait', 'format'],
+    required: [],
+    answers: ['ShellResult', 'Submission'],
+    consequential: true,
+    errors: [...COMMON_ERRORS, 503, 507],
+  },
+  '/callback': {
+    summary: 'Read a ticket',
+    description: 'The ticket as it stands: status, exit code and output so far. wait=N answers as soon as it finishes (long-poll); offset and limit page through the stored output.',
+    params: ['session', 'ticket', 'wait', 'offset', 'limit', 'format', 'cursor'],
+    required: ['session', 'ticket'],
+    answers: ['TicketView'],
+    consequential: false,
+    errors: [...COMMON_ERRORS, 416, 422],
+  },
+  '/history': {
+    summary: 'Read a session\'s tickets',
+    description: 'Every ticket of a session in ticket order, each with at most a page of its output. after=N keeps those above N; format=text gives a terminal transcript.',
+    params: ['session', 'after', 'format'],
+    required: ['session'],
+    answers: ['History'],
+    consequential: false,
+    errors: COMMON_ERRORS,
+  },
+  '/cancel': {
+    summary: 'Stop a ticket',
+    description: 'Stops a queued or running ticket and every process it started. A finished ticket is left as it is, and the answer says so.',
+    params: ['session', 'ticket'],
+    required: ['session', 'ticket'],
+    answers: ['CancelAnswer'],
+    consequential: true,
+    errors: [...COMMON_ERRORS, 422, 507],
+  },
+  '/sessions': {
+    summary: 'List sessions',
+    description: 'Every session, newest first: ticket count, the key that made it, whether it is busy, and links to its history, a read-only live page, and its next command. Needs a key.',
+    params: ['format'],
+    required: [],
+    answers: ['Sessions'],
+    consequential: false,
+    errors: COMMON_ERRORS,
+  },
+  '/view': {
+    summary: 'A live page of a session',
+    description: 'An HTML page of the session\'s transcript for a person, updating itself. A read-only link (a read token) is enough.',
+    params: ['session'],
+    required: ['session'],
+    answers: [],
+    consequential: false,
+    errors: COMMON_ERRORS,
+    page: 'text/html',
+  },
+  '/context': {
+    summary: 'How to use this server',
+    description: 'The page to hand an agent: how to use this server, with worked examples that carry the key that fetched it. format=md gives markdown.',
+    params: ['format'],
+    required: [],
+    answers: [],
+    consequential: false,
+    errors: COMMON_ERRORS,
+    page: 'text/html',
+  },
+  '/healthz': { summary: 'Health', description: 'Answers {"ok": true} while the server runs. No key needed.', params: [], required: [], answers: ['Health'], consequential: false, errors: [], open: true },
+  '/': { summary: 'README', description: 'The README as a page. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'text/html' },
+  '/openapi.json': { summary: 'This document', description: 'OpenAPI 3.1 for every endpoint. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'application/json' },
+};
+
+/** /context and /callback take format=md and format=text respectively: the format's values differ per endpoint. */
+export const FORMATS: Partial<Record<string, readonly string[]>> = {
+  '/context': ['md', 'html'],
+  '/shell': ['json', 'text'],
+  '/callback': ['json', 'text'],
+  '/history': ['json', 'text'],
+  '/sessions': ['json', 'text'],
+};

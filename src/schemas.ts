@@ -1,0 +1,119 @@
+// The answers' JSON Schemas (2020-12, as OpenAPI 3.1 takes them): what /openapi.json documents
+// and what the tests check every real answer against, so that the two cannot drift apart.
+// Objects are closed (additionalProperties: false): a field the code adds without documenting
+// it here fails the tests.
+type Schema = Record<string, unknown>;
+
+const int = (description: string, minimum = 0): Schema => ({ type: 'integer', minimum, description });
+const str = (description: string): Schema => ({ type: 'string', description });
+const nullable = (schema: Schema): Schema => ({ ...schema, type: [schema.type as string, 'null'] });
+const url = (description: string): Schema => ({ type: 'string', format: 'uri', description });
+
+const STATUS = { type: 'string', enum: ['queued', 'running', 'done', 'timeout', 'canceled', 'interrupted', 'error'], description: 'queued/running: not finished; done: see exit_code' };
+
+const TICKET_FIELDS: Record<string, Schema> = {
+  type: { type: 'string', enum: ['status', 'result'], description: 'status while queued or running, result once finished' },
+  ticket: int('the ticket number, 1, 2, 3 … per session', 1),
+  session: str('the session name'),
+  input: str('the command as sent (a key in it reads REDACTED)'),
+  status: STATUS,
+  exit_code: nullable(int('the shell\'s exit code once done', -1)),
+  signal: nullable(str('the signal that ended the shell, if one did')),
+  output: str('stdout and stderr merged, in arrival order; long outputs show head and tail'),
+  output_bytes: int('every byte the command wrote'),
+  truncated: { type: 'boolean', description: 'true when stored output dropped bytes' },
+  output_dropped_bytes: int('bytes written but not stored (gone for good)'),
+  output_offset: int('where output starts in the stored output'),
+  output_stored_bytes: int('bytes of stored output (what offset/limit page through)'),
+  output_omitted_bytes: int('stored bytes this answer does not show'),
+  next_page: url('the next part of the stored output'),
+  submitted_at: { type: 'string', format: 'date-time' },
+  started_at: { type: ['string', 'null'], format: 'date-time' },
+  finished_at: { type: ['string', 'null'], format: 'date-time' },
+  duration_ms: nullable(int('run time in milliseconds')),
+  timeout: int('the ticket\'s time limit in seconds', 1),
+  idle_timeout: int('seconds of silence that end the command', 1),
+  timeout_kind: { type: 'string', enum: ['hard', 'idle'] },
+  background: {
+    type: 'array',
+    description: 'processes the finished ticket left running, while they run',
+    items: { type: 'object', properties: { pid: int('process id', 1), command: str('its command line') }, required: ['pid', 'command'], additionalProperties: false },
+  },
+  poll: url('unfinished: the callback URL with a long-poll wait; new with every answer'),
+  cancel: url('unfinished: stops the command'),
+  shell: url('finished: append a URL-encoded command to run the next one in this session'),
+  notice: str('something about this request the server changed (a shortened wait)'),
+  next: str('what to do now, in words'),
+};
+
+const TICKET_REQUIRED = ['type', 'ticket', 'session', 'input', 'status', 'exit_code', 'signal', 'output', 'output_bytes', 'truncated', 'submitted_at', 'started_at', 'finished_at', 'duration_ms', 'timeout'];
+
+function object(properties: Record<string, Schema>, required: string[], description: string): Schema {
+  return { type: 'object', description, properties, required, additionalProperties: false };
+}
+
+export const SCHEMAS: Record<string, Schema> = {
+  TicketView: object(TICKET_FIELDS, [...TICKET_REQUIRED, 'next'], 'a ticket as it stands'),
+  ShellResult: object(
+    { ...TICKET_FIELDS, cached: { type: 'boolean', description: 'true when this replays an earlier identical request' } },
+    [...TICKET_REQUIRED, 'next', 'cached'],
+    'a submission that finished within wait: the ticket view',
+  ),
+  CancelAnswer: object({ ...TICKET_FIELDS, canceled: { type: 'boolean', description: 'false when it had already ended' } }, [...TICKET_REQUIRED, 'next', 'canceled'], 'the ticket after the cancel'),
+  Submission: object(
+    {
+      type: { const: 'submission' },
+      ticket: int('the ticket number', 1),
+      session: str('the session name (new when none was given)'),
+      input: str('the command as sent'),
+      status: STATUS,
+      cached: { type: 'boolean', description: 'true when this replays an earlier identical request' },
+      callback: url('the ticket view'),
+      poll: url('the ticket view with a long-poll wait'),
+      cancel: url('stops the command'),
+      notice: str('something about this request the server changed'),
+      next: str('what to do now'),
+    },
+    ['type', 'ticket', 'session', 'input', 'status', 'cached', 'callback', 'poll', 'cancel', 'next'],
+    'a command accepted, not finished yet',
+  ),
+  DamagedEntry: object(
+    { type: { const: 'damaged' }, ticket: int('the ticket number', 1), session: str('the session'), error: str('what is wrong with its record') },
+    ['type', 'ticket', 'session', 'error'],
+    'a ticket whose record on disk is damaged',
+  ),
+  History: {
+    type: 'array',
+    description: 'the session\'s tickets in ticket order (history entries carry no URLs and no next)',
+    items: { oneOf: [object(TICKET_FIELDS, TICKET_REQUIRED, 'a ticket'), { $ref: '#/components/schemas/DamagedEntry' }] },
+  },
+  Sessions: object(
+    {
+      type: { const: 'sessions' },
+      count: int('how many sessions'),
+      sessions: {
+        type: 'array',
+        items: object(
+          {
+            session: str('its name'),
+            key: { type: ['string', 'null'], description: 'the key that made it (HASH for the operator\'s)' },
+            tickets: int('how many tickets'),
+            last_ticket: nullable(int('its last ticket number', 1)),
+            last_activity: { type: 'string', format: 'date-time' },
+            busy: { type: 'boolean', description: 'something is running or queued' },
+            history: url('its history'),
+            view: url('a read-only live page of it'),
+            shell: url('append a URL-encoded command to run one there'),
+          },
+          ['session', 'key', 'tickets', 'last_ticket', 'last_activity', 'busy', 'history', 'view', 'shell'],
+          'a session',
+        ),
+      },
+      next: str('what to do now'),
+    },
+    ['type', 'count', 'sessions', 'next'],
+    'every session, newest first',
+  ),
+  Health: object({ ok: { const: true } }, ['ok'], 'the server answers'),
+  ErrorAnswer: object({ error: str('what was wrong'), hint: str('how to fix the request') }, ['error', 'hint'], 'an error'),
+};
