@@ -9,7 +9,7 @@ import { AuditLog } from './audit.js';
 import { Auth, checkPermission, clientAddress, presentedCredential } from './auth.js';
 import type { Keyring } from './keys.js';
 import { LockOut } from './lockout.js';
-import { TOKEN_IN_TEXT, TokenSigner } from './tokens.js';
+import { TOKEN_IN_TEXT, TokenCache, TokenSigner } from './tokens.js';
 import type { Config } from './config.js';
 import type { AppDeps, RequestContext } from './deps.js';
 import { HttpError, parseQuery, sendJson, splitUrl } from './http.js';
@@ -66,6 +66,7 @@ function maxRecordBytes(config: Config): number {
 
 export function createApp(config: Config, logger: Logger, redactor: Redactor, keyring: Keyring, commandUser: CommandUser | null): App {
   const signer = new TokenSigner(config.hash, (name) => keyring.secretOf(name));
+  const tokens = new TokenCache(signer, config.tokenTtl);
   // Tokens are redacted from logs and stored commands like keys: only real ones (they verify).
   redactor.recognise(TOKEN_IN_TEXT, (candidate) => signer.verify(candidate).ok);
   const layout = new SessionLayout(config.sessionsDir);
@@ -99,6 +100,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     scheduler,
     keyring,
     signer,
+    tokens,
     auth: new Auth(keyring, signer, lockOut),
     logger,
     site,
@@ -146,6 +148,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     reopenLogs: () => audit.reopen(),
     reloadKeys: () => {
       const problems = keyring.load();
+      tokens.clear();
       redactor.setSecrets(keyring.secrets());
       for (const { line, problem } of problems) logger.warn('a line of KEYS_FILE is left out', { file: config.keysFile, line, problem });
       logger.info('keys loaded', { keys: keyring.names() });

@@ -45,7 +45,10 @@ export class AuditLog {
 
   /** Appends one line. A failure is logged, never thrown: the command has happened anyway. */
   record(event: AuditEvent): void {
-    const line = JSON.stringify(this.redactor.value({ time: new Date().toISOString(), ...event })) + '\n';
+    const record = { time: new Date().toISOString(), ...event };
+    let line = JSON.stringify(record);
+    if (this.redactor.mayHold(line)) line = JSON.stringify(this.redactor.value(record));
+    line += '\n';
     try {
       this.fd ??= fs.openSync(this.file, 'a', 0o600);
       fs.writeSync(this.fd, line);

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth, Principal } from './auth.js';
 import type { Keyring } from './keys.js';
-import type { TokenSigner } from './tokens.js';
+import type { TokenCache, TokenSigner } from './tokens.js';
 import type { Config } from './config.js';
 import type { Query } from './http.js';
 import type { Logger } from './log.js';
@@ -18,6 +18,7 @@ export interface AppDeps {
   readonly auth: Auth;
   readonly keyring: Keyring;
   readonly signer: TokenSigner;
+  readonly tokens: TokenCache;
   readonly logger: Logger;
   readonly site: SiteContext;
   readonly readme: () => string | undefined;
@@ -56,5 +57,6 @@ export type AnswerContext = Omit<RequestContext, 'req' | 'res' | 'query'> & {
 /** An answer: the JSON view, and its plain-text rendering (format=text, and MCP's text part). */
 export interface Answer<T> {
   readonly json: T;
-  readonly text: string;
+  /** Rendered only when asked for: most answers go out as JSON. */
+  text(): string;
 }

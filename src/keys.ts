@@ -37,12 +37,10 @@ export function parseKeys(text: string): { keys: Map<string, string>; problems: 
 interface Key {
   readonly name: string;
   readonly secret: string;
-  readonly digest: Buffer;
+  readonly bytes: Buffer;
 }
 
-function digest(value: string): Buffer {
-  return crypto.createHash('sha256').update(value, 'utf8').digest();
-}
+const toKey = (name: string, secret: string): Key => ({ name, secret, bytes: Buffer.from(secret, 'utf8') });
 
 export class Keyring {
   private keys: Key[] = [];
@@ -51,23 +49,30 @@ export class Keyring {
     private readonly hash: string,
     private readonly file: string | null,
   ) {
-    this.keys = [{ name: OPERATOR_KEY, secret: hash, digest: digest(hash) }];
+    this.keys = [toKey(OPERATOR_KEY, hash)];
   }
 
   /** (Re)reads KEYS_FILE. Throws when the file cannot be read at all; bad lines are only reported. */
   load(): KeyProblem[] {
     if (this.file === null) return [];
     const { keys, problems } = parseKeys(fs.readFileSync(this.file, 'utf8'));
-    this.keys = [{ name: OPERATOR_KEY, secret: this.hash, digest: digest(this.hash) }, ...[...keys].map(([name, secret]) => ({ name, secret, digest: digest(secret) }))];
+    this.keys = [toKey(OPERATOR_KEY, this.hash), ...[...keys].map(([name, secret]) => toKey(name, secret))];
     return problems;
   }
 
-  /** The name of the key `presented` is, or undefined. Every key is compared: no early exit. */
+  /**
+   * The name of the key `presented` is, or undefined. Every key is compared, in constant time
+   * (timingSafeEqual on the bytes; a key of another length is compared with itself, so that
+   * the time spent does not depend on where a guess first differs). No hashing per request:
+   * the comparison reveals at most whether some key has the guess's length.
+   */
   match(presented: string): string | undefined {
-    const candidate = digest(presented);
+    const candidate = Buffer.from(presented, 'utf8');
     let found: string | undefined;
     for (const key of this.keys) {
-      if (crypto.timingSafeEqual(candidate, key.digest) && found === undefined) found = key.name;
+      const sameLength = candidate.length === key.bytes.length;
+      const equal = crypto.timingSafeEqual(sameLength ? candidate : key.bytes, key.bytes) && sameLength;
+      if (equal && found === undefined) found = key.name;
     }
     return found;
   }

@@ -33,7 +33,11 @@ export function createLogger(redactor: Redactor, sink: LogSink = process.stdout)
     sink.write(text);
   };
   const emit = (level: 'info' | 'warn' | 'error', msg: string, fields: LogFields = {}): void => {
-    const line = JSON.stringify(redactor.value({ time: new Date().toISOString(), level, msg, ...fields }));
+    const record = { time: new Date().toISOString(), level, msg, ...fields };
+    // Serialized first; only a line that holds a secret is built again from redacted values
+    // (so it stays valid JSON). Most lines hold none, and cost one pass of includes().
+    let line = JSON.stringify(record);
+    if (redactor.mayHold(line)) line = JSON.stringify(redactor.value(record));
     pending.push(line + '\n');
     if (level === 'error') flush();
     else if (!scheduled) {

@@ -68,7 +68,8 @@ function query(args: Args): Map<string, string> {
 /** A tool's result: its text (status line first, then the output) and the protocol's view. */
 async function result<T>(answer: () => Promise<Answer<T>>): Promise<{ content: Array<{ type: 'text'; text: string }>; structuredContent: Record<string, unknown>; isError?: boolean }> {
   try {
-    const { json, text } = await answer();
+    const { json, text: render } = await answer();
+    const text = render();
     const structured = Array.isArray(json) ? { tickets: json } : (json as Record<string, unknown>);
     return { content: [{ type: 'text', text }], structuredContent: structured };
   } catch (error) {

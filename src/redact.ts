@@ -3,10 +3,13 @@
 // they are serialized) and on output as it streams, so every line stays valid JSON and a
 // command's text is kept exactly as the agent sent it, but for the secret itself.
 export const REDACTED = 'REDACTED';
+/** A quick look for something shaped like the start of a token (`x.name.` or `r.name.`). */
+const TOKEN_HINT = /\b[xr]\.[A-Za-z0-9][A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[0-9a-z]+\./;
 
 export class Redactor {
   private secrets: string[] = [];
   private secretBytes: Buffer[] = [];
+  private escaped = false;
   private readonly replacement = Buffer.from(REDACTED, 'utf8');
   private recognised: { pattern: RegExp; isSecret: (candidate: string) => boolean } | undefined;
 
@@ -18,6 +21,7 @@ export class Redactor {
   setSecrets(secrets: readonly string[]): void {
     this.secrets = secrets.filter((secret) => secret.length > 0);
     this.secretBytes = this.secrets.map((secret) => Buffer.from(secret, 'utf8'));
+    this.escaped = this.secrets.some((secret) => JSON.stringify(secret) !== `"${secret}"`);
   }
 
   /**
@@ -48,6 +52,14 @@ export class Redactor {
       return out;
     }
     return value;
+  }
+
+  /** Whether `text` may hold a secret: a cheap test before the work of redacting values. */
+  mayHold(text: string): boolean {
+    // A secret with " or \ in it reads differently once serialized: always take the long way.
+    if (this.escaped) return true;
+    for (const secret of this.secrets) if (text.includes(secret)) return true;
+    return this.recognised !== undefined && TOKEN_HINT.test(text) && this.text(text) !== text;
   }
 
   bytes(data: Buffer): Buffer {

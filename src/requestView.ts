@@ -21,7 +21,7 @@ export function requestView(deps: AppDeps, principal: Principal | undefined): Vi
       const cacheKey = `${kind}/${session}`;
       let token = minted.get(cacheKey);
       if (token === undefined) {
-        token = deps.signer.mint(principal.key, session, kind, deps.config.tokenTtl);
+        token = deps.tokens.get(principal.key, session, kind);
         minted.set(cacheKey, token);
       }
       return `token=${token}`;

@@ -21,6 +21,42 @@ export const TOKEN_IN_TEXT = /\b[xr]\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9
 
 export type Verified = { ok: true; token: Token } | { ok: false; problem: 'malformed' | 'forged' | 'expired' | 'revoked' };
 
+/**
+ * Tokens already minted, reused for a minute: minting is an HMAC, and every answer carries one.
+ * A token handed out a minute after it was minted expires a minute sooner; nothing else changes,
+ * since tokens are checked when they are used. Emptied when the keys change. Bounded.
+ */
+export class TokenCache {
+  private readonly tokens = new Map<string, { token: string; at: number }>();
+
+  constructor(
+    private readonly signer: TokenSigner,
+    private readonly ttlSeconds: number,
+    private readonly now: () => number = Date.now,
+    private readonly reuseMs = 60_000,
+    private readonly max = 10_000,
+  ) {}
+
+  get(key: string, session: string, access: Access): string {
+    const id = `${access}/${key}/${session}`;
+    const now = this.now();
+    const known = this.tokens.get(id);
+    if (known !== undefined && now - known.at < this.reuseMs) return known.token;
+    const token = this.signer.mint(key, session, access, this.ttlSeconds);
+    this.tokens.delete(id);
+    this.tokens.set(id, { token, at: now });
+    if (this.tokens.size > this.max) {
+      const oldest = this.tokens.keys().next().value;
+      if (oldest !== undefined) this.tokens.delete(oldest);
+    }
+    return token;
+  }
+
+  clear(): void {
+    this.tokens.clear();
+  }
+}
+
 export class TokenSigner {
   private readonly secret: Buffer;
 

@@ -128,3 +128,35 @@ describe('OutputSpool', () => {
     expect(storedText(spool)).toBe('\n[llmass: output after byte 0 was not stored: the spool could not be written (ENOENT)]\n');
   });
 });
+
+describe('keys and tokens', () => {
+  it('matches a presented key in constant time to its name, whatever its length', async () => {
+    const { Keyring } = await import('../src/keys.js');
+    const ring = new Keyring('h'.repeat(40), null);
+    expect(ring.match('h'.repeat(40))).toBe('HASH');
+    for (const guess of ['h'.repeat(39), 'h'.repeat(41), 'x'.repeat(40), '']) expect(ring.match(guess)).toBeUndefined();
+  });
+
+  it('reuses a minted token for a minute, mints anew after, and forgets all when the keys change', async () => {
+    const { TokenCache, TokenSigner } = await import('../src/tokens.js');
+    let now = 1_000_000_000;
+    let secret: string | undefined = 'k'.repeat(40);
+    const signer = new TokenSigner('h'.repeat(40), () => secret, () => now);
+    const cache = new TokenCache(signer, 3600, () => now);
+    const first = cache.get('agent', 's1', 'exec');
+    now += 59_000;
+    expect(cache.get('agent', 's1', 'exec')).toBe(first);
+    expect(cache.get('agent', 's1', 'read')).not.toBe(first);
+    now += 2_000;
+    const second = cache.get('agent', 's1', 'exec');
+    expect(second).not.toBe(first);
+    expect(signer.verify(second)).toMatchObject({ ok: true, token: { session: 's1', key: 'agent', access: 'exec' } });
+    secret = undefined;
+    expect(signer.verify(second)).toEqual({ ok: false, problem: 'revoked' });
+    now += 3_600_000;
+    secret = 'k'.repeat(40);
+    expect(signer.verify(second)).toEqual({ ok: false, problem: 'expired' });
+    cache.clear();
+    expect(cache.get('agent', 's1', 'exec')).not.toBe(second);
+  });
+});

@@ -10,7 +10,7 @@ import { outputPlan, requireTicketRecord } from './common.js';
 
 export const callback: Handler = async (ctx) => {
   const answer = await callbackAnswer(ctx, ctx.query);
-  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
   else sendJson(ctx.req, ctx.res, 200, answer.json);
 };
 
@@ -45,5 +45,5 @@ export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<
     queuePosition: deps.scheduler.positionInQueue(session, ticket),
     notice: waitNotice(wait),
   });
-  return { json: view, text: textTranscript(view) };
+  return { json: view, text: () => textTranscript(view) };
 }

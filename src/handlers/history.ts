@@ -55,7 +55,7 @@ export async function historyAnswer(ctx: AnswerContext, query: Query): Promise<A
   for await (const part of textBatches(await historyFirstLine(ctx, session, numbers), (async function* () {
     yield entries;
   })())) text += part;
-  return { json: entries, text };
+  return { json: entries, text: () => text };
 }
 
 /** The first line states the last ticket's status: fetch tools that summarise keep first lines. */

@@ -38,7 +38,7 @@ export interface SessionsAnswer {
 
 export const sessions: Handler = async (ctx) => {
   const answer = await sessionsAnswer(ctx, ctx.query);
-  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
   else sendJson(ctx.req, ctx.res, 200, answer.json);
 };
 
@@ -79,5 +79,6 @@ export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query
     if (found !== undefined) first += ` · newest ${newest.session}: ${statusLine(historyEntry(view, found)).slice(1, -1)}`;
   }
   const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), made by ${s.key ?? 'unknown'}, last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  view (read-only): ${s.view}\n  shell: ${s.shell}`);
-  return { json, text: `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n` };
+  const text = `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n`;
+  return { json, text: () => text };
 }

@@ -20,7 +20,7 @@ function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
 
 export const shell: Handler = async (ctx) => {
   const answer = await shellAnswer(ctx, ctx.query);
-  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
   else sendJson(ctx.req, ctx.res, 200, answer.json);
 };
 
@@ -52,8 +52,8 @@ export async function shellAnswer(ctx: AnswerContext, query: Query): Promise<Ans
   const notice = waitNotice(wait);
   if (wait.seconds > 0 && isFinal(current.meta.status)) {
     const view = ticketView(ctx.view, current, { notice });
-    return { json: { ...view, cached: submitted.replayOf !== undefined }, text: textTranscript(view) };
+    return { json: { ...view, cached: submitted.replayOf !== undefined }, text: () => textTranscript(view) };
   }
   const view = submissionView(ctx.view, current.meta, { replayOf: submitted.replayOf, notice });
-  return { json: view, text: submissionText(view) };
+  return { json: view, text: () => submissionText(view) };
 }
