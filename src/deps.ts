@@ -1,6 +1,7 @@
 // What a handler gets: the request, its parsed query, and the app's parts. Built once per
 // request in app.ts; handlers stay thin and call the store or the scheduler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AnswerCache } from './answerCache.js';
 import type { Auth, Principal } from './auth.js';
 import type { Keyring } from './keys.js';
 import type { TokenCache, TokenSigner } from './tokens.js';
@@ -19,6 +20,8 @@ export interface AppDeps {
   readonly keyring: Keyring;
   readonly signer: TokenSigner;
   readonly tokens: TokenCache;
+  /** Serialized answers of finished tickets, per asker. */
+  readonly answers: AnswerCache;
   readonly logger: Logger;
   readonly site: SiteContext;
   readonly readme: () => string | undefined;

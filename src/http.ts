@@ -112,6 +112,11 @@ export function sendJson(
   send(req, res, status, 'application/json; charset=utf-8', JSON.stringify(body) + '\n', headers);
 }
 
+/** A JSON answer already serialized (a cached one). */
+export function sendJsonText(req: IncomingMessage, res: ServerResponse, status: number, body: string): void {
+  send(req, res, status, 'application/json; charset=utf-8', body, {});
+}
+
 export function sendText(
   req: IncomingMessage,
   res: ServerResponse,

@@ -10,6 +10,8 @@ export interface Logger {
   /** Something the operator should change, though the server works. */
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** A line already serialized as JSON (the request lines); redacted like the others. */
+  line(json: string): void;
   /** Writes out lines still buffered (before the process exits). */
   flush(): void;
 }
@@ -45,7 +47,16 @@ export function createLogger(redactor: Redactor, sink: LogSink = process.stdout)
       setImmediate(flush);
     }
   };
+  const line = (json: string): void => {
+    // A line that may hold a secret is built again from its values, redacted.
+    pending.push(`${redactor.mayHold(json) ? JSON.stringify(redactor.value(JSON.parse(json))) : json}\n`);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
   return {
+    line,
     info: (msg, fields) => emit('info', msg, fields),
     warn: (msg, fields) => emit('warn', msg, fields),
     error: (msg, fields) => emit('error', msg, fields),
