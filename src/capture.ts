@@ -16,8 +16,8 @@ const DRAIN_AFTER_EXIT_MS = 150;
 export interface Capture {
   /** Date.now() of the last chunk of output (or of the start). */
   lastOutputAt(): number;
-  /** What the shell handed back on fd 3 (its state, see prelude.bash), at most MAX_STATE_BYTES. */
-  state(): string;
+  /** What the shell handed back on fd 3 (its state, see prelude.ts), at most MAX_STATE_BYTES. */
+  state(): Buffer;
   /** Reads what is left in the pipes (up to DRAIN_AFTER_EXIT_MS) into the spool; later output is discarded. */
   finish(): Promise<void>;
 }
@@ -67,7 +67,7 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateB
 
   return {
     lastOutputAt: () => last,
-    state: () => (stateBytes > maxStateBytes ? '' : Buffer.concat(stateParts).toString('utf8')),
+    state: () => (stateBytes > maxStateBytes ? Buffer.alloc(0) : Buffer.concat(stateParts)),
     async finish() {
       await drain();
       for (const stream of streams) {

@@ -3,8 +3,8 @@
 // command user must read it, and nobody but the server can change it, so nothing the agent can
 // write is ever sourced. It waits for the server's go (the command is then in its cgroup),
 // merges stderr into stdout, applies the limits, and on exit hands the shell state back on
-// fd 3: the working directory, then each exported variable as NAME=value, NUL-separated, then
-// an end mark. Builtins only: no fork.
+// fd 3: the working directory and a NUL, then `export -p`, then an end line. Builtins only:
+// no fork (exportParser.ts reads it).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,14 +21,7 @@ builtin printf '500\\n' > /proc/self/oom_score_adj 2>/dev/null
 if [ -n "\${LLMASS_CWD-}" ]; then builtin cd -- "$LLMASS_CWD" 2>/dev/null || builtin printf '[llmass: cannot enter %s]\\n' "$LLMASS_CWD"; fi
 builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB LLMASS_CWD __llmass_go
 __llmass_save_state() {
-  local __llmass_n
-  {
-    builtin printf '%s\\0' "$PWD"
-    for __llmass_n in \${!a*} \${!b*} \${!c*} \${!d*} \${!e*} \${!f*} \${!g*} \${!h*} \${!i*} \${!j*} \${!k*} \${!l*} \${!m*} \${!n*} \${!o*} \${!p*} \${!q*} \${!r*} \${!s*} \${!t*} \${!u*} \${!v*} \${!w*} \${!x*} \${!y*} \${!z*} \${!A*} \${!B*} \${!C*} \${!D*} \${!E*} \${!F*} \${!G*} \${!H*} \${!I*} \${!J*} \${!K*} \${!L*} \${!M*} \${!N*} \${!O*} \${!P*} \${!Q*} \${!R*} \${!S*} \${!T*} \${!U*} \${!V*} \${!W*} \${!X*} \${!Y*} \${!Z*} \${!_*} ; do
-      [[ \${!__llmass_n@a} == *x* ]] && builtin printf '%s=%s\\0' "$__llmass_n" "\${!__llmass_n}"
-    done
-    builtin printf 'llmass-state-end\\0'
-  } >&"$__llmass_state" 2>/dev/null
+  { builtin printf '%s\\0' "$PWD"; builtin export -p; builtin printf '# llmass-state-end\\n'; } >&"$__llmass_state" 2>/dev/null
 }
 builtin trap __llmass_save_state EXIT
 `;

@@ -14,8 +14,8 @@ import type { BackgroundProcess } from './protocol.js';
 export type StopReason = 'timeout-hard' | 'timeout-idle' | 'canceled' | 'interrupted';
 
 export type RunOutcome =
-  | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[]; state: string }
-  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: string }
+  | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[]; state: Buffer }
+  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer }
   | { kind: 'failed'; message: string };
 
 export interface RunSpec {

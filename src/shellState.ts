@@ -69,7 +69,7 @@ export class ShellStates {
   }
 
   /** After a command: keep the state its shell handed back, if it is complete. */
-  capture(session: string, text: string): void {
+  capture(session: string, text: Buffer): void {
     if (!this.usesBash) return;
     const state = parseShellState(text);
     if (state === undefined) return; // killed, or replaced itself with exec: the previous state stands
