@@ -20,7 +20,6 @@ import { routes } from './routes.js';
 import { cursorMaker, type SiteContext, type ViewContext } from './views.js';
 import { requestView } from './requestView.js';
 import { AnswerCache } from './answerCache.js';
-import { handleMcp } from './mcp.js';
 import { VERSION } from './handlers/openapi.js';
 import { checkParams } from './strictParams.js';
 import type { Redactor } from './redact.js';
@@ -184,6 +183,8 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
   res.setHeader('Cache-Control', 'no-store');
   try {
     if ((req.url ?? '').split('?')[0] === '/mcp') {
+      // Loaded at the first MCP request: the SDK is large, and a smaller server forks faster.
+      const { handleMcp } = await import('./mcp.js');
       await handleMcp(deps, req, res, clientAddress(req, deps.config.trustProxy, deps.config.socket !== null), VERSION, log);
       return;
     }

@@ -32,6 +32,11 @@ interface TicketBase extends TicketRequest {
   readonly submitted_at: string;
   /** The name of the key that submitted it (HASH for the operator's); null in older records. */
   readonly key: string | null;
+  /**
+   * The ticket's tracking id (its cgroup and environment marker), chosen when it is submitted:
+   * a restart after a crash ends every process it started by it. Null in older records.
+   */
+  readonly process_marker: string | null;
 }
 
 export interface QueuedTicket extends TicketBase {
@@ -46,8 +51,6 @@ export interface RunningTicket extends TicketBase {
   readonly process_group: number;
   /** The group leader's start time in clock ticks since boot (/proc/<pid>/stat), to tell it from a reused PID. */
   readonly process_started: number | null;
-  /** The ticket's tracking id (its cgroup and environment marker), to end all its processes after a crash. */
-  readonly process_marker: string | null;
 }
 
 /** A finished ticket's record without its output: what a view needs besides the output. */

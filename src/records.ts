@@ -26,6 +26,7 @@ export interface Submitted extends TicketRequest {
   readonly session: string;
   readonly submitted_at: string;
   readonly key: string | null;
+  readonly process_marker: string | null;
 }
 
 /** The final record of a ticket: built here only, whoever ends the ticket. */
@@ -39,6 +40,7 @@ export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
     nonce: base.nonce,
     submitted_at: base.submitted_at,
     key: base.key,
+    process_marker: base.process_marker,
     status: ending.status,
     started_at: ending.startedAt?.toISOString() ?? null,
     finished_at: ending.finishedAt.toISOString(),
@@ -134,6 +136,7 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     nonce: textOrNull(fields, 'nonce'),
     submitted_at: time(fields, 'submitted_at'),
     key: fields.key === undefined ? null : textOrNull(fields, 'key'),
+    process_marker: markerOf(fields.process_marker),
   };
   const status = fields.status;
   if (status === 'queued') {
@@ -147,7 +150,6 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
       started_at: time(fields, 'started_at'),
       process_group: wholeNumber(fields, 'process_group', 2),
       process_started: wholeOrNull(fields, 'process_started', 0),
-      process_marker: markerOf(fields.process_marker),
     };
   }
   if (!isFinalStatus(status)) fail('status is not a ticket status');

@@ -38,6 +38,18 @@ export function killLeftoverGroup(ticket: RunningTicket, tracking: ProcessTracki
   return true;
 }
 
+/** Ends what a ticket recorded as queued left running: it may have started before the crash. */
+function killLeftoverProcesses(marker: string | null, tracking: ProcessTracking): boolean {
+  if (marker === null) return false;
+  const tracked = tracking.forTicket(marker, false);
+  if (tracked.members().length === 0) {
+    tracked.release();
+    return false;
+  }
+  void terminateGroup(null, tracked).then(() => tracked.release());
+  return true;
+}
+
 async function interrupt(store: TicketStore, record: QueuedTicket | RunningTicket, maxOutputBytes: number): Promise<void> {
   const spoolFile = store.layout.spoolFile(record.session, record.ticket);
   const spooled = recoverSpool(spoolFile, maxOutputBytes);
@@ -86,6 +98,8 @@ async function recoverSession(store: TicketStore, tracking: ProcessTracking, ses
     if (!isFinished(meta)) {
       if (meta.status === 'running' && killLeftoverGroup(meta, tracking)) {
         logger.info('ended a process group left by the previous server', { session, ticket, process_group: meta.process_group });
+      } else if (meta.status === 'queued' && killLeftoverProcesses(meta.process_marker, tracking)) {
+        logger.info('ended the processes a ticket of the previous server left', { session, ticket });
       }
       try {
         await interrupt(store, meta, maxOutputBytes);

@@ -90,7 +90,7 @@ export class Runs {
     const { session, ticket } = queued;
     const startedAt = new Date();
     const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
-    const processes = this.deps.tracking.forTicket(ProcessTracking.newId(), true);
+    const processes = this.deps.tracking.forTicket(queued.process_marker ?? ProcessTracking.newId(), true);
     let command: RunningCommand;
     try {
       const launch = this.deps.shells.launch(session);
@@ -124,11 +124,10 @@ export class Runs {
       started_at: startedAt.toISOString(),
       process_group: command.pid,
       process_started: command.startedTicks,
-      process_marker: processes.id,
     };
-    // Not final, so a failure here misreports nothing: the disk keeps `queued`, which a
-    // restart turns into `interrupted` like a running ticket.
-    const wrote = this.deps.store.write(record).catch((error: unknown) => this.deps.onError('writing a running ticket failed', error));
+    // Kept in memory only: the disk keeps `queued` (with the tracking id) until the final
+    // record, one file fewer per ticket. A restart after a crash ends the ticket's processes by
+    // that id and marks it interrupted, as it would a running record.
     let firstWritten: (stored: boolean) => void = () => undefined;
     const firstWrite = new Promise<boolean>((resolve) => (firstWritten = resolve));
     const run: Run = {
@@ -137,10 +136,7 @@ export class Runs {
       command,
       firstWrite,
       storeProblem: null,
-      finished: command.outcome.then(async (outcome) => {
-        await wrote;
-        return this.finish(queued, startedAt, outcome, spool, processes, run, firstWritten);
-      }),
+      finished: command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, processes, run, firstWritten)),
     };
     this.runs.set(ticketKey(session, ticket), run);
   }

@@ -14,7 +14,7 @@ import { TicketQueue, type Waiting } from './queue.js';
 import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
 import type { CommandUser } from './commandUser.js';
-import type { ProcessTracking } from './processTracker.js';
+import { ProcessTracking } from './processTracker.js';
 import { Runs } from './runs.js';
 import type { ShellStates } from './shellState.js';
 import type { TicketStore } from './tickets.js';
@@ -172,6 +172,7 @@ export class Scheduler {
       status: 'queued',
       submitted_at: new Date().toISOString(),
       key,
+      process_marker: ProcessTracking.newId(),
       started_at: null,
     };
     const entry = this.queue.add(record, request.input);

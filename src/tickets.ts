@@ -82,7 +82,9 @@ export class TicketStore {
   /** The session's index, creating its directory when `create` is set. */
   async open(session: string, create: boolean): Promise<SessionIndex | undefined> {
     const known = this.indexes.get(session);
-    if (known !== undefined) return (await this.exists(session)) || create ? known : undefined;
+    // A known session to write into needs no look at the disk: a directory an operator removed
+    // meanwhile is made again by the write itself (writeFileCreatingDir).
+    if (known !== undefined) return create || (await this.exists(session)) ? known : undefined;
     const dir = this.layout.sessionDir(session);
     if (create) {
       try {

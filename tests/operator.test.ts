@@ -117,6 +117,8 @@ describe('operator housekeeping', () => {
   it('keeps serving a session whose directory an operator deleted while it was idle', async () => {
     const server = await startServer();
     await run(server, 'echo before', { session: 'pruned' });
+    // As the README says: a session is pruned once /sessions shows it not busy (its shell state is kept by then).
+    expect(await until(async () => (await server.get('/sessions')).json.sessions[0]?.busy === false)).toBe(true);
     fs.rmSync(path.join(server.sessionsDir, 'pruned'), { recursive: true });
     expect((await server.get(server.url('/history', { session: 'pruned' }))).status).toBe(404);
     const after = await run(server, 'echo after', { session: 'pruned' });
