@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dedup, submissionIdentity } from '../src/dedup.js';
-import { HttpError, parseQuery } from '../src/http.js';
+import { parseQuery } from '../src/http.js';
 import { OutputSpool, recoverSpool, storedText } from '../src/output.js';
 import { requireCommand, requireTicket } from '../src/params.js';
 import { Redactor } from '../src/redact.js';
 import { stopAll, tempDir } from './helpers/server.js';
+import { statusOf } from './helpers/status.js';
 
 afterEach(stopAll);
 
@@ -54,16 +55,6 @@ describe('Dedup', () => {
     expect(dedup.find('new2', fresh)).toBeUndefined();
   });
 });
-
-function statusOf(fn: () => unknown): number {
-  try {
-    fn();
-    return 200;
-  } catch (error) {
-    if (error instanceof HttpError) return error.status;
-    throw error;
-  }
-}
 
 describe('query parsing', () => {
   it('decodes each value exactly once, with + as a space, and refuses what it cannot read', () => {

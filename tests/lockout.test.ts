@@ -2,18 +2,8 @@
 // clients fail, and the table stays bounded by forgetting unlocked clients first.
 import { describe, expect, it } from 'vitest';
 import { LockOut } from '../src/lockout.js';
-import { HttpError } from '../src/http.js';
+import { statusOf } from './helpers/status.js';
 
-
-function statusOf(fn: () => void): number {
-  try {
-    fn();
-    return 200;
-  } catch (error) {
-    if (error instanceof HttpError) return error.status;
-    throw error;
-  }
-}
 
 describe('LockOut', () => {
   it('keeps a locked client locked for its window while thousands of others fail, and stays bounded', () => {
