@@ -66,8 +66,10 @@ function maxRecordBytes(config: Config): number {
 
 export function createApp(config: Config, logger: Logger, redactor: Redactor, keyring: Keyring, commandUser: CommandUser | null): App {
   const signer = new TokenSigner(config.hash, (name) => keyring.secretOf(name));
-  const tokens = new TokenCache(signer, config.tokenTtl);
-  const answers = new AnswerCache();
+  // Reuse a token (and an answer that carries one) for at most a tenth of its life, and a minute.
+  const reuseMs = Math.min(60_000, config.tokenTtl * 100);
+  const tokens = new TokenCache(signer, config.tokenTtl, Date.now, reuseMs);
+  const answers = new AnswerCache(reuseMs);
   // Tokens are redacted from logs and stored commands like keys: only real ones (they verify).
   redactor.recognise(TOKEN_IN_TEXT, (candidate) => signer.verify(candidate).ok);
   const layout = new SessionLayout(config.sessionsDir);

@@ -22,8 +22,9 @@ export const TOKEN_IN_TEXT = /\b[xr]\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9
 export type Verified = { ok: true; token: Token } | { ok: false; problem: 'malformed' | 'forged' | 'expired' | 'revoked' };
 
 /**
- * Tokens already minted, reused for a minute: minting is an HMAC, and every answer carries one.
- * A token handed out a minute after it was minted expires a minute sooner; nothing else changes,
+ * Tokens already minted, reused for a while (a minute, or a tenth of TOKEN_TTL if that is
+ * shorter): minting is an HMAC, and every answer carries one. A token handed out a minute after
+ * it was minted expires a minute sooner; nothing else changes,
  * since tokens are checked when they are used. Emptied when the keys change. Bounded.
  */
 export class TokenCache {

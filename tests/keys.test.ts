@@ -145,6 +145,10 @@ describe('token lifetime and lock-out', () => {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const expired = await short.get(local(answer.shell) + 'true', { auth: false });
     expect(expired.status).toBe(401);
+    // A fresh answer hands out a fresh token, never the expired one again.
+    const fresh = (await short.get(short.url('/callback', { session: 'ttl', ticket: 1 }))).json;
+    expect(fresh.shell).not.toBe(answer.shell);
+    expect((await short.get(local(fresh.shell) + 'true', { auth: false })).json.status).toBe('done');
     expect(expired.json.error).toMatch(/expired/);
     const forged = answer.shell.replace(/token=([^&]+)/, (_: string, t: string) => `token=${t.slice(0, -4)}AAAA`);
     for (let i = 0; i < 2; i += 1) expect((await short.get(local(forged) + 'true', { auth: false })).status).toBe(401);
