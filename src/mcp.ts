@@ -159,7 +159,7 @@ export async function handleMcp(deps: AppDeps, req: IncomingMessage, res: Server
     deps,
     principal,
     presentedKey: key?.value,
-    view: requestView(deps, principal),
+    view: requestView(deps, principal, 'mcp'),
     log,
     signal: abort.signal,
     maxWait: Math.min(deps.config.maxWait, MCP_MAX_WAIT),

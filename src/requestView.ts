@@ -5,7 +5,7 @@ import type { AppDeps } from './deps.js';
 import type { Access } from './tokens.js';
 import type { ViewContext } from './views.js';
 
-export function requestView(deps: AppDeps, principal: Principal | undefined): ViewContext {
+export function requestView(deps: AppDeps, principal: Principal | undefined, front: 'get' | 'mcp' = 'get'): ViewContext {
   const minted = new Map<string, string>();
   return {
     get fqdn() {
@@ -14,6 +14,7 @@ export function requestView(deps: AppDeps, principal: Principal | undefined): Vi
     maxWait: deps.site.maxWait,
     outputViewBytes: deps.site.outputViewBytes,
     cursor: deps.site.cursor,
+    front,
     credential(session, access) {
       if (principal === undefined) throw new Error('a ready URL was asked for on a route without a credential');
       // Never more than the asker has: a read token's answers carry read tokens.

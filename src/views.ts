@@ -22,6 +22,32 @@ export interface SiteContext {
 export interface ViewContext extends SiteContext {
   /** `token=…` for a URL into `session`: exec unless `read` is asked for (or all the asker has). */
   readonly credential: (session: string, access?: Access) => string;
+  /** Who reads the answer: an agent fetching URLs, or an MCP client calling tools. */
+  readonly front?: 'get' | 'mcp';
+}
+
+/** The next steps, in the words of the front the agent uses: URLs to GET, or tools to call. */
+function steps(ctx: ViewContext, session: string, ticket: number) {
+  if (ctx.front === 'mcp') {
+    return {
+      nextCommand: `Next command: call shell with session ${session}.`,
+      poll: (wait: number) => `Call callback with session ${session}, ticket ${ticket} and wait=${wait}: it returns when the command finishes, or after ${wait} s.`,
+      cancel: 'Call cancel to stop it.',
+      nextPage: 'Part of the stored output is not shown: call callback with offset and limit for it.',
+      runAgain: 'To run the command again, give a new nonce.',
+      keepSession: `Keep session ${session} on later commands to keep this shell's directory and variables.`,
+      stillPoll: 'Call callback again.',
+    };
+  }
+  return {
+    nextCommand: 'Next command: GET shell with it URL-encoded after cmd=.',
+    poll: (wait: number) => `GET poll: it answers when the command finishes, or after ${wait} s.`,
+    cancel: 'GET cancel to stop it.',
+    nextPage: 'Part of the stored output is not shown: GET next_page for it.',
+    runAgain: 'To run the command again, add &nonce=<any new value>.',
+    keepSession: `Keep &session=${session} on later commands to keep this shell's directory and variables.`,
+    stillPoll: 'GET poll.',
+  };
 }
 
 function url(ctx: ViewContext, path: string, session: string, params: string, access?: Access): string {
@@ -199,10 +225,11 @@ export function ticketView(ctx: ViewContext, found: Found, options: ViewOptions 
   const view = ticketFields(ctx, found, pageUrl, options.window);
   if (options.notice !== undefined) view.notice = options.notice;
 
+  const say = steps(ctx, session, ticket);
   let next: string;
   if (isFinished(record)) {
     view.shell = shellUrl(ctx, session);
-    next = `${describeEnd(record)} Next command: GET shell with it URL-encoded after cmd=.`;
+    next = `${describeEnd(record)} ${say.nextCommand}`;
     if (view.background !== undefined) next += ` Still running in the background: ${view.background.map((p) => `pid ${p.pid}`).join(', ')}.`;
   } else {
     const elapsedMs = Math.max(0, (options.now ?? Date.now()) - Date.parse(record.started_at ?? record.submitted_at));
@@ -211,15 +238,15 @@ export function ticketView(ctx: ViewContext, found: Found, options: ViewOptions 
     view.cancel = cancelUrl(ctx, session, ticket);
     if (record.status === 'queued') {
       const ahead = options.queuePosition ?? 0;
-      next = `Queued${ahead > 0 ? ` behind ${ahead} ticket(s)` : ''}. GET poll: it answers when the ticket finishes, or after ${waitSeconds} s.`;
+      next = `Queued${ahead > 0 ? ` behind ${ahead} ticket(s)` : ''}. ${say.poll(waitSeconds)}`;
     } else if (found.note !== undefined) {
-      next = `${found.note} GET poll.`;
+      next = `${found.note} ${say.stillPoll}`;
     } else {
-      next = `Running for ${Math.round(elapsedMs / 1000)} s; output so far shown. GET poll: it answers when the command finishes, or after ${waitSeconds} s. GET cancel to stop it.`;
+      next = `Running for ${Math.round(elapsedMs / 1000)} s; output so far shown. ${say.poll(waitSeconds)} ${say.cancel}`;
     }
   }
   if (view.output_dropped_bytes !== undefined && options.window === undefined) next += droppedAdvice(view.output_dropped_bytes);
-  if (view.next_page !== undefined) next += ' Part of the stored output is not shown: GET next_page for it.';
+  if (view.next_page !== undefined) next += ` ${say.nextPage}`;
   view.next = next;
   return view;
 }
@@ -240,10 +267,11 @@ export function submissionView(ctx: ViewContext, record: TicketMeta, options: Su
   const { session, ticket } = record;
   const waitSeconds = suggestedWait(0, ctx.maxWait);
   const state = isFinished(record) ? `It has ended (${record.status}).` : `It is ${record.status}.`;
+  const say = steps(ctx, session, ticket);
   let first: string;
   if (options.replayOf !== undefined) {
     const ago = Math.max(0, Math.round(((options.now ?? Date.now()) - options.replayOf.submittedAt) / 1000));
-    first = `Not run again: this is a replay of ticket ${ticket}, the same request made ${ago} s ago in session ${session}. ${state} To run the command again, add &nonce=<any new value>.`;
+    first = `Not run again: this is a replay of ticket ${ticket}, the same request made ${ago} s ago in session ${session}. ${state} ${say.runAgain}`;
   } else {
     first = `Accepted as ticket ${ticket} in session ${session}. ${state}`;
   }
@@ -257,7 +285,7 @@ export function submissionView(ctx: ViewContext, record: TicketMeta, options: Su
     callback: callbackUrl(ctx, session, ticket),
     poll: callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`),
     cancel: cancelUrl(ctx, session, ticket),
-    next: `${first} GET poll for the result: it answers when the command finishes, or after ${waitSeconds} s. Keep &session=${session} on later commands to keep this shell's directory and variables.`,
+    next: `${first} ${say.poll(waitSeconds)} ${say.keepSession}`,
   };
   if (options.notice !== undefined) view.notice = options.notice;
   return view;

@@ -101,9 +101,12 @@ describe('/mcp', () => {
       expect(shortText.split('\n')[0]).toMatch(/^\[ticket 1 · done · exit 0 · \d+ ms\]$/);
       expect(shortText).toContain('via mcp\n');
       expect(short.structuredContent).toMatchObject({ ticket: 1, session: 'mcp', status: 'done', exit_code: 0, output: 'via mcp\n' });
+      // next speaks in tool calls, not in URLs to GET.
+      expect(short.structuredContent).toMatchObject({ next: expect.stringMatching(/call shell with session mcp/) });
 
       const long = await client.callTool({ name: 'shell', arguments: { cmd: 'sleep 1.5; echo slow', session: 'mcp' } });
-      expect(long.structuredContent).toMatchObject({ type: 'submission', ticket: 2 });
+      expect(long.structuredContent).toMatchObject({ type: 'submission', ticket: 2, next: expect.stringMatching(/Call callback with session mcp, ticket 2/) });
+      expect((long.structuredContent as { next: string }).next).not.toMatch(/\bGET\b/);
       let view = long.structuredContent as { status: string };
       while (view.status === 'queued' || view.status === 'running' || (view as { type?: string }).type === 'submission') {
         const polled = await client.callTool({ name: 'callback', arguments: { session: 'mcp', ticket: 2, wait: 5 } });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, startServer, stopAll, type TestServer } from './helpers/server.js';
+import { run, startServer, stopAll, until, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -94,6 +94,8 @@ describe('the hash never leaks', () => {
     await server.get(`/shell?cmd=echo&hash=${server.hash}&session=leak%2F..`, { auth: false });
     await server.get('/sessions', { auth: false, headers: { Authorization: `Bearer ${server.hash}` } });
     await run(server, 'env', { session: 'leak' });
+    // The shell state is kept just after the answer: scan once the session is no longer busy.
+    expect(await until(async () => (await server.get('/sessions')).json.sessions.every((entry: { busy: boolean }) => !entry.busy))).toBe(true);
     const printed = server.output();
     expect(printed).toContain('"path":"/nosuchpath"');
     expect(printed).not.toContain(server.hash);
