@@ -59,6 +59,30 @@ export function commandLine(shell: string, input: string, user: CommandUser | nu
   };
 }
 
+/**
+ * Variables the dynamic loader and libc act on in a program started by root (glibc ignores them
+ * only for setuid programs): LD_PRELOAD and the like. setpriv starts as root, so a confined
+ * command's environment must not reach it with these: an agent could `export LD_PRELOAD=…` and
+ * have its library run as root in the next command's setpriv.
+ */
+const LOADER_SENSITIVE = /^(LD_[A-Z_]*|GCONV_PATH|GETCONF_DIR|GLIBC_TUNABLES|HOSTALIASES|LOCALDOMAIN|LOCPATH|MALLOC_[A-Z_]*|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|TMPDIR|TZDIR)$/;
+/** What such a variable is called on its way through setpriv; the prelude renames it back. */
+export const KEPT_PREFIX = 'LLMASS_KEEP_';
+
+/**
+ * The environment setpriv starts with: the command's, but with every loader-sensitive variable
+ * renamed (KEPT_PREFIX), so that root's setpriv ignores it; the prelude, running as the command
+ * user, gives it its name back before the command runs.
+ */
+export function environmentThroughSetpriv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const safe: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    safe[LOADER_SENSITIVE.test(name) ? `${KEPT_PREFIX}${name}` : name] = value;
+  }
+  return safe;
+}
+
 /** The environment of a session's first command. */
 export function firstEnvironment(serverEnv: NodeJS.ProcessEnv, user: CommandUser | null, shell: string): Record<string, string> {
   if (user !== null) {

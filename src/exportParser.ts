@@ -14,7 +14,7 @@ export interface SavedShell {
 export const STATE_END = '# llmass-state-end\n';
 const DECLARE = /declare -[-a-zA-Z]+ ([A-Za-z_][A-Za-z0-9_]*)/y;
 /** Set by the server for each command: never carried from one command to the next. */
-const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV)$|^BASH_FUNC_/;
+const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV)$|^BASH_FUNC_|^LLMASS_KEEP_/;
 
 const ANSI_C: Readonly<Record<string, number>> = { a: 7, b: 8, e: 27, E: 27, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92, "'": 39, '"': 34, '?': 63 };
 

@@ -19,7 +19,10 @@ builtin ulimit -v "\${LLMASS_MAX_MEMORY_KB:-unlimited}" 2>/dev/null
 builtin printf '500\\n' > /proc/self/oom_score_adj 2>/dev/null
 # Entered as the command user: the server (root without DAC capabilities) may not enter its home.
 if [ -n "\${LLMASS_CWD-}" ]; then builtin cd -- "$LLMASS_CWD" 2>/dev/null || builtin printf '[llmass: cannot enter %s]\\n' "$LLMASS_CWD"; fi
-builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB LLMASS_CWD __llmass_go
+# Loader variables (LD_PRELOAD …) cross setpriv under another name, so that root's setpriv ignores
+# them; here, as the command user, they get their names back.
+for __llmass_v in \${!LLMASS_KEEP_*}; do builtin export "\${__llmass_v#LLMASS_KEEP_}=\${!__llmass_v}"; builtin unset "$__llmass_v"; done
+builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB LLMASS_CWD __llmass_go __llmass_v
 __llmass_save_state() {
   { builtin printf '%s\\0' "$PWD"; builtin export -p; builtin printf '# llmass-state-end\\n'; } >&"$__llmass_state" 2>/dev/null
 }

@@ -11,7 +11,7 @@ import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TimeoutK
 import type { Waiting } from './queue.js';
 import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
-import { commandLine, type CommandUser } from './commandUser.js';
+import { commandLine, environmentThroughSetpriv, type CommandUser } from './commandUser.js';
 import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from './processTracker.js';
 import { startCommand, type RunOutcome, type RunningCommand } from './runner.js';
 import { MAX_STATE_BYTES, type ShellStates } from './shellState.js';
@@ -103,7 +103,9 @@ export class Runs {
         program,
         args,
         cwd: confined ? '/' : launch.cwd,
-        env: { ...launch.env, [MARKER_VARIABLE]: processes.id, ...(confined ? { LLMASS_CWD: launch.cwd } : {}) },
+        env: confined
+          ? environmentThroughSetpriv({ ...launch.env, [MARKER_VARIABLE]: processes.id, LLMASS_CWD: launch.cwd })
+          : { ...launch.env, [MARKER_VARIABLE]: processes.id },
         timeoutMs: queued.timeout * 1000,
         idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
         spool,

@@ -128,6 +128,28 @@ describe.skipIf(!isRoot)('COMMAND_USER', () => {
     expect(victim.json).toMatchObject({ status: 'done', output: 'first\n' });
   });
 
+  it('never lets an exported LD_PRELOAD reach the root side of the next command\'s start', async () => {
+    const dir = fs.mkdtempSync('/tmp/llmass-preload-');
+    try {
+      fs.chmodSync(dir, 0o1777);
+      const marks = path.join(dir, 'marks');
+      const source = path.join(dir, 'mark.c');
+      fs.writeFileSync(source, `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) { FILE *f = fopen("${marks}", "a"); if (f) { fprintf(f, "uid=%d\\n", (int) getuid()); fclose(f); } }\n`);
+      const library = path.join(dir, 'mark.so');
+      execFileSync('cc', ['-shared', '-fPIC', '-o', library, source]);
+      fs.chmodSync(library, 0o755);
+      const server = await startServer(confined());
+      await run(server, `export LD_PRELOAD=${library}`, { session: 'preload' });
+      const second = await run(server, 'echo "$LD_PRELOAD"; /bin/true', { session: 'preload' });
+      expect(second.output).toBe(`${library}\n`);
+      const lines = fs.readFileSync(marks, 'utf8').trim().split('\n');
+      expect(lines).toContain(`uid=${uid}`);
+      expect(lines).not.toContain('uid=0');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to start as root or as its own user, saying why', async () => {
     for (const [name, why] of [['root', /is root/], ['no-such-user-x', /does not exist/]] as const) {
       const server = await startServer({ env: { COMMAND_USER: name }, expectExit: true });
