@@ -1,6 +1,6 @@
 // Start-up checks that keep the server's state out of the commands' reach: SESSIONS_DIR and
-// the audit log private to the server (tightened, with a log line, if they are not), .env
-// private, and, with COMMAND_USER, the code (server and prelude) not writable by that user.
+// the audit log private to the server (tightened, with a log line, if they are not), .env and
+// KEYS_FILE private, and, with COMMAND_USER, the code (server and prelude) not writable by that user.
 // Also the first lines the server prints: who commands run as.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,6 +30,7 @@ export function securePrivateFiles(config: Config, cwd: string, logger: Logger):
   keepPrivate(path.dirname(config.auditLog), 0o700, 'dir', logger);
   keepPrivate(config.auditLog, 0o600, 'file', logger);
   keepPrivate(path.join(cwd, '.env'), 0o600, 'file', logger);
+  if (config.keysFile !== null) keepPrivate(config.keysFile, 0o600, 'file', logger);
 }
 
 /** The files a command must not be able to change: the server's code. */

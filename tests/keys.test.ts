@@ -22,7 +22,7 @@ const plain = (url: string): Promise<Answer> => server.get(local(url), { auth: f
 beforeAll(async () => {
   const dir = tempDir();
   keysFile = path.join(dir, 'keys');
-  fs.writeFileSync(keysFile, `# agents\nalice ${alice}\nbob ${bob}\nbroken-line\ncarol short\n`);
+  fs.writeFileSync(keysFile, `# agents\nalice ${alice}\nbob ${bob}\nbroken-line\ncarol short\n`, { mode: 0o644 });
   server = await startServer({ dir, env: { KEYS_FILE: keysFile, AUTH_MAX_FAILURES: '50' } });
 });
 afterAll(stopAll);
@@ -36,6 +36,11 @@ describe('named keys', () => {
     expect(audit.filter((line) => line.event === 'accepted').map((line) => `${line.session}:${line.key}`)).toEqual(['alices:alice', 'bobs:bob']);
     const sessions = (await server.get('/sessions')).json.sessions;
     expect(Object.fromEntries(sessions.map((s: { session: string; key: string }) => [s.session, s.key]))).toMatchObject({ alices: 'alice', bobs: 'bob' });
+  });
+
+  it('keeps the keys file private: others\' access is taken away at start, with a log line', () => {
+    expect(fs.statSync(keysFile).mode & 0o777).toBe(0o600);
+    expect(server.output()).toMatch(new RegExp(`tightened permissions.*${keysFile.replaceAll('/', '\\/')}`));
   });
 
   it('reports a malformed line by its number, never its secret', () => {
