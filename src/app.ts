@@ -184,7 +184,11 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
   // Every answer may carry the hash in its URLs or reveal what ran: nothing is cached.
   res.setHeader('Cache-Control', 'no-store');
   try {
-    if ((req.url ?? '').split('?')[0] === '/mcp') {
+    if ((req.url?.length ?? 0) > MAX_URL_BYTES) {
+      throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES / 1024} KiB`, 'a command may be up to 128 KiB; for longer scripts write them to a file over several commands, or fetch them with curl');
+    }
+    const { pathname, rawQuery } = splitUrl(req);
+    if (pathname === '/mcp') {
       // Loaded at the first MCP request: the SDK is large, and a smaller server forks faster.
       const { handleMcp } = await import('./mcp.js');
       await handleMcp(deps, req, res, clientAddress(req, deps.config.trustProxy, deps.config.socket !== null), VERSION, log);
@@ -195,10 +199,6 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
         Allow: 'GET, HEAD',
       });
     }
-    if ((req.url?.length ?? 0) > MAX_URL_BYTES) {
-      throw new HttpError(414, `the URL is longer than ${MAX_URL_BYTES / 1024} KiB`, 'a command may be up to 128 KiB; for longer scripts write them to a file over several commands, or fetch them with curl');
-    }
-    const { pathname, rawQuery } = splitUrl(req);
     const route = routes.get(pathname);
     if (route === undefined) {
       throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, 'the endpoints are /context, /shell, /callback, /history, /cancel, /sessions, /view, /openapi.json and /mcp; GET /context for how to use them');

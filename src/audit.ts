@@ -45,10 +45,7 @@ export class AuditLog {
 
   /** Appends one line. A failure is logged, never thrown: the command has happened anyway. */
   record(event: AuditEvent): void {
-    const record = { time: new Date().toISOString(), ...event };
-    let line = JSON.stringify(record);
-    if (this.redactor.mayHold(line)) line = JSON.stringify(this.redactor.value(record));
-    line += '\n';
+    const line = this.redactor.serialize({ time: new Date().toISOString(), ...event }) + '\n';
     try {
       this.fd ??= fs.openSync(this.file, 'a', 0o600);
       fs.writeSync(this.fd, line);

@@ -14,6 +14,9 @@ export type Principal =
 
 type Credential = { readonly kind: 'key' | 'token'; readonly value: string };
 
+/** The query parameters that carry a credential: every authenticated endpoint takes them. */
+export const CREDENTIAL_PARAMS: readonly string[] = ['hash', 'token'];
+
 /** The credential a request presents: `token=`, `hash=`, or the Authorization header. */
 export function presentedCredential(req: IncomingMessage, q: Query): Credential | undefined {
   const token = q.get('token');

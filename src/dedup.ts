@@ -3,6 +3,7 @@
 // the same session (or both sessionless), the same parameters, the *latest* submission of that
 // session (nothing was submitted there since), and a ticket still unfinished or finished less
 // than DEDUP_WINDOW ago. Memory holds one entry per session, and finished ones expire.
+import { CREDENTIAL_PARAMS } from './auth.js';
 import type { Query } from './http.js';
 
 export interface Replay {
@@ -20,13 +21,11 @@ interface Entry extends Replay {
   finishedAt: number | null;
 }
 
-/** Parameters that name who asks, not what is asked: not part of a submission's identity. */
-const CREDENTIALS = new Set(['hash', 'token']);
 const SWEEP_EVERY = 256;
 
-/** A submission's identity: its parameters (credentials left out), in a fixed order. */
+/** A submission's identity: its parameters (the credential, which names who asks, left out), in a fixed order. */
 export function submissionIdentity(query: Query): string {
-  const pairs = [...query].filter(([name]) => !CREDENTIALS.has(name)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const pairs = [...query].filter(([name]) => !CREDENTIAL_PARAMS.includes(name)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify(pairs);
 }
 

@@ -15,6 +15,12 @@ export const STATE_END = '# llmass-state-end\n';
 const DECLARE = /declare -[-a-zA-Z]+ ([A-Za-z_][A-Za-z0-9_]*)/y;
 /** Set by the server for each command: never carried from one command to the next. */
 const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV)$|^BASH_FUNC_|^LLMASS_KEEP_/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Whether a saved variable may be carried to the next command: a real name, not one the server sets. */
+export function isCarriedVariable(name: string): boolean {
+  return VARIABLE_NAME.test(name) && !SERVER_OWNED.test(name);
+}
 
 const ANSI_C: Readonly<Record<string, number>> = { a: 7, b: 8, e: 27, E: 27, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92, "'": 39, '"': 34, '?': 63 };
 
@@ -97,7 +103,7 @@ export function parseShellState(bytes: Buffer): SavedShell | undefined {
     else if (body.startsWith("=$'", i)) parsed = ansiC(body, i + 3);
     if (parsed === undefined || body[parsed[1]] !== '\n') return undefined;
     i = parsed[1] + 1;
-    if (!SERVER_OWNED.test(name)) env[name] = utf8(parsed[0]);
+    if (isCarriedVariable(name)) env[name] = utf8(parsed[0]);
   }
   return { cwd, env };
 }

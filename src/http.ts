@@ -144,27 +144,18 @@ export function sendHtml(
  * client reads the first elements while later ones are still being made, and memory holds
  * one batch, not the whole answer. Resolves once written, or early if the client went away.
  */
-export async function sendJsonArray(req: IncomingMessage, res: ServerResponse, batches: AsyncIterable<readonly unknown[]>): Promise<void> {
-  const iterator = batches[Symbol.asyncIterator]();
-  // The first batch is made before the status line: a failure there is still a proper error answer.
-  let next = await iterator.next();
-  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
-  if (req.method === 'HEAD') {
-    await iterator.return?.();
-    res.end();
-    return;
-  }
+export function sendJsonArray(req: IncomingMessage, res: ServerResponse, batches: AsyncIterable<readonly unknown[]>): Promise<void> {
+  return sendTextStream(req, res, jsonArrayText(batches), 'application/json; charset=utf-8');
+}
+
+async function* jsonArrayText(batches: AsyncIterable<readonly unknown[]>): AsyncGenerator<string> {
   let first = true;
-  for (; next.done !== true; next = await iterator.next()) {
-    if (next.value.length === 0) continue;
-    const text = (first ? '[' : ',') + next.value.map((item) => JSON.stringify(item)).join(',');
+  for await (const batch of batches) {
+    if (batch.length === 0) continue;
+    yield (first ? '[' : ',') + batch.map((item) => JSON.stringify(item)).join(',');
     first = false;
-    if (!(await writeChunk(res, text))) {
-      await iterator.return?.();
-      return;
-    }
   }
-  res.end(first ? '[]\n' : ']\n');
+  yield first ? '[]\n' : ']\n';
 }
 
 /** A text answer sent chunk by chunk, for transcripts too large to build whole. */

@@ -34,26 +34,20 @@ export function createLogger(redactor: Redactor, sink: LogSink = process.stdout)
     pending = [];
     sink.write(text);
   };
-  const emit = (level: 'info' | 'warn' | 'error', msg: string, fields: LogFields = {}): void => {
-    const record = { time: new Date().toISOString(), level, msg, ...fields };
-    // Serialized first; only a line that holds a secret is built again from redacted values
-    // (so it stays valid JSON). Most lines hold none, and cost one pass of includes().
-    let line = JSON.stringify(record);
-    if (redactor.mayHold(line)) line = JSON.stringify(redactor.value(record));
-    pending.push(line + '\n');
-    if (level === 'error') flush();
+  const push = (text: string, urgent: boolean): void => {
+    pending.push(text);
+    if (urgent) flush();
     else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
   };
+  const emit = (level: 'info' | 'warn' | 'error', msg: string, fields: LogFields = {}): void => {
+    push(`${redactor.serialize({ time: new Date().toISOString(), level, msg, ...fields })}\n`, level === 'error');
+  };
+  // A line built by hand (the request lines): parsed back only when it may hold a secret.
   const line = (json: string): void => {
-    // A line that may hold a secret is built again from its values, redacted.
-    pending.push(`${redactor.mayHold(json) ? JSON.stringify(redactor.value(JSON.parse(json))) : json}\n`);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
+    push(`${redactor.mayHold(json) ? redactor.serialize(JSON.parse(json) as Record<string, unknown>) : json}\n`, false);
   };
   return {
     line,

@@ -18,6 +18,12 @@ function statFields(pid: number | string): string[] | undefined {
   }
 }
 
+/** Whether `pid` is a process that has not ended (a zombie has). */
+export function isLive(pid: number | string): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
+}
+
 /** Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
 export function processStartTicks(pid: number): number | null {
   const ticks = Number(statFields(pid)?.[19]);

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from './files.js';
+import { isLive } from './processGroup.js';
 
 export const MARKER_VARIABLE = 'LLMASS_TICKET';
 
@@ -57,14 +58,6 @@ function markerOf(pid: string): string | undefined {
   }
 }
 
-function isZombie(pid: number | string): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
-}
 
 function signalEach(pids: readonly number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
@@ -93,7 +86,7 @@ class CgroupProcesses implements TicketProcesses {
         .split('\n')
         .filter(Boolean)
         .map(Number)
-        .filter((pid) => !isZombie(pid));
+        .filter((pid) => isLive(pid));
     } catch {
       return [];
     }
@@ -132,7 +125,7 @@ class MarkedProcesses implements TicketProcesses {
     const members: number[] = [];
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-      if (markerOf(entry) === this.id && !isZombie(entry)) members.push(Number(entry));
+      if (markerOf(entry) === this.id && isLive(entry)) members.push(Number(entry));
     }
     return members;
   }

@@ -20,33 +20,24 @@ const INTERRUPTED_NOTE = '\n[llmass: interrupted: the server stopped or died whi
 const META_ONLY = { kind: 'window', offset: 0, limit: 1 } as const;
 
 /**
- * Ends a process group a dead server left running. The group is ours when its leader is still
- * the process we started (same start time), or when the leader is gone but members remain: a
- * PID still in use as a group ID is never handed to a new process, so the ID cannot be reused.
+ * Ends what an unfinished ticket of a dead server left running: every process in its cgroup or
+ * carrying its marker (no other ticket shares them), and, for a ticket recorded as running, its
+ * process group when the group's leader is still the process we started (same start time) or is
+ * gone with members left: a PID still in use as a group ID is never handed to a new process.
  */
-export function killLeftoverGroup(ticket: RunningTicket, tracking: ProcessTracking): boolean {
-  const pgid = ticket.process_group;
-  const leaderTicks = processStartTicks(pgid);
-  const leaderIsOurs = leaderTicks !== null && (ticket.process_started === null || leaderTicks === ticket.process_started);
-  // Processes that left the group are found by the ticket's cgroup or marker, which no other
-  // ticket shares; the group itself only when its leader is ours or gone.
+export function killLeftovers(ticket: QueuedTicket | RunningTicket, tracking: ProcessTracking): boolean {
   const tracked = ticket.process_marker === null ? undefined : tracking.forTicket(ticket.process_marker, false);
-  const groupIsOurs = groupMembers(pgid).length > 0 && (leaderTicks === null || leaderIsOurs);
-  const others = tracked?.members() ?? [];
-  if (!groupIsOurs && others.length === 0) return false;
-  void terminateGroup(groupIsOurs ? pgid : null, tracked).then(() => tracked?.release());
-  return true;
-}
-
-/** Ends what a ticket recorded as queued left running: it may have started before the crash. */
-function killLeftoverProcesses(marker: string | null, tracking: ProcessTracking): boolean {
-  if (marker === null) return false;
-  const tracked = tracking.forTicket(marker, false);
-  if (tracked.members().length === 0) {
-    tracked.release();
+  let pgid: number | null = null;
+  if (ticket.status === 'running') {
+    const leaderTicks = processStartTicks(ticket.process_group);
+    const leaderIsOurs = leaderTicks === null || ticket.process_started === null || leaderTicks === ticket.process_started;
+    if (leaderIsOurs && groupMembers(ticket.process_group).length > 0) pgid = ticket.process_group;
+  }
+  if (pgid === null && (tracked?.members().length ?? 0) === 0) {
+    tracked?.release();
     return false;
   }
-  void terminateGroup(null, tracked).then(() => tracked.release());
+  void terminateGroup(pgid, tracked).then(() => tracked?.release());
   return true;
 }
 
@@ -96,11 +87,7 @@ async function recoverSession(store: TicketStore, tracking: ProcessTracking, ses
     }
     if (meta === undefined) continue;
     if (!isFinished(meta)) {
-      if (meta.status === 'running' && killLeftoverGroup(meta, tracking)) {
-        logger.info('ended a process group left by the previous server', { session, ticket, process_group: meta.process_group });
-      } else if (meta.status === 'queued' && killLeftoverProcesses(meta.process_marker, tracking)) {
-        logger.info('ended the processes a ticket of the previous server left', { session, ticket });
-      }
+      if (killLeftovers(meta, tracking)) logger.info('ended the processes a ticket of the previous server left', { session, ticket });
       try {
         await interrupt(store, meta, maxOutputBytes);
         recovered += 1;

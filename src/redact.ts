@@ -54,6 +54,15 @@ export class Redactor {
     return value;
   }
 
+  /**
+   * `record` as one JSON line without any secret: serialized first, and built again from
+   * redacted values only when the line may hold one (most hold none), so it stays valid JSON.
+   */
+  serialize(record: Record<string, unknown>): string {
+    const line = JSON.stringify(record);
+    return this.mayHold(line) ? JSON.stringify(this.value(record)) : line;
+  }
+
   /** Whether `text` may hold a secret: a cheap test before the work of redacting values. */
   mayHold(text: string): boolean {
     // A secret with " or \ in it reads differently once serialized: always take the long way.

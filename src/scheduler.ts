@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { Dedup } from './dedup.js';
 import { errorCode, freeBytes, isDiskFull } from './files.js';
 import { Finisher, ticketKey } from './finisher.js';
-import { collect, type CollectedOutput, type OutputPlan } from './outputCollector.js';
+import type { CollectedOutput, OutputPlan } from './outputCollector.js';
 import { processStartTicks } from './processGroup.js';
 import type { BackgroundProcess, FinishedTicket, QueuedTicket, TicketMeta, TicketRequest } from './protocol.js';
 import { TicketQueue, type Waiting } from './queue.js';
@@ -17,7 +17,7 @@ import type { CommandUser } from './commandUser.js';
 import { ProcessTracking } from './processTracker.js';
 import { Runs } from './runs.js';
 import type { ShellStates } from './shellState.js';
-import type { TicketStore } from './tickets.js';
+import { collectText, type TicketStore } from './tickets.js';
 import { Waiters } from './waiters.js';
 
 export class SchedulerUnavailable extends Error {
@@ -233,7 +233,7 @@ export class Scheduler {
       };
     }
     const waiting = this.queue.find(session, ticket);
-    if (waiting !== undefined) return { meta: waiting.record, output: collect(Buffer.alloc(0), plan), outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
+    if (waiting !== undefined) return { meta: waiting.record, output: collectText('', plan), outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
     const stored = await this.deps.store.read(session, ticket, plan);
     if (stored === undefined) return undefined;
     const meta = stored.meta;

@@ -4,7 +4,7 @@
 // session's next command with them: that directory as its cwd, those variables as its
 // environment. Only bash has BASH_ENV: with another COMMAND_SHELL each command starts fresh.
 import fs from 'node:fs';
-import { parseShellState, type SavedShell } from './exportParser.js';
+import { isCarriedVariable, parseShellState, type SavedShell } from './exportParser.js';
 import { openRegularSync } from './files.js';
 import type { SessionLayout } from './sessionLayout.js';
 
@@ -120,7 +120,7 @@ function checkedState(value: unknown): SavedShell | undefined {
   if (typeof cwd !== 'string' || env === null || typeof env !== 'object') return undefined;
   const checked: Record<string, string> = {};
   for (const [name, item] of Object.entries(env)) {
-    if (typeof item !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV)$/.test(name)) return undefined;
+    if (typeof item !== 'string' || !isCarriedVariable(name)) return undefined;
     checked[name] = item;
   }
   return { cwd, env: checked };

@@ -1,10 +1,9 @@
 // Strict parameters: every endpoint names the parameters it takes, and anything else is a 400
 // whose hint names the closest one it does take, so a typo (`sesion=`, `wiat=`) is never
 // silently ignored. Pure: no I/O.
+import { CREDENTIAL_PARAMS } from './auth.js';
 import { HttpError, type Query } from './http.js';
 
-/** Parameters every authenticated endpoint accepts: the credential. */
-const CREDENTIALS = ['hash', 'token'] as const;
 
 /** Edit distance between two short strings (Levenshtein). */
 export function editDistance(a: string, b: string): number {
@@ -35,7 +34,7 @@ export function closest(name: string, known: readonly string[]): string | undefi
 
 /** Throws 400 for the first parameter `path` does not take. */
 export function checkParams(path: string, query: Query, takes: readonly string[]): void {
-  const known = [...takes, ...CREDENTIALS];
+  const known = [...takes, ...CREDENTIAL_PARAMS];
   for (const name of query.keys()) {
     if (known.includes(name)) continue;
     const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);

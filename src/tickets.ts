@@ -36,7 +36,6 @@ function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
   });
 }
 
-const NOTHING_COLLECTED = (plan: OutputPlan): CollectedOutput => collect(Buffer.alloc(0), plan);
 
 /** Collects output text already in memory; short text needs no byte copy at all. */
 export function collectText(text: string, plan: OutputPlan): CollectedOutput {
@@ -167,7 +166,7 @@ export class TicketStore {
     }
     if (small !== undefined) {
       const record = parseSmall(small, session, ticket);
-      if (record.status === 'queued' || record.status === 'running') return { meta: record, output: NOTHING_COLLECTED(plan) };
+      if (record.status === 'queued' || record.status === 'running') return { meta: record, output: collectText('', plan) };
       this.finished.set(key, record);
       return { meta: record, output: collectText(record.output, plan) };
     }
