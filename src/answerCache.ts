@@ -1,10 +1,35 @@
-// Serialized answers of finished tickets. A finished ticket with nothing left running in the
-// background never changes, so its /callback
-// answer to one asker is the same bytes for as long as the token in its ready URL is reused
-// (TokenCache, a minute): those bytes are kept and sent again without reading the record,
-// building the view or serializing it. Emptied when the keys change; bounded, oldest first.
+// Answers of finished tickets, kept ready to send again. A finished ticket with nothing left
+// running in the background never changes, so the /callback answer to one exact request (its
+// target, and its Authorization header when that is where the credential came from) is the same
+// bytes for as long as the token in its ready URLs is reused (TokenCache, a minute). Such a
+// request is answered before any parsing: the credential in it was valid when the answer was
+// kept, the keys have not changed since (a reload empties the cache), and the entry never
+// outlives a token it was asked with. Bounded, oldest first.
+
+/** What is sent again: the body, its headers, and the request's log line less its time and duration. */
+export interface KeptAnswer {
+  readonly body: string;
+  /** node:http's flat header list: made once, not per request. */
+  readonly headers: string[];
+  /** The log line's fields after `"ms":`, known to hold no secret. */
+  readonly logTail: string;
+  /** The log line's fields from the method to `"ms":`. */
+  readonly logHead: string;
+}
+
+export function keptAnswer(body: string, contentType: string, logHead: string, logTail: string): KeptAnswer {
+  const headers = ['Content-Type', contentType, 'Content-Length', String(Buffer.byteLength(body, 'utf8')), 'Cache-Control', 'no-store'];
+  return { body, headers, logHead, logTail };
+}
+
+interface Entry {
+  readonly answer: KeptAnswer;
+  /** Unix ms after which the entry is gone. */
+  readonly until: number;
+}
+
 export class AnswerCache {
-  private readonly entries = new Map<string, { body: string; at: number }>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(
     private readonly reuseMs = 60_000,
@@ -12,19 +37,25 @@ export class AnswerCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  get(key: string): string | undefined {
+  /** The key of a request: its target, plus the Authorization header if the credential is there. */
+  static requestKey(target: string, authorization: string | undefined): string {
+    return authorization === undefined ? target : `${target}\n${authorization}`;
+  }
+
+  get(key: string): KeptAnswer | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    if (this.now() - entry.at >= this.reuseMs) {
+    if (this.now() >= entry.until) {
       this.entries.delete(key);
       return undefined;
     }
-    return entry.body;
+    return entry.answer;
   }
 
-  set(key: string, body: string): void {
+  /** Keeps `answer` for a minute (reuseMs), or until `expiresAt` (unix ms) if that is sooner. */
+  set(key: string, answer: KeptAnswer, expiresAt = Infinity): void {
     this.entries.delete(key);
-    this.entries.set(key, { body, at: this.now() });
+    this.entries.set(key, { answer, until: Math.min(this.now() + this.reuseMs, expiresAt) });
     if (this.entries.size > this.max) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);

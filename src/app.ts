@@ -20,6 +20,7 @@ import { routes } from './routes.js';
 import { cursorMaker, type SiteContext, type ViewContext } from './views.js';
 import { requestView } from './requestView.js';
 import { AnswerCache } from './answerCache.js';
+import { requestLine, requestLogHead, requestLogTail, safePath } from './requestLog.js';
 import { VERSION } from './handlers/openapi.js';
 import { checkParams } from './strictParams.js';
 import type { Redactor } from './redact.js';
@@ -107,13 +108,14 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     answers,
     auth: new Auth(keyring, signer, lockOut),
     logger,
+    redactor,
     site,
     readme: documentReader(new URL('../README.md', import.meta.url)),
     contextDoc: documentReader(new URL('../CONTEXT.md', import.meta.url)),
   };
 
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-    void handle(deps, req, res);
+    if (!sendKeptAnswer(deps, req, res)) void handle(deps, req, res);
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
   // Long-polls hold a request up to MAX_WAIT; idle keep-alive sockets are closed sooner.
@@ -179,7 +181,7 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
   let abort: AbortController | undefined;
   res.on('close', () => {
     if (!res.writableFinished) abort?.abort();
-    deps.logger.line(requestLine(req.method, safePath(req.url), res.statusCode, performance.now() - startedAt, log));
+    deps.logger.line(requestLine(requestLogHead(req.method, safePath(req.url), res.statusCode), performance.now() - startedAt, requestLogTail(log)));
   });
   // Every answer may carry the hash in its URLs or reveal what ran: nothing is cached.
   res.setHeader('Cache-Control', 'no-store');
@@ -208,6 +210,8 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
     const credential = route.access === 'none' ? undefined : presentedCredential(req, query);
     const principal = route.access === 'none' ? undefined : deps.auth.check(client, credential);
     checkParams(pathname, query, route.params);
+    // The target as received (and the header, if the credential came from it) names the answer.
+    const answerKey = credential === undefined ? undefined : AnswerCache.requestKey(req.url ?? '', credential.source === 'header' ? req.headers.authorization : undefined);
     if (principal !== undefined) checkPermission(principal, route.access, pathname, query.get('session') || undefined);
     let view: ViewContext | undefined;
     await route.handler({
@@ -218,6 +222,7 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
       deps,
       principal,
       presentedKey: credential?.kind === 'key' ? credential.value : undefined,
+      answerKey,
       // Made at first use: a cached answer never needs one.
       get view() {
         view ??= requestView(deps, principal);
@@ -233,6 +238,29 @@ async function handle(deps: AppDeps, req: IncomingMessage, res: ServerResponse):
   } catch (error) {
     sendError(deps, req, res, error);
   }
+}
+
+/**
+ * Answers a GET the answer cache holds the answer to, before any parsing: the same target (and
+ * credential) was answered so a moment ago, for a ticket that can no longer change. False when
+ * the cache holds none, or the client is locked out (the full path then says why).
+ */
+function sendKeptAnswer(deps: AppDeps, req: IncomingMessage, res: ServerResponse): boolean {
+  const startedAt = performance.now();
+  const target = req.url;
+  if (req.method !== 'GET' || target === undefined) return false;
+  let kept = deps.answers.get(target);
+  if (kept === undefined) {
+    const authorization = req.headers.authorization;
+    if (authorization === undefined) return false;
+    kept = deps.answers.get(AnswerCache.requestKey(target, authorization));
+    if (kept === undefined) return false;
+  }
+  if (!deps.auth.admits(clientAddress(req, deps.config.trustProxy, deps.config.socket !== null))) return false;
+  res.writeHead(200, kept.headers);
+  res.end(kept.body);
+  deps.logger.checkedLine(requestLine(kept.logHead, performance.now() - startedAt, kept.logTail));
+  return true;
 }
 
 function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, error: unknown): void {
@@ -308,22 +336,4 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
   );
-}
-
-/**
- * The request's log line, written out by hand: one per request, so the cheapest way that
- * still gives the same JSON as the logger would. Only the path can hold odd characters.
- */
-function requestLine(method: string | undefined, path: string, status: number, ms: number, log: RequestContext['log']): string {
-  let line = `{"time":"${new Date().toISOString()}","level":"info","msg":"request","method":${JSON.stringify(method ?? '')},"path":${JSON.stringify(path)},"status":${status},"ms":${Math.round(ms * 10) / 10}`;
-  if (log.session !== undefined) line += `,"session":${JSON.stringify(log.session)}`;
-  if (log.ticket !== undefined) line += `,"ticket":${log.ticket}`;
-  return `${line}}`;
-}
-
-/** The path alone: the query (which may hold the hash) never reaches the log. */
-function safePath(url: string | undefined): string {
-  const value = url ?? '';
-  const q = value.indexOf('?');
-  return (q === -1 ? value : value.slice(0, q)).slice(0, 200);
 }

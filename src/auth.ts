@@ -10,9 +10,10 @@ import { TOKEN_SHAPE, type Access, type TokenSigner } from './tokens.js';
 
 export type Principal =
   | { readonly kind: 'key'; readonly key: string }
-  | { readonly kind: 'token'; readonly key: string; readonly session: string; readonly access: Access };
+  | { readonly kind: 'token'; readonly key: string; readonly session: string; readonly access: Access; readonly expires: number };
 
-type Credential = { readonly kind: 'key' | 'token'; readonly value: string };
+/** A presented credential, and where it was: the query, or the Authorization header. */
+export type Credential = { readonly kind: 'key' | 'token'; readonly value: string; readonly source: 'query' | 'header' };
 
 /** The query parameters that carry a credential: every authenticated endpoint takes them. */
 export const CREDENTIAL_PARAMS: readonly string[] = ['hash', 'token'];
@@ -20,13 +21,13 @@ export const CREDENTIAL_PARAMS: readonly string[] = ['hash', 'token'];
 /** The credential a request presents: `token=`, `hash=`, or the Authorization header. */
 export function presentedCredential(req: IncomingMessage, q: Query): Credential | undefined {
   const token = q.get('token');
-  if (token !== undefined && token !== '') return { kind: 'token', value: token };
+  if (token !== undefined && token !== '') return { kind: 'token', value: token, source: 'query' };
   const hash = q.get('hash');
-  if (hash !== undefined && hash !== '') return { kind: 'key', value: hash };
+  if (hash !== undefined && hash !== '') return { kind: 'key', value: hash, source: 'query' };
   const header = req.headers.authorization;
   const value = (header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header))?.[1];
   if (value === undefined) return undefined;
-  return { kind: TOKEN_SHAPE.test(value) ? 'token' : 'key', value };
+  return { kind: TOKEN_SHAPE.test(value) ? 'token' : 'key', value, source: 'header' };
 }
 
 /**
@@ -52,6 +53,11 @@ export class Auth {
     private readonly signer: TokenSigner,
     private readonly lockOut: LockOut,
   ) {}
+
+  /** Whether `client` may present a credential at all (it is not locked out). */
+  admits(client: string): boolean {
+    return !this.lockOut.isLocked(client);
+  }
 
   /** Throws 429 for a locked-out client, 401 for a missing, wrong, expired or revoked credential. */
   check(client: string, credential: Credential | undefined): Principal {

@@ -8,6 +8,8 @@ import type { TokenCache, TokenSigner } from './tokens.js';
 import type { Config } from './config.js';
 import type { Query } from './http.js';
 import type { Logger } from './log.js';
+import type { Redactor } from './redact.js';
+import type { RequestLogFields } from './requestLog.js';
 import type { Scheduler } from './scheduler.js';
 import type { TicketStore } from './tickets.js';
 import type { SiteContext, ViewContext } from './views.js';
@@ -20,9 +22,10 @@ export interface AppDeps {
   readonly keyring: Keyring;
   readonly signer: TokenSigner;
   readonly tokens: TokenCache;
-  /** Serialized answers of finished tickets, per asker. */
+  /** Answers of finished tickets, ready to send again to the same request. */
   readonly answers: AnswerCache;
   readonly logger: Logger;
+  readonly redactor: Redactor;
   readonly site: SiteContext;
   readonly readme: () => string | undefined;
   readonly contextDoc: () => string | undefined;
@@ -38,12 +41,14 @@ export interface RequestContext {
   readonly principal: Principal | undefined;
   /** The key the request presented, if it presented a key (not a token). */
   readonly presentedKey: string | undefined;
+  /** Under which key this request's answer may be kept (AnswerCache); undefined without a credential. */
+  readonly answerKey: string | undefined;
   /** The site as this request's answers show it, ready URLs with tokens for the asker. */
   readonly view: ViewContext;
   /** Aborts when the client goes away, so a long-poll stops waiting for nobody. */
   readonly signal: AbortSignal;
   /** Fields for this request's log line. */
-  readonly log: { session?: string; ticket?: number };
+  readonly log: RequestLogFields;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
@@ -52,7 +57,7 @@ export type Handler = (ctx: RequestContext) => Promise<void>;
  * What an answer needs of its request: everything but the HTTP exchange itself, so that the
  * GET handlers and the MCP tools (mcp.ts) give the same answers through the same code.
  */
-export type AnswerContext = Omit<RequestContext, 'req' | 'res' | 'query'> & {
+export type AnswerContext = Omit<RequestContext, 'req' | 'res' | 'query' | 'answerKey'> & {
   /** The longest wait this front holds an answer (MCP's is below its clients' limits); default MAX_WAIT. */
   readonly maxWait?: number;
 };

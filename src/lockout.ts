@@ -36,6 +36,13 @@ export class LockOut {
     this.maxTracked = options.maxTracked ?? MAX_TRACKED_CLIENTS;
   }
 
+  isLocked(client: string): boolean {
+    if (this.clients.size === 0) return false;
+    const now = this.now();
+    const entry = this.current(client, now);
+    return entry !== undefined && entry.lockedUntil > now;
+  }
+
   /** Throws 429 (with Retry-After) while `client` is locked out. */
   assertOpen(client: string): void {
     const now = this.now();

@@ -2,6 +2,7 @@
 // before they are serialized, so that no caller can forget it and every line stays valid JSON:
 // the secret's exact value never leaves, and nothing else is rewritten.
 import type { Redactor } from './redact.js';
+import { isoNow } from './requestLog.js';
 
 export type LogFields = Record<string, unknown>;
 
@@ -12,6 +13,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A line already serialized as JSON (the request lines); redacted like the others. */
   line(json: string): void;
+  /** A line already serialized, whose every part was found to hold no secret when it was made. */
+  checkedLine(json: string): void;
   /** Writes out lines still buffered (before the process exits). */
   flush(): void;
 }
@@ -43,7 +46,7 @@ export function createLogger(redactor: Redactor, sink: LogSink = process.stdout)
     }
   };
   const emit = (level: 'info' | 'warn' | 'error', msg: string, fields: LogFields = {}): void => {
-    push(`${redactor.serialize({ time: new Date().toISOString(), level, msg, ...fields })}\n`, level === 'error');
+    push(`${redactor.serialize({ time: isoNow(), level, msg, ...fields })}\n`, level === 'error');
   };
   // A line built by hand (the request lines): parsed back only when it may hold a secret.
   const line = (json: string): void => {
@@ -51,6 +54,7 @@ export function createLogger(redactor: Redactor, sink: LogSink = process.stdout)
   };
   return {
     line,
+    checkedLine: (json) => push(`${json}\n`, false),
     info: (msg, fields) => emit('info', msg, fields),
     warn: (msg, fields) => emit('warn', msg, fields),
     error: (msg, fields) => emit('error', msg, fields),

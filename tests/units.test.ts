@@ -152,21 +152,3 @@ describe('keys and tokens', () => {
   });
 });
 
-describe('AnswerCache', () => {
-  it('gives the same bytes for a minute, then forgets them; clear() forgets all', async () => {
-    const { AnswerCache } = await import('../src/answerCache.js');
-    let now = 0;
-    const cache = new AnswerCache(60_000, 2, () => now);
-    cache.set('a', '{"a":1}\n');
-    now = 59_999;
-    expect(cache.get('a')).toBe('{"a":1}\n');
-    now = 60_000;
-    expect(cache.get('a')).toBeUndefined();
-    cache.set('a', 'A');
-    cache.set('b', 'B');
-    cache.set('c', 'C');
-    expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([undefined, 'B', 'C']);
-    cache.clear();
-    expect(cache.get('c')).toBeUndefined();
-  });
-});

@@ -6,17 +6,12 @@ import { HttpError, sendJsonText, sendText, type Query } from '../http.js';
 import { optionalFormat, optionalWait, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
 import { isFinal, type TicketView } from '../protocol.js';
 import { textTranscript, ticketView } from '../views.js';
+import { keptAnswer } from '../answerCache.js';
+import { requestLogHead, requestLogTail, safePath } from '../requestLog.js';
 import { outputPlan, requireTicketRecord } from './common.js';
 
 export const callback: Handler = async (ctx) => {
   const { req, res, query } = ctx;
-  const cacheKey = answerCacheKey(ctx, query);
-  const cached = cacheKey === undefined ? undefined : ctx.deps.answers.get(cacheKey);
-  if (cached !== undefined) {
-    ctx.log.session = query.get('session');
-    sendJsonText(req, res, 200, cached);
-    return;
-  }
   const answer = await callbackAnswer(ctx, query);
   if (optionalFormat(query, ['json', 'text'] as const) === 'text') {
     sendText(req, res, 200, answer.text());
@@ -24,7 +19,7 @@ export const callback: Handler = async (ctx) => {
   }
   const body = JSON.stringify(answer.json) + '\n';
   // Finished and with nothing left running in the background: the answer cannot change.
-  if (cacheKey !== undefined && answer.json.type === 'result' && answer.json.background === undefined) ctx.deps.answers.set(cacheKey, body);
+  if (answer.json.type === 'result' && answer.json.background === undefined) keepAnswer(ctx, body);
   sendJsonText(req, res, 200, body);
 };
 
@@ -32,17 +27,20 @@ export const callback: Handler = async (ctx) => {
 const CACHEABLE = new Set(['session', 'ticket', 'hash', 'token', 'cursor', 'wait']);
 
 /**
- * The key of this request's answer in the cache of finished answers, or undefined when its
- * answer depends on more than the ticket and the asker (a window, text, a wait to shorten).
+ * Keeps a finished ticket's answer in the answer cache, for the same request to be answered
+ * from it. Not when the answer depends on more than the ticket and the asker (a window, text, a
+ * wait to shorten with a notice), nor when its log line would hold a secret.
  */
-function answerCacheKey(ctx: RequestContext, query: Query): string | undefined {
-  const principal = ctx.principal;
-  if (principal === undefined) return undefined;
-  for (const name of query.keys()) if (!CACHEABLE.has(name)) return undefined;
+function keepAnswer(ctx: RequestContext, body: string): void {
+  const { answerKey, principal, query, req, deps } = ctx;
+  if (answerKey === undefined || principal === undefined || req.method !== 'GET') return;
+  for (const name of query.keys()) if (!CACHEABLE.has(name)) return;
   const wait = query.get('wait');
-  if (wait !== undefined && !(/^\d{1,15}$/.test(wait) && Number(wait) <= ctx.deps.config.maxWait)) return undefined;
-  const access = principal.kind === 'token' ? principal.access : 'exec';
-  return `${query.get('session') ?? ''}/${query.get('ticket') ?? ''}/${principal.key}/${access}`;
+  if (wait !== undefined && !(/^\d{1,15}$/.test(wait) && Number(wait) <= deps.config.maxWait)) return;
+  const logHead = requestLogHead(req.method, safePath(req.url), 200);
+  const logTail = requestLogTail(ctx.log);
+  if (deps.redactor.mayHold(logHead + logTail)) return;
+  deps.answers.set(answerKey, keptAnswer(body, 'application/json; charset=utf-8', logHead, logTail), principal.kind === 'token' ? principal.expires * 1000 : Infinity);
 }
 
 export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView>> {

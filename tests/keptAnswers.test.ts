@@ -1,0 +1,145 @@
+// Kept answers: a finished ticket's /callback answer is sent again, before any parsing, to the
+// same request (target, and Authorization header when the key is there). What a full answer
+// checks must still hold for it: the lock-out, a removed key, a token's expiry, HEAD, the log.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AnswerCache, keptAnswer } from '../src/answerCache.js';
+import { run, startServer, stopAll, tempDir, until, type TestServer } from './helpers/server.js';
+
+afterEach(stopAll);
+
+function requestLines(server: TestServer): Array<Record<string, unknown>> {
+  return server
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"msg":"request"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Resolves once the server has printed `count` request lines (they are written a turn later). */
+async function requestLinesCount(server: TestServer, count: number): Promise<Array<Record<string, unknown>>> {
+  expect(await until(() => requestLines(server).length >= count, 5000)).toBe(true);
+  return requestLines(server);
+}
+
+describe('a kept answer', () => {
+  it('is the same bytes and headers, logs a line each time, and answers HEAD without a body', async () => {
+    const server = await startServer();
+    const result = await run(server, 'echo kept', { session: 'k' });
+    const url = server.url('/callback', { session: 'k', ticket: result.ticket });
+    const first = await server.get(url);
+    const second = await server.get(url);
+    expect(second.text).toBe(first.text);
+    expect(JSON.parse(second.text)).toMatchObject({ type: 'result', output: 'kept\n' });
+    for (const answer of [first, second]) {
+      expect(answer.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      expect(Number(answer.headers.get('content-length'))).toBe(Buffer.byteLength(first.text));
+    }
+    const head = await server.get(url, { method: 'HEAD' });
+    expect([head.status, head.text, head.headers.get('content-length')]).toEqual([200, '', String(Buffer.byteLength(first.text))]);
+    const before = requestLines(server).length;
+    await server.get(url);
+    const lines = (await requestLinesCount(server, before + 1)).slice(before);
+    expect(lines[0]).toMatchObject({ level: 'info', method: 'GET', path: '/callback', status: 200, session: 'k', ticket: result.ticket });
+    expect(typeof lines[0]?.ms).toBe('number');
+    expect(typeof lines[0]?.time).toBe('string');
+    expect(server.output()).not.toContain(server.hash);
+  });
+
+  it('is refused to a client locked out since', async () => {
+    const server = await startServer({ env: { AUTH_MAX_FAILURES: '2', AUTH_WINDOW: '60' } });
+    const result = await run(server, 'echo locked', { session: 'lk' });
+    const url = server.url('/callback', { session: 'lk', ticket: result.ticket });
+    expect((await server.get(url)).status).toBe(200);
+    expect((await server.get(url)).status).toBe(200);
+    for (const wrong of ['bad1', 'bad2']) expect((await server.get(`/sessions?hash=${wrong}`, { auth: false })).status).toBe(401);
+    const locked = await server.get(url);
+    expect(locked.status).toBe(429);
+    expect(locked.json.hint).toMatch(/wait/);
+  });
+
+  it('is refused once its key is removed, and is kept per Authorization header', async () => {
+    const dir = tempDir();
+    const keysFile = path.join(dir, 'keys');
+    const alice = crypto.randomBytes(24).toString('base64url');
+    fs.writeFileSync(keysFile, `alice ${alice}\n`);
+    const server = await startServer({ dir, env: { KEYS_FILE: keysFile, AUTH_MAX_FAILURES: '50' } });
+    const bearer = { auth: false, headers: { Authorization: `Bearer ${alice}` } };
+    expect((await server.get('/shell?session=ak&wait=10&cmd=echo%20a', bearer)).json.output).toBe('a\n');
+    const target = '/callback?session=ak&ticket=1';
+    const inUrl = `${target}&hash=${alice}`;
+    for (let i = 0; i < 2; i += 1) {
+      expect((await server.get(target, bearer)).status).toBe(200);
+      expect((await server.get(inUrl, { auth: false })).status).toBe(200);
+    }
+    // The same target without the header, or with another, is not the same request.
+    expect((await server.get(target, { auth: false })).status).toBe(401);
+    expect((await server.get(target, { auth: false, headers: { Authorization: 'Bearer not-the-key' } })).status).toBe(401);
+    fs.writeFileSync(keysFile, '');
+    server.proc.kill('SIGHUP');
+    expect(await until(async () => (await server.get(target, bearer)).status === 401, 2000)).toBe(true);
+    expect((await server.get(inUrl, { auth: false })).status).toBe(401);
+  });
+
+  it('is never sent for a token past its expiry', async () => {
+    // TOKEN_TTL 3 s: answers are kept (and tokens reused) for 0.3 s, so a token is presented
+    // and its answer kept again and again up to the moment it expires.
+    const server = await startServer({ env: { TOKEN_TTL: '3', AUTH_MAX_FAILURES: '1000' } });
+    const result = await run(server, 'echo t', { session: 'tk' });
+    const token = /token=([^&]+)/.exec(result.shell)?.[1] ?? '';
+    const expiresAt = parseInt(token.split('.')[3] ?? '', 36) * 1000;
+    const url = `/callback?token=${token}&session=tk&ticket=${result.ticket}`;
+    const answers: Array<{ sentAt: number; status: number }> = [];
+    while (Date.now() < expiresAt + 500) {
+      const sentAt = Date.now();
+      answers.push({ sentAt, status: (await server.get(url, { auth: false })).status });
+    }
+    expect(answers.some((answer) => answer.sentAt < expiresAt - 100 && answer.status === 200)).toBe(true);
+    expect(answers.filter((answer) => answer.sentAt >= expiresAt && answer.status !== 401)).toEqual([]);
+    expect(answers.some((answer) => answer.sentAt >= expiresAt)).toBe(true);
+  });
+
+  it('is not kept when its log line would name a secret (a session named like the key)', async () => {
+    const hash = `a${crypto.randomBytes(24).toString('hex')}`;
+    const server = await startServer({ hash });
+    const result = await run(server, 'true', { session: hash });
+    const url = server.url('/callback', { session: hash, ticket: result.ticket });
+    const before = requestLines(server).length;
+    for (let i = 0; i < 3; i += 1) expect((await server.get(url)).status).toBe(200);
+    const lines = (await requestLinesCount(server, before + 3)).slice(before);
+    expect(lines.map((line) => line.session)).toEqual(['REDACTED', 'REDACTED', 'REDACTED']);
+    expect(server.output()).not.toContain(hash);
+  });
+});
+
+describe('AnswerCache', () => {
+  const answer = keptAnswer('{"a":1}\n', 'application/json; charset=utf-8', '"method":"GET","path":"/callback","status":200,"ms":', '}');
+
+  it('keeps an answer for reuseMs, or until the credential expires if sooner; clear() forgets all', () => {
+    let now = 0;
+    const cache = new AnswerCache(60_000, 2, () => now);
+    cache.set('a', answer);
+    cache.set('t', answer, 30_000);
+    now = 29_999;
+    expect([cache.get('a'), cache.get('t')]).toEqual([answer, answer]);
+    now = 30_000;
+    expect([cache.get('a'), cache.get('t')]).toEqual([answer, undefined]);
+    now = 60_000;
+    expect(cache.get('a')).toBeUndefined();
+    cache.set('a', answer);
+    cache.set('b', answer);
+    cache.set('c', answer);
+    expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([undefined, answer, answer]);
+    cache.clear();
+    expect(cache.get('c')).toBeUndefined();
+  });
+
+  it('keys a request by its target, and by its Authorization header only when given', () => {
+    expect(AnswerCache.requestKey('/callback?x=1', undefined)).toBe('/callback?x=1');
+    expect(AnswerCache.requestKey('/callback?x=1', 'Bearer k')).not.toBe(AnswerCache.requestKey('/callback?x=1', 'Bearer j'));
+    expect(answer.headers).toEqual(['Content-Type', 'application/json; charset=utf-8', 'Content-Length', '8', 'Cache-Control', 'no-store']);
+  });
+});
