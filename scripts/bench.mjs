@@ -120,6 +120,9 @@ function wrkRound(pid, url, seconds) {
   return { cpuPerRequest: ((after - before) / requests) * 1e6, rate: requests / seconds };
 }
 
+const SETTLE_MS = 10;
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
 async function turnaround() {
   // 600+ consecutive tickets in one session, each `true` submitted and answered in one GET,
   // paired with a bare spawn; judged on the last half, when the server has worked a while.
@@ -129,9 +132,14 @@ async function turnaround() {
   const ours = [];
   const floor = [];
   for (let i = 0; i < TICKETS; i += 1) {
+    // Each measured from a quiet machine, as an agent's commands come (a model thinks between
+    // them): neither runs while the other's after-work (a reaped child, a shell started ahead)
+    // still takes one of the two cores.
+    await settle();
     let t = performance.now();
     await spawnTrue();
     const bare = performance.now() - t;
+    await settle();
     t = performance.now();
     const answer = await getJson(daemon.base, daemon.url('shell', { session: 'turn', wait: 10, cmd: 'true', nonce: i }));
     const ms = performance.now() - t;

@@ -45,6 +45,15 @@ export function createFreshSync(file: string): number {
   return fs.openSync(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
 }
 
+/** Whether `dir` is a directory (following links): a place a command can start in. */
+export function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `dir` is a real directory (not a symlink to one). */
 export async function isRealDirectory(dir: string): Promise<boolean> {
   try {

@@ -1,9 +1,9 @@
-// The runner: spawns a command (its shell, through setpriv when confined) in its own process
-// group with stdin at /dev/null and fd 3 to talk to the prelude, puts it under tracking before
-// it may run (the prelude waits for the go on fd 3), hands its output to capture.ts, and ends
-// all its processes on a time limit or a request (processGroup.ts). It knows nothing of
-// tickets, sessions or HTTP.
-import { spawn } from 'node:child_process';
+// The runner: spawns a shell (through setpriv when confined) in its own process group with
+// stdin at /dev/null and fd 3 to talk to the prelude, puts it under tracking before anything may
+// run (the prelude waits for the go on fd 3), then hands it its command with the go, its output
+// to capture.ts, and ends all its processes on a time limit or a request (processGroup.ts).
+// It knows nothing of tickets, sessions or HTTP.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { captureOutput } from './capture.js';
 import type { OutputSpool } from './output.js';
@@ -18,15 +18,32 @@ export type RunOutcome =
   | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer }
   | { kind: 'failed'; message: string };
 
-export interface RunSpec {
+/** How a shell is started: program, arguments, directory, environment, and its tracking. */
+export interface ShellSpec {
   readonly program: string;
   readonly args: readonly string[];
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  readonly processes: TicketProcesses;
+}
+
+/** A shell spawned and tracked, waiting (in the prelude) for the go that hands it its command. */
+export interface StartedShell {
+  readonly program: string;
+  readonly child: ChildProcess;
+  /** The shell's PID, which is also its process group ID; undefined if it never started. */
+  readonly pid: number | undefined;
+  /** The shell's start time in clock ticks since boot, to recognise the group after a crash. */
+  readonly startedTicks: number | null;
+  readonly processes: TicketProcesses;
+}
+
+export interface RunSpec {
+  /** What goes to the shell on fd 3 once its output is captured: the go (prelude.ts). */
+  readonly go: Buffer;
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number | null;
   readonly spool: OutputSpool;
-  readonly processes: TicketProcesses;
   readonly maxStateBytes: number;
 }
 
@@ -42,27 +59,39 @@ export interface RunningCommand {
   readonly outcome: Promise<RunOutcome>;
 }
 
-export function startCommand(spec: RunSpec): RunningCommand {
+/**
+ * Spawns a shell in its own process group (detached: setsid, so one signal to -pid reaches
+ * every process that stays in it), stdin at /dev/null and fd 3 to talk to the prelude, and puts
+ * it under tracking. Nothing runs until runCommand() sends the go.
+ */
+export function spawnShell(spec: ShellSpec): StartedShell {
   const child = spawn(spec.program, spec.args, {
     cwd: spec.cwd,
     env: spec.env,
-    // detached puts the shell in a new session and process group (setsid), so one signal to
-    // -pid reaches every process the command started that stayed in it.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
+  // A shell that exits without reading its go, or closes fd 3: nothing to report.
+  child.stdio[3]?.on('error', () => undefined);
   const pid = child.pid;
-  const startedTicks = pid === undefined ? null : processStartTicks(pid);
-  const capture = captureOutput(child, spec.spool, spec.maxStateBytes);
   if (pid !== undefined) {
     try {
       spec.processes.attach(pid);
     } catch {
       // Tracking by cgroup failed for this one: the environment marker still finds its processes.
     }
+  }
+  return { program: spec.program, child, pid, startedTicks: pid === undefined ? null : processStartTicks(pid), processes: spec.processes };
+}
+
+/** Captures the shell's output, sends the go, and ends the command on its time limits or stop(). */
+export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
+  const { child, pid, startedTicks } = shell;
+  const capture = captureOutput(child, spec.spool, spec.maxStateBytes);
+  if (pid !== undefined) {
     const control = child.stdio[3];
-    // The go: the prelude waits for it, so the command runs only once it is tracked.
-    if (control instanceof Writable) control.write('go\n');
+    // The go: the command runs only now, tracked and with its output captured.
+    if (control instanceof Writable) control.write(spec.go);
   }
 
   let stopReason: StopReason | null = null;
@@ -73,7 +102,7 @@ export function startCommand(spec: RunSpec): RunningCommand {
   const stop = (reason: StopReason): void => {
     if (exited || stopReason !== null || pid === undefined) return;
     stopReason = reason;
-    terminated = terminateGroup(pid, spec.processes);
+    terminated = terminateGroup(pid, shell.processes);
   };
 
   timers.push(setTimeout(() => stop('timeout-hard'), spec.timeoutMs));
@@ -92,7 +121,7 @@ export function startCommand(spec: RunSpec): RunningCommand {
       if (pid !== undefined && !exited) return; // a late error on a started child: 'exit' decides
       exited = true;
       for (const timer of timers) clearTimeout(timer);
-      void capture.finish().then(() => resolve({ kind: 'failed', message: `could not start ${spec.program}: ${error.message}` }));
+      void capture.finish().then(() => resolve({ kind: 'failed', message: `could not start ${shell.program}: ${error.message}` }));
     });
 
     child.once('exit', (code, signal) => {
@@ -105,7 +134,7 @@ export function startCommand(spec: RunSpec): RunningCommand {
         const state = capture.state();
         if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state });
         // What the command left running on purpose (`server &`, nohup): named in its answer.
-        else resolve({ kind: 'exited', exitCode, signal: signalName, background: backgroundOf(pid, spec.processes), state });
+        else resolve({ kind: 'exited', exitCode, signal: signalName, background: backgroundOf(pid, shell.processes), state });
       });
     });
   });

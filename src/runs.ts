@@ -13,7 +13,9 @@ import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
 import { commandLine, environmentThroughSetpriv, type CommandUser } from './commandUser.js';
 import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from './processTracker.js';
-import { startCommand, type RunOutcome, type RunningCommand } from './runner.js';
+import { runCommand, spawnShell, type RunOutcome, type RunningCommand } from './runner.js';
+import { goMessage, RUN_HANDED_COMMAND } from './prelude.js';
+import { WarmShells, type ReadyShell } from './warmShells.js';
 import { MAX_STATE_BYTES, type ShellStates } from './shellState.js';
 import type { TicketStore } from './tickets.js';
 
@@ -58,8 +60,14 @@ export interface RunsDeps {
 
 export class Runs {
   private readonly runs = new Map<string, Run>();
+  private readonly warm: WarmShells;
 
-  constructor(private readonly deps: RunsDeps) {}
+  constructor(private readonly deps: RunsDeps) {
+    this.warm = new WarmShells({
+      start: (session) => this.startShell(session, ProcessTracking.newId(), ''),
+      onError: deps.onError,
+    });
+  }
 
   get count(): number {
     return this.runs.size;
@@ -85,39 +93,83 @@ export class Runs {
     };
   }
 
-  start(entry: Waiting): void {
-    const queued = entry.record;
-    const { session, ticket } = queued;
-    const startedAt = new Date();
-    const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
-    const processes = this.deps.tracking.forTicket(queued.process_marker ?? ProcessTracking.newId(), true);
-    let command: RunningCommand;
+  /**
+   * The tracking id for a ticket about to be queued in `session`: its ready shell's, when it has
+   * one to start in (warmShells.ts), else a new one.
+   */
+  trackingIdFor(session: string): string {
+    return this.warm.claim(session) ?? ProcessTracking.newId();
+  }
+
+  /**
+   * Makes ready what the session's next command needs, while the session is idle: its shell,
+   * started ahead, and the temp file of its record.
+   */
+  prepareNext(session: string): void {
+    if (this.deps.shells.usesPrelude) this.warm.prepare(session);
+    this.deps.store.prepareNextTicket(session);
+  }
+
+  /** Ends the shells and removes the files made ahead, and makes no more (shutdown). */
+  endPrepared(): void {
+    this.warm.closeAll();
+    this.deps.store.dropPrepared();
+  }
+
+  /** A shell for the session's next command, with the directory and variables its last one left. */
+  private startShell(session: string, trackingId: string, command: string): ReadyShell {
+    const processes = this.deps.tracking.forTicket(trackingId, true);
     try {
       const launch = this.deps.shells.launch(session);
-      if (launch.note !== undefined) spool.append(Buffer.from(launch.note, 'utf8'));
-      const { program, args } = commandLine(this.deps.config.commandShell, entry.command, this.deps.commandUser);
+      // With the prelude, the command comes with the go; another shell takes it as its argument.
+      const input = this.deps.shells.usesPrelude ? RUN_HANDED_COMMAND : command;
+      const { program, args } = commandLine(this.deps.config.commandShell, input, this.deps.commandUser);
       // Confined, the directory is entered by the command user (in the prelude): the server,
       // root without DAC capabilities, may not enter a private home.
       const confined = this.deps.commandUser !== null;
-      command = startCommand({
+      const shell = spawnShell({
         program,
         args,
         cwd: confined ? '/' : launch.cwd,
         env: confined
           ? environmentThroughSetpriv({ ...launch.env, [MARKER_VARIABLE]: processes.id, LLMASS_CWD: launch.cwd })
           : { ...launch.env, [MARKER_VARIABLE]: processes.id },
+        processes,
+      });
+      return { shell, cwd: launch.cwd, note: launch.note };
+    } catch (error) {
+      processes.release();
+      throw error;
+    }
+  }
+
+  start(entry: Waiting): void {
+    const queued = entry.record;
+    const { session, ticket } = queued;
+    const startedAt = new Date();
+    const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
+    const trackingId = queued.process_marker ?? ProcessTracking.newId();
+    let command: RunningCommand;
+    let processes: TicketProcesses | undefined;
+    try {
+      const ready = this.warm.take(session, trackingId) ?? this.startShell(session, trackingId, entry.command);
+      processes = ready.shell.processes;
+      if (ready.note !== undefined) spool.append(Buffer.from(ready.note, 'utf8'));
+      command = runCommand(ready.shell, {
+        go: goMessage(this.deps.shells.usesPrelude ? entry.command : ''),
         timeoutMs: queued.timeout * 1000,
         idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
         spool,
-        processes,
         maxStateBytes: MAX_STATE_BYTES,
       });
     } catch (error) {
       void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool, processes);
       return;
     }
+    const tracked = processes;
+    this.deps.store.prepareNextWrite(session, ticket);
     if (command.pid === undefined) {
-      void command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, processes));
+      void command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, tracked));
       return;
     }
     const record: RunningTicket = {
@@ -138,7 +190,7 @@ export class Runs {
       command,
       firstWrite,
       storeProblem: null,
-      finished: command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, processes, run, firstWritten)),
+      finished: command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, tracked, run, firstWritten)),
     };
     this.runs.set(ticketKey(session, ticket), run);
   }
@@ -148,7 +200,7 @@ export class Runs {
     startedAt: Date,
     outcome: RunOutcome,
     spool: OutputSpool,
-    processes: TicketProcesses,
+    processes: TicketProcesses | undefined,
     run?: Run,
     firstWritten?: (stored: boolean) => void,
   ): Promise<FinishedTicket | undefined> {
@@ -175,7 +227,7 @@ export class Runs {
     firstWritten?.(stored);
     this.runs.delete(ticketKey(session, ticket));
     // Empty unless the command left processes in the background: the sweep takes it later.
-    processes.release();
+    processes?.release();
     if (!stored) {
       // Given up at shutdown: the spool stays for the next start's recovery.
       spool.close();

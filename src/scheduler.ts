@@ -118,6 +118,8 @@ export class Scheduler {
       onSessionFree: (session) => {
         this.queue.release(session);
         this.dispatch();
+        // Idle now: its next command's shell is started ahead, with the state this one left.
+        if (this.accepting && !this.queue.isSessionBusy(session)) this.runs.prepareNext(session);
       },
     });
   }
@@ -172,7 +174,7 @@ export class Scheduler {
       status: 'queued',
       submitted_at: new Date().toISOString(),
       key,
-      process_marker: ProcessTracking.newId(),
+      process_marker: this.runs.trackingIdFor(name),
       started_at: null,
     };
     const entry = this.queue.add(record, request.input);
@@ -315,6 +317,7 @@ export class Scheduler {
    */
   async shutdown(graceSeconds: number): Promise<void> {
     this.accepting = false;
+    this.runs.endPrepared();
     for (const entry of this.queue.all()) {
       await this.endWaiting(entry, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n').catch((error: unknown) =>
         this.deps.onError('could not mark a queued ticket interrupted; the next start will', error),

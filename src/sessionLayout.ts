@@ -4,6 +4,7 @@
 //   SESSIONS_DIR/<session>/<n>.ticket                   a ticket's durable record
 //   SESSIONS_DIR/<session>/.<n>.out                      a running ticket's output spool
 //   SESSIONS_DIR/<session>/.<n>.ticket.<pid>.<k>.tmp     a record being written (then renamed)
+//   SESSIONS_DIR/<session>/.next.ticket.<pid>.<k>.tmp    made ahead for the next ticket's record
 //   SESSIONS_DIR/<session>/.shell-state(.next)           the session's saved shell state
 //   SESSIONS_DIR/.llmass/                                the server's private files
 import path from 'node:path';
@@ -12,7 +13,7 @@ export const SESSION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Up to 15 digits: every such number is a safe integer. */
 const TICKET_FILE = /^([1-9][0-9]{0,14})\.ticket$/;
 const SPOOL_FILE = /^\.([1-9][0-9]{0,14})\.out$/;
-const TEMP_FILE = /^\.[1-9][0-9]*\.ticket\..*\.tmp$/;
+const TEMP_FILE = /^\.([1-9][0-9]*|next)\.ticket\..*\.tmp$/;
 const STATE_FILE = '.shell-state';
 const NEXT_STATE_FILE = '.shell-state.next';
 
@@ -45,6 +46,12 @@ export class SessionLayout {
   tempFile(session: string, ticket: number): string {
     this.tempCounter += 1;
     return path.join(this.sessionDir(session), `.${ticket}.ticket.${process.pid}.${this.tempCounter}.tmp`);
+  }
+
+  /** A fresh name for the record of the session's next ticket, made before its number is known. */
+  nextTicketTempFile(session: string): string {
+    this.tempCounter += 1;
+    return path.join(this.sessionDir(session), `.next.ticket.${process.pid}.${this.tempCounter}.tmp`);
   }
 
   stateFile(session: string): string {

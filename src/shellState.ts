@@ -5,7 +5,7 @@
 // environment. Only bash has BASH_ENV: with another COMMAND_SHELL each command starts fresh.
 import fs from 'node:fs';
 import { isCarriedVariable, parseShellState, type SavedShell } from './exportParser.js';
-import { openRegularSync } from './files.js';
+import { isDirectory, openRegularSync } from './files.js';
 import type { SessionLayout } from './sessionLayout.js';
 
 /** A state larger than this is not kept (the previous one stands). */
@@ -27,7 +27,8 @@ export interface CommandLimits {
 }
 
 export class ShellStates {
-  private readonly usesBash: boolean;
+  /** Whether commands start through the prelude (bash): it takes the command with the go and keeps state. */
+  readonly usesPrelude: boolean;
   private readonly states = new Map<string, SavedShell>();
 
   constructor(
@@ -42,7 +43,7 @@ export class ShellStates {
     private readonly limits: CommandLimits,
     private readonly onError: (message: string, error: unknown) => void,
   ) {
-    this.usesBash = shell.endsWith('bash');
+    this.usesPrelude = shell.endsWith('bash');
   }
 
   /** The control variables the prelude reads: they never reach the command itself. */
@@ -56,7 +57,7 @@ export class ShellStates {
 
   /** How the session's next command starts: the directory and environment the last one left. */
   launch(session: string): ShellLaunch {
-    if (!this.usesBash) return { cwd: this.workdir, env: { ...this.baseEnv } };
+    if (!this.usesPrelude) return { cwd: this.workdir, env: { ...this.baseEnv } };
     const saved = this.load(session);
     if (saved === undefined) return { cwd: this.workdir, env: { ...this.baseEnv, ...this.control() } };
     const env = { ...saved.env, ...this.control() };
@@ -70,7 +71,7 @@ export class ShellStates {
 
   /** After a command: keep the state its shell handed back, if it is complete. */
   capture(session: string, text: Buffer): void {
-    if (!this.usesBash) return;
+    if (!this.usesPrelude) return;
     const state = parseShellState(text);
     if (state === undefined) return; // killed, or replaced itself with exec: the previous state stands
     const before = this.states.get(session);
@@ -130,12 +131,4 @@ function sameState(a: SavedShell, b: SavedShell): boolean {
   if (a.cwd !== b.cwd) return false;
   const keys = Object.keys(a.env);
   return keys.length === Object.keys(b.env).length && keys.every((key) => a.env[key] === b.env[key]);
-}
-
-function isDirectory(dir: string): boolean {
-  try {
-    return fs.statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -7,6 +7,7 @@ import { errorCode, isMissing, isRealDirectory, NotAFile, openRegularSync } from
 import { OutputCollector, collect, type CollectedOutput, type OutputPlan } from './outputCollector.js';
 import type { FinishedTicket, TicketMeta, TicketRecord } from './protocol.js';
 import { RecordCache } from './recordCache.js';
+import { discard, TempFilesAhead, type ReadyTempFile } from './tempFiles.js';
 import { RecordParser } from './recordParser.js';
 import { DamagedRecord, validateMeta } from './records.js';
 import { SESSION_NAME, SessionLayout } from './sessionLayout.js';
@@ -63,10 +64,31 @@ function parseSmall(text: string, session: string, ticket: number): TicketRecord
   return finished;
 }
 
+/**
+ * Writes `text` to a temp file made ahead and renames it over `final`; false (the file removed)
+ * when that failed, for the caller to write the usual way (which also remakes a removed session
+ * directory).
+ */
+function writeReadySync(ready: ReadyTempFile, text: string, final: string): boolean {
+  let open = true;
+  try {
+    fs.writeFileSync(ready.fd, text);
+    fs.closeSync(ready.fd);
+    open = false;
+    fs.renameSync(ready.file, final);
+    return true;
+  } catch {
+    if (open) fs.closeSync(ready.fd);
+    fs.rmSync(ready.file, { force: true });
+    return false;
+  }
+}
+
 export class TicketStore {
   private readonly indexes = new Map<string, Promise<SessionIndex>>();
   private readonly writeChains = new Map<string, Promise<void>>();
   private readonly finished = new RecordCache(RECORD_CACHE_BYTES);
+  private readonly ahead = new TempFilesAhead();
 
   constructor(
     readonly layout: SessionLayout,
@@ -242,6 +264,24 @@ export class TicketStore {
     return next;
   }
 
+  /**
+   * Creates, off the request's path, the temp file the ticket's next record will be written to
+   * (tempFiles.ts): called when a command starts, for its final record.
+   */
+  prepareNextWrite(session: string, ticket: number): void {
+    this.ahead.prepare(`${session}/${ticket}`, this.layout.tempFile(session, ticket));
+  }
+
+  /** Removes the temp files made ahead (shutdown). */
+  dropPrepared(): void {
+    this.ahead.dropAll();
+  }
+
+  /** The same for the session's next ticket (its queued record): called when the session is idle. */
+  prepareNextTicket(session: string): void {
+    this.ahead.prepare(`${session}/next`, this.layout.nextTicketTempFile(session));
+  }
+
   /** Only a record on disk is cached: the cache never answers what the disk does not hold. */
   private remember(key: string, record: TicketRecord): void {
     if (record.status !== 'queued' && record.status !== 'running' && record.output.length <= SYNC_IO_LIMIT) this.finished.set(key, record);
@@ -250,6 +290,8 @@ export class TicketStore {
 
   private writeSyncNow(record: TicketRecord, text: string): void {
     const final = this.layout.ticketFile(record.session, record.ticket);
+    const ready = this.ahead.take(`${record.session}/${record.status === 'queued' ? 'next' : record.ticket}`);
+    if (ready !== undefined && writeReadySync(ready, text, final)) return;
     const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
       this.writeFileCreatingDir(tmp, text);
@@ -276,6 +318,9 @@ export class TicketStore {
 
   private async writeNow(record: TicketRecord, text: string): Promise<void> {
     const final = this.layout.ticketFile(record.session, record.ticket);
+    // A large record goes through the thread pool anyway: a file made ahead is not needed.
+    const ready = this.ahead.take(`${record.session}/${record.status === 'queued' ? 'next' : record.ticket}`);
+    if (ready !== undefined) discard(ready);
     const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
       await fs.promises.writeFile(tmp, text, { mode: 0o600, flag: 'wx' });

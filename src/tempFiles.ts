@@ -1,0 +1,86 @@
+// Temp files made ahead. A record is written to a new temp file and renamed into place; on ext4,
+// giving a file a new inode costs up to a millisecond when none was freed just before, and a
+// ticket's final record always needs one (its queued record's inode stays as the ticket file
+// until the final one replaces it). So while a command runs, the temp file its final record
+// will go to is created off the request's path, in the thread pool, and kept open.
+import fs from 'node:fs';
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+
+/** A temp file created ahead, open for writing. */
+export interface ReadyTempFile {
+  readonly file: string;
+  readonly fd: number;
+}
+
+interface Making {
+  readonly file: string;
+  fd: number | undefined;
+}
+
+/** Files kept ahead at most (each holds an fd): beyond it the oldest is removed. */
+const MAX_AHEAD = 64;
+
+export class TempFilesAhead {
+  private readonly made = new Map<string, Making>();
+
+  constructor(private readonly max = MAX_AHEAD) {}
+
+  /** Starts creating `file` (exclusively: a planted entry makes it fail) for the write named `key`. */
+  prepare(key: string, file: string): void {
+    if (this.made.has(key)) return;
+    const making: Making = { file, fd: undefined };
+    this.made.set(key, making);
+    for (const [oldest] of this.made) {
+      if (this.made.size <= this.max) break;
+      this.drop(oldest);
+    }
+    fs.open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600, (error, fd) => {
+      const wanted = this.made.get(key) === making;
+      if (error !== null) {
+        // No room, or the directory is gone: the write makes its own file as usual.
+        if (wanted) this.made.delete(key);
+        return;
+      }
+      if (wanted) making.fd = fd;
+      else discard({ file, fd });
+    });
+  }
+
+  /**
+   * The file made for `key`, if it is ready; the caller then owns it. One still being made is
+   * given up (it is removed once made), and the write makes its own.
+   */
+  take(key: string): ReadyTempFile | undefined {
+    const making = this.made.get(key);
+    if (making === undefined) return undefined;
+    this.made.delete(key);
+    return making.fd === undefined ? undefined : { file: making.file, fd: making.fd };
+  }
+
+  /** Removes the file made for `key` (one still being made is removed once made). */
+  drop(key: string): void {
+    const ready = this.take(key);
+    if (ready !== undefined) discard(ready);
+  }
+
+  /** Removes every file made ahead, before returning (shutdown: the process is about to exit). */
+  dropAll(): void {
+    for (const key of [...this.made.keys()]) {
+      const ready = this.take(key);
+      if (ready === undefined) continue;
+      fs.closeSync(ready.fd);
+      fs.rmSync(ready.file, { force: true });
+    }
+  }
+
+  /** How many are made or being made (for tests). */
+  get size(): number {
+    return this.made.size;
+  }
+}
+
+/** Closes and removes a temp file that will not be used. */
+export function discard(ready: ReadyTempFile): void {
+  fs.close(ready.fd, () => fs.rm(ready.file, { force: true }, () => undefined));
+}

@@ -1,0 +1,135 @@
+// Shells started ahead: when a session's command has ended, its next shell is started at once,
+// with the state that command left, and waits in the prelude for its go, which carries the next
+// command. Also the files made ahead for the next records. Real server, real bash, real /proc.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { processRunning, run, startServer, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
+
+afterEach(stopAll);
+
+/** The server's children that carry a tracking marker and have not been handed a command: its ready shells. */
+function readyShells(server: TestServer): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== server.proc.pid || fields[0] === 'Z') continue;
+      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').includes('LLMASS_TICKET=')) found.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return found;
+}
+
+/** Waits until the session's next shell is ready (the server starts it once the last command's state is kept). */
+async function readyShell(server: TestServer): Promise<number> {
+  let pids: number[] = [];
+  expect(await until(() => (pids = readyShells(server)).length === 1, 5000)).toBe(true);
+  return pids[0] ?? -1;
+}
+
+const temps = (server: TestServer, session: string): string[] => fs.readdirSync(path.join(server.sessionsDir, session)).filter((name) => name.endsWith('.tmp'));
+
+describe('a shell started ahead', () => {
+  it('runs the session\'s next command, in the directory and with the variables the last one left', async () => {
+    const server = await startServer();
+    await run(server, 'cd /tmp && export WARM="ready and waiting"', { session: 'w' });
+    const pid = await readyShell(server);
+    expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe('/tmp');
+    const next = await run(server, 'echo "$$ $PWD $WARM"', { session: 'w' });
+    expect(next.output).toBe(`${pid} /tmp ready and waiting\n`);
+    expect(next.status).toBe('done');
+  });
+
+  it('runs the command exactly as bash -c would: bytes, quoting, lines, exit status, syntax errors', async () => {
+    const server = await startServer();
+    await run(server, 'true', { session: 'exact' });
+    await readyShell(server);
+    const command = `  printf '[%s]' "  lead" 'back\\\\slash' "tab\there" 'ü € 😀' "$(printf 'a\\nb')" # comment\n\necho "$0 last" ; exit 3  \n`;
+    let expected = '';
+    try {
+      execFileSync('/bin/bash', ['-c', command], { encoding: 'utf8', env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } });
+    } catch (error) {
+      expected = String((error as { stdout: string }).stdout);
+    }
+    expect(expected).toContain('[  lead]');
+    const result = await run(server, command, { session: 'exact' });
+    expect(result.output.replace(/^\S*bash last/m, '$0 last')).toBe(expected.replace(/^\S*bash last/m, '$0 last'));
+    expect(result.exit_code).toBe(3);
+    await readyShell(server);
+    const broken = await run(server, 'echo before; if', { session: 'exact' });
+    expect([broken.exit_code, broken.output]).toEqual([2, expect.stringMatching(/syntax error/)]);
+    expect(broken.output).not.toContain('before');
+    await readyShell(server);
+    expect((await run(server, 'echo "${__llmass_cmd-gone}"; return 1', { session: 'exact' })).output).toMatch(/^gone\n.*return: can only/);
+  });
+
+  it('is ended at shutdown; one whose server is killed exits by itself', async () => {
+    const server = await startServer();
+    await run(server, 'true', { session: 'bye' });
+    const pid = await readyShell(server);
+    await server.stop();
+    expect(processRunning(pid)).toBe(false);
+    expect(temps(server, 'bye')).toEqual([]);
+
+    const killed = await startServer();
+    await run(killed, 'true', { session: 'orphan' });
+    const orphan = await readyShell(killed);
+    killed.proc.kill('SIGKILL');
+    await killed.exited;
+    expect(await until(() => !processRunning(orphan), 5000)).toBe(true);
+  });
+
+  it('killed from outside, is replaced: the next command starts a shell of its own', async () => {
+    const server = await startServer();
+    await run(server, 'true', { session: 'k' });
+    const pid = await readyShell(server);
+    process.kill(pid, 'SIGKILL');
+    expect(await until(() => !processRunning(pid), 5000)).toBe(true);
+    const next = await run(server, 'echo $$', { session: 'k' });
+    expect(next.status).toBe('done');
+    expect(next.output).not.toBe(`${pid}\n`);
+  });
+
+  it('serves one of two commands submitted at once; each is tracked under its own id', async () => {
+    const server = await startServer();
+    await run(server, 'true', { session: 'two' });
+    const pid = await readyShell(server);
+    const [first, second] = await Promise.all(['echo one $$', 'echo two $$'].map((cmd) => server.get(server.url('/shell', { session: 'two', cmd }))));
+    const results = [await waitFinal(server, 'two', first?.json.ticket), await waitFinal(server, 'two', second?.json.ticket)];
+    const shells = results.map((r) => Number(/^(?:one|two) (\d+)\n$/.exec(r.output)?.[1]));
+    expect(shells.filter((shell) => shell === pid)).toHaveLength(1);
+    expect(shells.every((shell) => shell > 0)).toBe(true);
+    const markers = results.map((r) => JSON.parse(fs.readFileSync(path.join(server.sessionsDir, 'two', `${r.ticket}.ticket`), 'utf8')).process_marker);
+    expect(new Set(markers).size).toBe(2);
+  });
+});
+
+describe('record files made ahead', () => {
+  it('are used for the next records, one waits while the session is idle, and none is left after a stop or a crash', async () => {
+    const server = await startServer();
+    for (let i = 0; i < 3; i += 1) await run(server, `echo ${i}`, { session: 'files' });
+    await readyShell(server);
+    expect(await until(() => temps(server, 'files').length === 1, 5000)).toBe(true);
+    expect(temps(server, 'files')[0]).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
+    const next = await run(server, 'echo 3', { session: 'files' });
+    expect(next.output).toBe('3\n');
+    expect(fs.readdirSync(path.join(server.sessionsDir, 'files')).filter((name) => name.endsWith('.ticket')).sort()).toEqual(['1.ticket', '2.ticket', '3.ticket', '4.ticket']);
+    await server.stop();
+    expect(temps(server, 'files')).toEqual([]);
+
+    const crashed = await startServer();
+    await run(crashed, 'true', { session: 'crash' });
+    expect(await until(() => temps(crashed, 'crash').length === 1, 5000)).toBe(true);
+    crashed.proc.kill('SIGKILL');
+    await crashed.exited;
+    const again = await startServer({ dir: crashed.dir, hash: crashed.hash });
+    expect(temps(again, 'crash')).toEqual([]);
+    expect((await run(again, 'echo after', { session: 'crash' })).output).toBe('after\n');
+  });
+});
