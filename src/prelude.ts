@@ -16,6 +16,8 @@ builtin read -r -u 3 __llmass_go || builtin exit 0
 __llmass_cmd=
 __llmass_n=\${__llmass_go#go }
 if [ "$__llmass_n" -gt 0 ] 2>/dev/null; then LC_ALL=C IFS= builtin read -r -N "$__llmass_n" -u 3 __llmass_cmd || builtin exit 0; fi
+# The shell may have waited for its command (started ahead): bash's clock starts with the command.
+SECONDS=0
 exec 2>&1
 exec {__llmass_state}>&3 3>&-
 builtin ulimit -u "\${LLMASS_MAX_PROCESSES:-unlimited}" 2>/dev/null

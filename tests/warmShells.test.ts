@@ -41,8 +41,10 @@ describe('a shell started ahead', () => {
     await run(server, 'cd /tmp && export WARM="ready and waiting"', { session: 'w' });
     const pid = await readyShell(server);
     expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe('/tmp');
-    const next = await run(server, 'echo "$$ $PWD $WARM"', { session: 'w' });
-    expect(next.output).toBe(`${pid} /tmp ready and waiting\n`);
+    // Waiting is not running: bash's clock ($SECONDS) starts when the command does.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const next = await run(server, 'echo "$$ $PWD $WARM $SECONDS"', { session: 'w' });
+    expect(next.output).toBe(`${pid} /tmp ready and waiting 0\n`);
     expect(next.status).toBe('done');
   });
 
