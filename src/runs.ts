@@ -1,7 +1,8 @@
 // Running tickets, from start to stored end: starts a queued ticket's command with its output
-// spooled, answers what it has printed so far, and when it ends builds its final record, has
-// finisher.ts store it, keeps the session's shell state, and frees the session. Until the final
-// record is on disk the ticket counts as running, with a note saying why.
+// spooled (in the session's shell started ahead, warmShells.ts, or in a new one), answers what
+// it has printed so far, and when it ends builds its final record, has finisher.ts store it,
+// keeps the session's shell state, and frees the session. Until the final record is on disk the
+// ticket counts as running, with a note saying why.
 import type { Config } from './config.js';
 import { errorCode, isDiskFull } from './files.js';
 import { ticketKey, type Finisher } from './finisher.js';
