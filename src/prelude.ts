@@ -1,23 +1,16 @@
 // The prelude bash sources (BASH_ENV) before each command. The server writes it at start, as
 // root-owned read-only text in a fresh directory of its own that every user can read: the
 // command user must read it, and nobody but the server can change it, so nothing the agent can
-// write is ever sourced. It waits for the server's go on fd 3, which carries the command (the
-// shell may be started before the command is known: warmShells.ts), merges stderr into stdout,
-// applies the limits, and on exit hands the shell state back on fd 3: the working directory and
-// a NUL, then `export -p`, then an end line. Builtins only: no fork (exportParser.ts reads it).
+// write is ever sourced. It merges stderr into stdout, applies the limits and sets the EXIT trap,
+// then waits for the server's go on fd 3, which carries the command: the shell may be started
+// before the command is known (warmShells.ts), and whatever can be done before it is. On exit
+// it hands the shell state back on fd 3: the working directory and a NUL, then `export -p`, then
+// an end line. Builtins only: no fork (exportParser.ts reads it).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 export const PRELUDE = `# LLMASS prelude: sourced by bash before each command (written by the server; see its src/prelude.ts).
-# The go: "go <n>" once the shell is tracked, then the command's n bytes. Without it (the server
-# went away, or ended a shell it had started ahead of a command) nothing runs.
-builtin read -r -u 3 __llmass_go || builtin exit 0
-__llmass_cmd=
-__llmass_n=\${__llmass_go#go }
-if [ "$__llmass_n" -gt 0 ] 2>/dev/null; then LC_ALL=C IFS= builtin read -r -N "$__llmass_n" -u 3 __llmass_cmd || builtin exit 0; fi
-# The shell may have waited for its command (started ahead): bash's clock starts with the command.
-SECONDS=0
 exec 2>&1
 exec {__llmass_state}>&3 3>&-
 builtin ulimit -u "\${LLMASS_MAX_PROCESSES:-unlimited}" 2>/dev/null
@@ -29,11 +22,21 @@ if [ -n "\${LLMASS_CWD-}" ]; then builtin cd -- "$LLMASS_CWD" 2>/dev/null || bui
 # Loader variables (LD_PRELOAD …) cross setpriv under another name, so that root's setpriv ignores
 # them; here, as the command user, they get their names back.
 for __llmass_v in \${!LLMASS_KEEP_*}; do builtin export "\${__llmass_v#LLMASS_KEEP_}=\${!__llmass_v}"; builtin unset "$__llmass_v"; done
-builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB LLMASS_CWD __llmass_go __llmass_n __llmass_v
+builtin unset BASH_ENV LLMASS_MAX_PROCESSES LLMASS_MAX_MEMORY_KB LLMASS_CWD __llmass_v
 __llmass_save_state() {
   { builtin printf '%s\\0' "$PWD"; builtin export -p; builtin printf '# llmass-state-end\\n'; } >&"$__llmass_state" 2>/dev/null
 }
 builtin trap __llmass_save_state EXIT
+# All of the above is builtins: nothing has forked. The go: "go <n>" once the shell is tracked,
+# then the command's n bytes. Without it (the server went away, or ended a shell it had started
+# ahead of a command) nothing runs and nothing is handed back.
+builtin read -r -u "$__llmass_state" __llmass_go || { builtin trap - EXIT; builtin exit 0; }
+__llmass_cmd=
+__llmass_n=\${__llmass_go#go }
+if [ "$__llmass_n" -gt 0 ] 2>/dev/null; then LC_ALL=C IFS= builtin read -r -N "$__llmass_n" -u "$__llmass_state" __llmass_cmd || { builtin trap - EXIT; builtin exit 0; }; fi
+builtin unset __llmass_go __llmass_n
+# The shell may have waited for its command (started ahead): bash's clock starts with the command.
+SECONDS=0
 `;
 
 /**

@@ -18,7 +18,7 @@ const VALUES: Record<string, string> = {
 
 describe('parseShellState', () => {
   it('reads back every exported value bash holds, as bash prints it with export -p', () => {
-    const script = `${PRELUDE.replace(/^builtin read -r -u 3 __llmass_go.*$/m, '').replace(/^if \[ "\$__llmass_n".*$/m, '')}\n${Object.entries(VALUES)
+    const script = `${PRELUDE.replace(/^builtin read -r -u "\$__llmass_state" __llmass_go.*$/m, '').replace(/^if \[ "\$__llmass_n".*$/m, '')}\n${Object.entries(VALUES)
       .map(([name, value]) => `export ${name}=$'${[...Buffer.from(value)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')}'`)
       .join('\n')}\nexport NOVALUE; cd /tmp\n`;
     const out = execFileSync('/bin/bash', ['-c', `exec 3>&1; ${script}`], { env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } });
