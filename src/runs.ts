@@ -111,10 +111,14 @@ export class Runs {
     this.deps.store.prepareNextTicket(session);
   }
 
-  /** Ends the shells and removes the files made ahead, and makes no more (shutdown). */
-  endPrepared(): void {
+  /** Ends the shells started ahead and starts no more (shutdown). */
+  endReadyShells(): void {
     this.warm.closeAll();
-    this.deps.store.dropPrepared();
+  }
+
+  /** Removes the record files made ahead, once no ticket can start or finish any more (shutdown). */
+  dropPreparedFiles(): Promise<void> {
+    return this.deps.store.dropPrepared();
   }
 
   /** A shell for the session's next command, with the directory and variables its last one left. */
@@ -227,10 +231,9 @@ export class Runs {
     });
     firstWritten?.(stored);
     this.runs.delete(ticketKey(session, ticket));
-    // Empty unless the command left processes in the background: the sweep takes it later.
-    processes?.release();
     if (!stored) {
       // Given up at shutdown: the spool stays for the next start's recovery.
+      processes?.release();
       spool.close();
       return undefined;
     }
@@ -238,8 +241,10 @@ export class Runs {
     this.deps.finisher.announce(record);
     // The shell state matters only to the session's next command, so it is kept after the
     // waiters have answered (the next turn of the event loop) and before the session is
-    // free to start that command.
+    // free to start that command; the ticket's cgroup is removed then too.
     await new Promise((resolve) => setImmediate(resolve));
+    // Empty unless the command left processes in the background: the sweep takes it later.
+    processes?.release();
     try {
       if (outcome.kind !== 'failed') this.deps.shells.capture(session, outcome.state);
     } catch (error) {

@@ -16,6 +16,8 @@ export interface ReadyTempFile {
 interface Making {
   readonly file: string;
   fd: number | undefined;
+  /** Settles once the file is made and kept, or not made, or made and removed. */
+  readonly settled: Promise<void>;
 }
 
 /** Files kept ahead at most (each holds an fd): beyond it the oldest is removed. */
@@ -29,7 +31,8 @@ export class TempFilesAhead {
   /** Starts creating `file` (exclusively: a planted entry makes it fail) for the write named `key`. */
   prepare(key: string, file: string): void {
     if (this.made.has(key)) return;
-    const making: Making = { file, fd: undefined };
+    let settle: () => void = () => undefined;
+    const making: Making = { file, fd: undefined, settled: new Promise<void>((resolve) => (settle = resolve)) };
     this.made.set(key, making);
     for (const [oldest] of this.made) {
       if (this.made.size <= this.max) break;
@@ -40,10 +43,13 @@ export class TempFilesAhead {
       if (error !== null) {
         // No room, or the directory is gone: the write makes its own file as usual.
         if (wanted) this.made.delete(key);
-        return;
+        settle();
+      } else if (wanted) {
+        making.fd = fd;
+        settle();
+      } else {
+        discard({ file, fd }, settle);
       }
-      if (wanted) making.fd = fd;
-      else discard({ file, fd });
     });
   }
 
@@ -64,14 +70,20 @@ export class TempFilesAhead {
     if (ready !== undefined) discard(ready);
   }
 
-  /** Removes every file made ahead, before returning (shutdown: the process is about to exit). */
-  dropAll(): void {
-    for (const key of [...this.made.keys()]) {
-      const ready = this.take(key);
-      if (ready === undefined) continue;
-      fs.closeSync(ready.fd);
-      fs.rmSync(ready.file, { force: true });
+  /** Removes every file made ahead, including those still being made (shutdown). */
+  async dropAll(): Promise<void> {
+    const pending: Array<Promise<void>> = [];
+    for (const [key, making] of [...this.made]) {
+      this.made.delete(key);
+      if (making.fd === undefined) {
+        // Removed by its own callback once made, as no longer wanted.
+        pending.push(making.settled);
+        continue;
+      }
+      fs.closeSync(making.fd);
+      fs.rmSync(making.file, { force: true });
     }
+    await Promise.all(pending);
   }
 
   /** How many are made or being made (for tests). */
@@ -81,6 +93,6 @@ export class TempFilesAhead {
 }
 
 /** Closes and removes a temp file that will not be used. */
-export function discard(ready: ReadyTempFile): void {
-  fs.close(ready.fd, () => fs.rm(ready.file, { force: true }, () => undefined));
+export function discard(ready: ReadyTempFile, then: () => void = () => undefined): void {
+  fs.close(ready.fd, () => fs.rm(ready.file, { force: true }, () => then()));
 }

@@ -273,8 +273,8 @@ export class TicketStore {
   }
 
   /** Removes the temp files made ahead (shutdown). */
-  dropPrepared(): void {
-    this.ahead.dropAll();
+  dropPrepared(): Promise<void> {
+    return this.ahead.dropAll();
   }
 
   /** The same for the session's next ticket (its queued record): called when the session is idle. */

@@ -3,6 +3,7 @@
 // command. Also the files made ahead for the next records. Real server, real bash, real /proc.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processRunning, run, startServer, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
@@ -119,8 +120,16 @@ describe('record files made ahead', () => {
     await readyShell(server);
     expect(await until(() => temps(server, 'files').length === 1, 5000)).toBe(true);
     expect(temps(server, 'files')[0]).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
-    const next = await run(server, 'echo 3', { session: 'files' });
+    // The queued record goes into the file made for it (same inode), and so does the final one.
+    const dir = path.join(server.sessionsDir, 'files');
+    const madeForQueued = fs.statSync(path.join(dir, temps(server, 'files')[0] ?? '')).ino;
+    const submitted = (await server.get(server.url('/shell', { session: 'files', cmd: 'sleep 0.5; echo 3' }))).json;
+    expect(fs.statSync(path.join(dir, `${submitted.ticket}.ticket`)).ino).toBe(madeForQueued);
+    expect(await until(() => temps(server, 'files').some((name) => name.startsWith(`.${submitted.ticket}.ticket.`)), 5000)).toBe(true);
+    const madeForFinal = fs.statSync(path.join(dir, temps(server, 'files').find((name) => name.startsWith(`.${submitted.ticket}.ticket.`)) ?? '')).ino;
+    const next = await waitFinal(server, 'files', submitted.ticket);
     expect(next.output).toBe('3\n');
+    expect(fs.statSync(path.join(dir, `${submitted.ticket}.ticket`)).ino).toBe(madeForFinal);
     expect(fs.readdirSync(path.join(server.sessionsDir, 'files')).filter((name) => name.endsWith('.ticket')).sort()).toEqual(['1.ticket', '2.ticket', '3.ticket', '4.ticket']);
     await server.stop();
     expect(temps(server, 'files')).toEqual([]);
@@ -133,5 +142,30 @@ describe('record files made ahead', () => {
     const again = await startServer({ dir: crashed.dir, hash: crashed.hash });
     expect(temps(again, 'crash')).toEqual([]);
     expect((await run(again, 'echo after', { session: 'crash' })).output).toBe('after\n');
+  });
+});
+
+describe('TempFilesAhead', () => {
+  it('keeps at most its bound, gives up a file still being made, and removes every one on dropAll', async () => {
+    const { TempFilesAhead } = await import('../src/tempFiles.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-ahead-'));
+    try {
+      const ahead = new TempFilesAhead(2);
+      const files = ['a', 'b', 'c'].map((name) => path.join(dir, name));
+      ahead.prepare('a', files[0] ?? '');
+      // Taken before it could be made: given up, and removed once made.
+      expect(ahead.take('a')).toBeUndefined();
+      for (const [i, key] of ['a', 'b', 'c'].entries()) ahead.prepare(key, `${files[i]}2`);
+      expect(ahead.size).toBe(2);
+      expect(await until(() => fs.readdirSync(dir).sort().join() === 'b2,c2', 5000)).toBe(true);
+      const ready = ahead.take('b');
+      expect(ready?.file).toBe(`${files[1]}2`);
+      if (ready !== undefined) fs.closeSync(ready.fd);
+      await ahead.dropAll();
+      expect(fs.readdirSync(dir)).toEqual(['b2']);
+      expect(ahead.size).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
