@@ -98,8 +98,9 @@ export class Runs {
    * The tracking id for a ticket about to be queued in `session`: its ready shell's, when it has
    * one to start in (warmShells.ts), else a new one.
    */
-  trackingIdFor(session: string): string {
-    return this.warm.claim(session) ?? ProcessTracking.newId();
+  trackingIdFor(session: string): { readonly id: string; readonly shellReady: boolean } {
+    const claimed = this.warm.claim(session);
+    return claimed === undefined ? { id: ProcessTracking.newId(), shellReady: false } : { id: claimed, shellReady: true };
   }
 
   /**

@@ -165,6 +165,7 @@ export class Scheduler {
     }
     if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5);
     const ticket = this.deps.store.allocate(index);
+    const tracking = this.runs.trackingIdFor(name);
     const record: QueuedTicket = {
       ticket,
       session: name,
@@ -174,7 +175,7 @@ export class Scheduler {
       status: 'queued',
       submitted_at: new Date().toISOString(),
       key,
-      process_marker: this.runs.trackingIdFor(name),
+      process_marker: tracking.id,
       started_at: null,
     };
     const entry = this.queue.add(record, request.input);
@@ -202,9 +203,11 @@ export class Scheduler {
       idle_timeout: request.idle_timeout,
       nonce: request.nonce,
     });
-    // Started on the next turn of the event loop, after this answer is written: spawning
-    // blocks for milliseconds, which the submitter need not wait for.
-    setImmediate(() => this.dispatch());
+    // A shell started ahead takes its command at once. Otherwise the ticket starts on the next
+    // turn of the event loop, after this answer is written: spawning blocks for milliseconds,
+    // which the submitter need not wait for.
+    if (tracking.shellReady) this.dispatch();
+    else setImmediate(() => this.dispatch());
     return { session: name, ticket };
   }
 
