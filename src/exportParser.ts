@@ -14,10 +14,12 @@ export interface SavedShell {
 export const STATE_END = '# llmass-state-end\n';
 const DECLARE = /declare -[-a-zA-Z]+ ([A-Za-z_][A-Za-z0-9_]*)/y;
 /** Set by the server for each command: never carried from one command to the next. */
-const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV)$|^BASH_FUNC_|^LLMASS_KEEP_/;
+// SHLVL is bash's count of shells started inside each other: each command starts one, so carried
+// it would grow by one per command (and the state would change with every command).
+const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV|SHLVL)$|^BASH_FUNC_|^LLMASS_KEEP_/;
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Whether a saved variable may be carried to the next command: a real name, not one the server sets. */
+/** Whether a saved variable may be carried to the next command: a real name, not one the server or bash sets. */
 export function isCarriedVariable(name: string): boolean {
   return VARIABLE_NAME.test(name) && !SERVER_OWNED.test(name);
 }

@@ -47,6 +47,11 @@ describe('a shell started ahead', () => {
     const next = await run(server, 'echo "$$ $PWD $WARM $SECONDS"', { session: 'w' });
     expect(next.output).toBe(`${pid} /tmp ready and waiting 0\n`);
     expect(next.status).toBe('done');
+    // Every command is one shell deep, however many came before it.
+    const levels = [(await run(server, 'echo $SHLVL', { session: 'w' })).output];
+    await readyShell(server);
+    levels.push((await run(server, 'echo $SHLVL', { session: 'w' })).output);
+    expect(levels[1]).toBe(levels[0]);
   });
 
   it('runs the command exactly as bash -c would: bytes, quoting, lines, exit status, syntax errors', async () => {
