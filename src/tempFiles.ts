@@ -1,8 +1,9 @@
 // Temp files made ahead. A record is written to a new temp file and renamed into place; on ext4,
 // giving a file a new inode costs up to a millisecond when none was freed just before, and a
 // ticket's final record always needs one (its queued record's inode stays as the ticket file
-// until the final one replaces it). So while a command runs, the temp file its final record
-// will go to is created off the request's path, in the thread pool, and kept open.
+// until the final one replaces it). So the temp files records will go to are created off the
+// request's path, in the thread pool, and kept open: a final record's while its command runs,
+// the next ticket's while its session is idle (tickets.ts asks for them).
 import fs from 'node:fs';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
