@@ -26,6 +26,8 @@ const MAX_AHEAD = 64;
 
 export class TempFilesAhead {
   private readonly made = new Map<string, Making>();
+  /** Removals under way (files given up): waited for at shutdown, so none is left behind. */
+  private readonly removing = new Set<Promise<void>>();
 
   constructor(private readonly max = MAX_AHEAD) {}
 
@@ -62,29 +64,35 @@ export class TempFilesAhead {
     const making = this.made.get(key);
     if (making === undefined) return undefined;
     this.made.delete(key);
-    return making.fd === undefined ? undefined : { file: making.file, fd: making.fd };
+    if (making.fd !== undefined) return { file: making.file, fd: making.fd };
+    // Its callback removes it once made, as no longer wanted.
+    this.track(making.settled);
+    return undefined;
   }
 
   /** Removes the file made for `key` (one still being made is removed once made). */
   drop(key: string): void {
     const ready = this.take(key);
-    if (ready !== undefined) discard(ready);
+    if (ready !== undefined) this.track(new Promise<void>((resolve) => discard(ready, resolve)));
   }
 
-  /** Removes every file made ahead, including those still being made (shutdown). */
+  private track(removal: Promise<void>): void {
+    this.removing.add(removal);
+    void removal.then(() => this.removing.delete(removal));
+  }
+
+  /** Removes every file made ahead, including those still being made or being removed (shutdown). */
   async dropAll(): Promise<void> {
-    const pending: Array<Promise<void>> = [];
     for (const [key, making] of [...this.made]) {
-      this.made.delete(key);
       if (making.fd === undefined) {
-        // Removed by its own callback once made, as no longer wanted.
-        pending.push(making.settled);
+        this.take(key);
         continue;
       }
+      this.made.delete(key);
       fs.closeSync(making.fd);
       fs.rmSync(making.file, { force: true });
     }
-    await Promise.all(pending);
+    await Promise.all([...this.removing]);
   }
 
   /** How many are made or being made (for tests). */

@@ -7,7 +7,7 @@ import { errorCode, isMissing, isRealDirectory, NotAFile, openRegularSync } from
 import { OutputCollector, collect, type CollectedOutput, type OutputPlan } from './outputCollector.js';
 import type { FinishedTicket, TicketMeta, TicketRecord } from './protocol.js';
 import { RecordCache } from './recordCache.js';
-import { discard, TempFilesAhead, type ReadyTempFile } from './tempFiles.js';
+import { TempFilesAhead, type ReadyTempFile } from './tempFiles.js';
 import { RecordParser } from './recordParser.js';
 import { DamagedRecord, validateMeta } from './records.js';
 import { SESSION_NAME, SessionLayout } from './sessionLayout.js';
@@ -319,8 +319,7 @@ export class TicketStore {
   private async writeNow(record: TicketRecord, text: string): Promise<void> {
     const final = this.layout.ticketFile(record.session, record.ticket);
     // A large record goes through the thread pool anyway: a file made ahead is not needed.
-    const ready = this.ahead.take(`${record.session}/${record.status === 'queued' ? 'next' : record.ticket}`);
-    if (ready !== undefined) discard(ready);
+    this.ahead.drop(`${record.session}/${record.status === 'queued' ? 'next' : record.ticket}`);
     const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
       await fs.promises.writeFile(tmp, text, { mode: 0o600, flag: 'wx' });

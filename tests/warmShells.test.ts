@@ -151,7 +151,7 @@ describe('record files made ahead', () => {
 });
 
 describe('TempFilesAhead', () => {
-  it('keeps at most its bound, gives up a file still being made, and removes every one on dropAll', async () => {
+  it('keeps at most its bound, gives up a file still being made, and removes every one on dropAll, waiting for those being removed', async () => {
     const { TempFilesAhead } = await import('../src/tempFiles.js');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-ahead-'));
     try {
@@ -166,6 +166,9 @@ describe('TempFilesAhead', () => {
       const ready = ahead.take('b');
       expect(ready?.file).toBe(`${files[1]}2`);
       if (ready !== undefined) fs.closeSync(ready.fd);
+      // One given up while being made, then shutdown at once: dropAll waits for its removal.
+      ahead.prepare('d', path.join(dir, 'd'));
+      expect(ahead.take('d')).toBeUndefined();
       await ahead.dropAll();
       expect(fs.readdirSync(dir)).toEqual(['b2']);
       expect(ahead.size).toBe(0);
