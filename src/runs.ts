@@ -112,9 +112,9 @@ export class Runs {
     this.deps.store.prepareNextTicket(session);
   }
 
-  /** Ends the shells started ahead and starts no more (shutdown). */
-  endReadyShells(): void {
-    this.warm.closeAll();
+  /** Ends the shells started ahead and starts no more (shutdown); resolves once they are gone. */
+  endReadyShells(): Promise<void> {
+    return this.warm.closeAll();
   }
 
   /** Removes the record files made ahead, once no ticket can start or finish any more (shutdown). */

@@ -320,13 +320,13 @@ export class Scheduler {
    */
   async shutdown(graceSeconds: number): Promise<void> {
     this.accepting = false;
-    this.runs.endReadyShells();
+    const readyShellsEnded = this.runs.endReadyShells();
     for (const entry of this.queue.all()) {
       await this.endWaiting(entry, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n').catch((error: unknown) =>
         this.deps.onError('could not mark a queued ticket interrupted; the next start will', error),
       );
     }
     await this.runs.stopAll(graceSeconds * 1000);
-    await this.runs.dropPreparedFiles();
+    await Promise.all([readyShellsEnded, this.runs.dropPreparedFiles()]);
   }
 }

@@ -11,6 +11,8 @@ import type { StartedShell } from './runner.js';
 export const MAX_WARM_SHELLS = 16;
 /** How long a ready shell waits for a command before it is ended. */
 export const WARM_SHELL_IDLE_MS = 10 * 60_000;
+/** How long shutdown waits for the ready shells it ended to exit. */
+const CLOSE_WAIT_MS = 3000;
 
 /** A shell started ahead, and what it was started with. */
 export interface ReadyShell {
@@ -67,7 +69,7 @@ export class WarmShells {
     this.forget(session, warm);
     const { child } = warm.shell;
     if (warm.shell.processes.id !== id || child.exitCode !== null || child.signalCode !== null || !isDirectory(warm.cwd)) {
-      endShell(warm.shell);
+      void endShell(warm.shell);
       return undefined;
     }
     return warm;
@@ -90,7 +92,7 @@ export class WarmShells {
       return;
     }
     if (made.shell.pid === undefined) {
-      endShell(made.shell);
+      void endShell(made.shell);
       return;
     }
     const warm: Warm = {
@@ -101,7 +103,7 @@ export class WarmShells {
       onExit: () => {
         if (this.ready.get(session) !== warm) return;
         this.forget(session, warm);
-        endShell(warm.shell);
+        void endShell(warm.shell);
       },
     };
     warm.timer.unref();
@@ -114,13 +116,23 @@ export class WarmShells {
     const warm = this.ready.get(session);
     if (warm === undefined) return;
     this.forget(session, warm);
-    endShell(warm.shell);
+    void endShell(warm.shell);
   }
 
-  /** Ends every ready shell, and prepares no more (shutdown). */
-  closeAll(): void {
+  /**
+   * Ends every ready shell, and prepares no more (shutdown). Resolves once they have exited and
+   * their tracking is released (their cgroups removed), or after a few seconds.
+   */
+  async closeAll(): Promise<void> {
     this.closed = true;
-    for (const session of [...this.ready.keys()]) this.drop(session);
+    const ended: Array<Promise<void>> = [];
+    for (const [session, warm] of [...this.ready]) {
+      this.forget(session, warm);
+      ended.push(endShell(warm.shell));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ended), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private forget(session: string, warm: Warm): void {
@@ -133,9 +145,9 @@ export class WarmShells {
 /**
  * Ends a shell that was never handed a command: without its go the prelude exits at once (the
  * end of fd 3), and KILL to its group makes sure. Its pipes are closed and its tracking released
- * once it has exited.
+ * once it has exited; the promise resolves then.
  */
-export function endShell(shell: StartedShell): void {
+export function endShell(shell: StartedShell): Promise<void> {
   const { child, pid } = shell;
   const cleanUp = (): void => {
     for (const stream of child.stdio) stream?.destroy();
@@ -143,13 +155,19 @@ export function endShell(shell: StartedShell): void {
   };
   if (child.exitCode !== null || child.signalCode !== null || pid === undefined) {
     cleanUp();
-    return;
+    return Promise.resolve();
   }
-  child.once('exit', cleanUp);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      cleanUp();
+      resolve();
+    }),
+  );
   child.stdio[3]?.destroy();
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {
     // gone already
   }
+  return exited;
 }

@@ -34,6 +34,15 @@ async function readyShell(server: TestServer): Promise<number> {
   return pids[0] ?? -1;
 }
 
+/** The ticket cgroup a process is in, as a directory, when the server tracks by cgroup. */
+function cgroupDirOf(pid: number): string | undefined {
+  const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((entry) => entry.startsWith('0::'));
+  const group = line?.slice(3);
+  if (group === undefined || !group.includes('/llmass-tickets/')) return undefined;
+  const mount = fs.existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+  return path.join(mount, group);
+}
+
 const temps = (server: TestServer, session: string): string[] => fs.readdirSync(path.join(server.sessionsDir, session)).filter((name) => name.endsWith('.tmp'));
 
 describe('a shell started ahead', () => {
@@ -81,9 +90,13 @@ describe('a shell started ahead', () => {
     const server = await startServer();
     await run(server, 'true', { session: 'bye' });
     const pid = await readyShell(server);
+    const group = cgroupDirOf(pid);
+    if (group !== undefined) expect(fs.existsSync(group)).toBe(true);
     await server.stop();
     expect(processRunning(pid)).toBe(false);
     expect(temps(server, 'bye')).toEqual([]);
+    // Its cgroup (where the host gives the server cgroups) is removed too, not left to the next start.
+    if (group !== undefined) expect(fs.existsSync(group)).toBe(false);
 
     const killed = await startServer();
     await run(killed, 'true', { session: 'orphan' });
