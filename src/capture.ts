@@ -35,8 +35,7 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateB
     stateBytes += chunk.length;
     if (stateBytes <= maxStateBytes) stateParts.push(chunk);
   });
-  // A shell that never reads its go, or closes fd 3: nothing to report.
-  stateStream?.on('error', () => undefined);
+  // Its errors (a shell that never reads its go, or closes fd 3) are ignored from the spawn on (runner.ts).
   const onData = (chunk: Buffer): void => {
     last = Date.now();
     spool.append(chunk);

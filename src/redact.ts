@@ -110,12 +110,15 @@ export class Redactor {
   }
 }
 
+/** Nothing held back: one empty buffer, not a new one per chunk of output (it is never written to). */
+const NOTHING = Buffer.alloc(0);
+
 /**
  * Redacts output that arrives in chunks, where a secret may be split between two of them: the
  * few bytes at a chunk's end that could begin a secret wait for the next chunk. Usually none do.
  */
 export class StreamRedactor {
-  private carry: Buffer = Buffer.alloc(0);
+  private carry: Buffer = NOTHING;
 
   constructor(private readonly redactor: Redactor) {}
 
@@ -123,14 +126,14 @@ export class StreamRedactor {
   push(chunk: Buffer): Buffer {
     const data = this.redactor.bytes(this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]));
     const hold = this.redactor.heldBack(data);
-    this.carry = hold === 0 ? Buffer.alloc(0) : Buffer.from(data.subarray(data.length - hold));
+    this.carry = hold === 0 ? NOTHING : Buffer.from(data.subarray(data.length - hold));
     return hold === 0 ? data : data.subarray(0, data.length - hold);
   }
 
   /** What was held back, once no more output will come. */
   end(): Buffer {
     const rest = this.carry;
-    this.carry = Buffer.alloc(0);
+    this.carry = NOTHING;
     return rest;
   }
 }

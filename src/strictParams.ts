@@ -34,9 +34,8 @@ export function closest(name: string, known: readonly string[]): string | undefi
 
 /** Throws 400 for the first parameter `path` does not take. */
 export function checkParams(path: string, query: Query, takes: readonly string[]): void {
-  const known = [...takes, ...CREDENTIAL_PARAMS];
   for (const name of query.keys()) {
-    if (known.includes(name)) continue;
+    if (takes.includes(name) || CREDENTIAL_PARAMS.includes(name)) continue;
     const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
     const nearest = takes.length === 0 ? undefined : closest(name, takes);
     const offered = takes.length === 0 ? `${path} takes no parameters` : `${path} takes ${takes.join(', ')}`;

@@ -84,6 +84,15 @@ function writeReadySync(ready: ReadyTempFile, text: string, final: string): bool
   }
 }
 
+/** Which file made ahead a write uses: a queued record, the session's next; any other, its ticket's. */
+function aheadKey(session: string, ticket: number | 'next'): string {
+  return `${session}/${ticket}`;
+}
+
+function aheadKeyOf(record: TicketRecord): string {
+  return aheadKey(record.session, record.status === 'queued' ? 'next' : record.ticket);
+}
+
 export class TicketStore {
   private readonly indexes = new Map<string, Promise<SessionIndex>>();
   private readonly writeChains = new Map<string, Promise<void>>();
@@ -269,17 +278,17 @@ export class TicketStore {
    * (tempFiles.ts): called when a command starts, for its final record.
    */
   prepareNextWrite(session: string, ticket: number): void {
-    this.ahead.prepare(`${session}/${ticket}`, this.layout.tempFile(session, ticket));
+    this.ahead.prepare(aheadKey(session, ticket), this.layout.tempFile(session, ticket));
+  }
+
+  /** The same for the session's next ticket (its queued record): called when the session is idle. */
+  prepareNextTicket(session: string): void {
+    this.ahead.prepare(aheadKey(session, 'next'), this.layout.nextTicketTempFile(session));
   }
 
   /** Removes the temp files made ahead (shutdown). */
   dropPrepared(): Promise<void> {
     return this.ahead.dropAll();
-  }
-
-  /** The same for the session's next ticket (its queued record): called when the session is idle. */
-  prepareNextTicket(session: string): void {
-    this.ahead.prepare(`${session}/next`, this.layout.nextTicketTempFile(session));
   }
 
   /** Only a record on disk is cached: the cache never answers what the disk does not hold. */
@@ -290,7 +299,7 @@ export class TicketStore {
 
   private writeSyncNow(record: TicketRecord, text: string): void {
     const final = this.layout.ticketFile(record.session, record.ticket);
-    const ready = this.ahead.take(`${record.session}/${record.status === 'queued' ? 'next' : record.ticket}`);
+    const ready = this.ahead.take(aheadKeyOf(record));
     if (ready !== undefined && writeReadySync(ready, text, final)) return;
     const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
@@ -319,7 +328,7 @@ export class TicketStore {
   private async writeNow(record: TicketRecord, text: string): Promise<void> {
     const final = this.layout.ticketFile(record.session, record.ticket);
     // A large record goes through the thread pool anyway: a file made ahead is not needed.
-    this.ahead.drop(`${record.session}/${record.status === 'queued' ? 'next' : record.ticket}`);
+    this.ahead.drop(aheadKeyOf(record));
     const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
       await fs.promises.writeFile(tmp, text, { mode: 0o600, flag: 'wx' });

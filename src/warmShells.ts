@@ -5,6 +5,7 @@
 // under the id its ticket is given at submission (claim). Kept for a few sessions, most recent
 // first, and for a while: a session idle longer gets a fresh shell when it is used again.
 import { isDirectory } from './files.js';
+import { signalGroup } from './processGroup.js';
 import type { StartedShell } from './runner.js';
 
 /** How many sessions keep a shell ready at most. */
@@ -164,10 +165,6 @@ export function endShell(shell: StartedShell): Promise<void> {
     }),
   );
   child.stdio[3]?.destroy();
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // gone already
-  }
+  signalGroup(pid, 'SIGKILL');
   return exited;
 }
