@@ -13,15 +13,17 @@ export interface SavedShell {
 
 export const STATE_END = '# llmass-state-end\n';
 const DECLARE = /declare -[-a-zA-Z]+ ([A-Za-z_][A-Za-z0-9_]*)/y;
-/** Set by the server for each command: never carried from one command to the next. */
-// SHLVL is bash's count of shells started inside each other: each command starts one, so carried
-// it would grow by one per command (and the state would change with every command).
-const SERVER_OWNED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV|SHLVL)$|^BASH_FUNC_|^LLMASS_KEEP_/;
+/**
+ * Never carried from one command to the next: what the server sets for each command, and SHLVL,
+ * bash's count of shells started inside each other (each command starts one, so carried it would
+ * grow by one per command, and the state would change with every command).
+ */
+const NOT_CARRIED = /^(LLMASS_TICKET|LLMASS_MAX_PROCESSES|LLMASS_MAX_MEMORY_KB|LLMASS_CWD|BASH_ENV|SHLVL)$|^BASH_FUNC_|^LLMASS_KEEP_/;
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Whether a saved variable may be carried to the next command: a real name, not one the server or bash sets. */
 export function isCarriedVariable(name: string): boolean {
-  return VARIABLE_NAME.test(name) && !SERVER_OWNED.test(name);
+  return VARIABLE_NAME.test(name) && !NOT_CARRIED.test(name);
 }
 
 const ANSI_C: Readonly<Record<string, number>> = { a: 7, b: 8, e: 27, E: 27, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92, "'": 39, '"': 34, '?': 63 };
