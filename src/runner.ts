@@ -10,6 +10,7 @@ import type { OutputSpool } from './output.js';
 import { commandLine, groupProcesses, processStartTicks, terminateGroup } from './processGroup.js';
 import type { TicketProcesses } from './processTracker.js';
 import type { BackgroundProcess } from './protocol.js';
+import type { ReadBuffers } from './readBuffers.js';
 
 export type StopReason = 'timeout-hard' | 'timeout-idle' | 'canceled' | 'interrupted';
 
@@ -45,6 +46,8 @@ export interface RunSpec {
   readonly idleTimeoutMs: number | null;
   readonly spool: OutputSpool;
   readonly maxStateBytes: number;
+  /** Where the output read is counted, so that its buffers are freed soon (readBuffers.ts). */
+  readonly readBuffers: ReadBuffers;
 }
 
 export interface RunningCommand {
@@ -87,7 +90,7 @@ export function spawnShell(spec: ShellSpec): StartedShell {
 /** Captures the shell's output, sends the go, and ends the command on its time limits or stop(). */
 export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
   const { child, pid, startedTicks } = shell;
-  const capture = captureOutput(child, spec.spool, spec.maxStateBytes);
+  const capture = captureOutput(child, spec.spool, spec.maxStateBytes, spec.readBuffers);
   if (pid !== undefined) {
     const control = child.stdio[3];
     // The go: the command runs only now, tracked and with its output captured.
