@@ -43,6 +43,8 @@ function cgroupDirOf(pid: number): string | undefined {
   return path.join(mount, group);
 }
 
+/** The counter in a temp file's name (`.next.ticket.<pid>.<k>.tmp`): the order the files were made in. */
+const madeAs = (name: string): number => Number(/\.(\d+)\.tmp$/.exec(name)?.[1]);
 const temps = (server: TestServer, session: string): string[] => fs.readdirSync(path.join(server.sessionsDir, session)).filter((name) => name.endsWith('.tmp'));
 
 describe('a shell started ahead', () => {
@@ -132,19 +134,21 @@ describe('a shell started ahead', () => {
 });
 
 describe('record files made ahead', () => {
-  it('are used for the next records, one waits while the session is idle, and none is left after a stop or a crash', async () => {
+  it('are used for the next records, two wait while the session is idle, and none is left after a stop or a crash', async () => {
     const server = await startServer();
     for (let i = 0; i < 3; i += 1) await run(server, `echo ${i}`, { session: 'files' });
     await readyShell(server);
-    expect(await until(() => temps(server, 'files').length === 1, 5000)).toBe(true);
-    expect(temps(server, 'files')[0]).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
+    expect(await until(() => temps(server, 'files').length === 2, 5000)).toBe(true);
+    // Made in this order: the queued record's file, then the final record's.
+    const [forQueued, forFinal] = temps(server, 'files').sort((a, b) => madeAs(a) - madeAs(b));
+    expect(forQueued).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
+    expect(forFinal).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
     // The queued record goes into the file made for it (same inode), and so does the final one.
     const dir = path.join(server.sessionsDir, 'files');
-    const madeForQueued = fs.statSync(path.join(dir, temps(server, 'files')[0] ?? '')).ino;
+    const madeForQueued = fs.statSync(path.join(dir, forQueued ?? '')).ino;
+    const madeForFinal = fs.statSync(path.join(dir, forFinal ?? '')).ino;
     const submitted = (await server.get(server.url('/shell', { session: 'files', cmd: 'sleep 0.5; echo 3' }))).json;
     expect(fs.statSync(path.join(dir, `${submitted.ticket}.ticket`)).ino).toBe(madeForQueued);
-    expect(await until(() => temps(server, 'files').some((name) => name.startsWith(`.${submitted.ticket}.ticket.`)), 5000)).toBe(true);
-    const madeForFinal = fs.statSync(path.join(dir, temps(server, 'files').find((name) => name.startsWith(`.${submitted.ticket}.ticket.`)) ?? '')).ino;
     const next = await waitFinal(server, 'files', submitted.ticket);
     expect(next.output).toBe('3\n');
     expect(fs.statSync(path.join(dir, `${submitted.ticket}.ticket`)).ino).toBe(madeForFinal);
@@ -154,7 +158,7 @@ describe('record files made ahead', () => {
 
     const crashed = await startServer();
     await run(crashed, 'true', { session: 'crash' });
-    expect(await until(() => temps(crashed, 'crash').length === 1, 5000)).toBe(true);
+    expect(await until(() => temps(crashed, 'crash').length === 2, 5000)).toBe(true);
     crashed.proc.kill('SIGKILL');
     await crashed.exited;
     const again = await startServer({ dir: crashed.dir, hash: crashed.hash });
@@ -187,6 +191,60 @@ describe('TempFilesAhead', () => {
       expect(ahead.size).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tells when a file being made is ready, and hands a file to another write, made or being made', async () => {
+    const { TempFilesAhead } = await import('../src/tempFiles.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-ahead-'));
+    try {
+      const ahead = new TempFilesAhead();
+      ahead.prepare('next', path.join(dir, 'n'));
+      ahead.prepare('other', path.join(dir, 'o'));
+      const made = ahead.whenMade('next');
+      expect(made).toBeInstanceOf(Promise);
+      // Handed on while still being made: it is ready under its new name, not the old.
+      expect(ahead.rekey('next', 'ticket 7')).toBe(true);
+      expect(ahead.rekey('other', 'ticket 7')).toBe(false);
+      expect(ahead.rekey('gone', 'ticket 8')).toBe(false);
+      await made;
+      expect(ahead.whenMade('ticket 7')).toBeUndefined();
+      expect(ahead.take('next')).toBeUndefined();
+      const ready = ahead.take('ticket 7');
+      expect(ready?.file).toBe(path.join(dir, 'n'));
+      if (ready !== undefined) fs.closeSync(ready.fd);
+      await ahead.dropAll();
+      expect(fs.readdirSync(dir)).toEqual(['n']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a record written while its file is still being made', () => {
+  it('waits for that file instead of making one of its own', async () => {
+    const { TicketStore } = await import('../src/tickets.js');
+    const { SessionLayout } = await import('../src/sessionLayout.js');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-store-'));
+    const store = new TicketStore(new SessionLayout(root), 64 << 20);
+    const dir = path.join(root, 's');
+    fs.mkdirSync(dir);
+    const seen: string[] = [];
+    const watcher = fs.watch(dir, (_event, name) => {
+      if (name !== null) seen.push(String(name));
+    });
+    try {
+      store.prepareNextTicket('s');
+      // At once, before the thread pool can have made the file.
+      await store.write({ ticket: 1, session: 's', input: 'true', status: 'queued', submitted_at: new Date().toISOString(), key: null, process_marker: null, started_at: null, timeout: 60, idle_timeout: null, nonce: null });
+      expect(JSON.parse(fs.readFileSync(path.join(dir, '1.ticket'), 'utf8')).status).toBe('queued');
+      // inotify reports in order: once the rename into 1.ticket is seen, every earlier create is too.
+      expect(await until(() => seen.includes('1.ticket'), 5000)).toBe(true);
+      expect(seen.filter((name) => name.startsWith('.1.ticket.'))).toEqual([]);
+    } finally {
+      watcher.close();
+      await store.dropPrepared();
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });
