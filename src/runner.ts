@@ -37,6 +37,13 @@ export interface StartedShell {
   /** The shell's start time in clock ticks since boot, to recognise the group after a crash. */
   readonly startedTicks: number | null;
   readonly processes: TicketProcesses;
+  /** Whether the shell is under tracking yet (attach); its go waits for that. */
+  readonly tracking: ShellTracking;
+}
+
+export interface ShellTracking {
+  readonly settled: Promise<void>;
+  readonly done: boolean;
 }
 
 export interface RunSpec {
@@ -77,30 +84,45 @@ export function spawnShell(spec: ShellSpec): StartedShell {
   // A shell that exits without reading its go, or closes fd 3: nothing to report.
   child.stdio[3]?.on('error', () => undefined);
   const pid = child.pid;
-  if (pid !== undefined) {
-    try {
-      spec.processes.attach(pid);
-    } catch {
-      // Tracking by cgroup failed for this one: the environment marker still finds its processes.
-    }
-  }
-  return { program: spec.program, child, pid, startedTicks: pid === undefined ? null : processStartTicks(pid), processes: spec.processes };
+  return {
+    program: spec.program,
+    child,
+    pid,
+    startedTicks: pid === undefined ? null : processStartTicks(pid),
+    processes: spec.processes,
+    tracking: pid === undefined ? { settled: Promise.resolve(), done: true } : track(spec.processes, pid),
+  };
+}
+
+/** Starts putting the shell under tracking: `done` once it is (a shell started ahead is, long before its go). */
+function track(processes: TicketProcesses, pid: number): ShellTracking {
+  const tracking = {
+    done: false,
+    settled: processes.attach(pid).then(() => {
+      tracking.done = true;
+    }),
+  };
+  return tracking;
 }
 
 /** Captures the shell's output, sends the go, and ends the command on its time limits or stop(). */
 export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
   const { child, pid, startedTicks } = shell;
   const capture = captureOutput(child, spec.spool, spec.maxStateBytes, spec.readBuffers);
-  if (pid !== undefined) {
-    const control = child.stdio[3];
-    // The go: the command runs only now, tracked and with its output captured.
-    if (control instanceof Writable) control.write(spec.go);
-  }
-
   let stopReason: StopReason | null = null;
   let terminated: Promise<void> = Promise.resolve();
   let exited = false;
   const timers: NodeJS.Timeout[] = [];
+
+  const control = child.stdio[3];
+  if (pid !== undefined && control instanceof Writable) {
+    // The go: the command runs only now, tracked and with its output captured.
+    const go = (): void => {
+      if (!exited && stopReason === null) control.write(spec.go);
+    };
+    if (shell.tracking.done) go();
+    else void shell.tracking.settled.then(go);
+  }
 
   const stop = (reason: StopReason): void => {
     if (exited || stopReason !== null || pid === undefined) return;
