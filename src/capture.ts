@@ -6,7 +6,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
 import type { OutputSpool } from './output.js';
-import type { ReadBuffers } from './readBuffers.js';
 
 /**
  * After the shell exits, how long we keep reading output its background children may still
@@ -23,7 +22,11 @@ export interface Capture {
   finish(): Promise<void>;
 }
 
-export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateBytes: number, buffers: ReadBuffers): Capture {
+function discard(): void {
+  // Output of background processes after their ticket ended: not kept (see README).
+}
+
+export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateBytes: number): Capture {
   let last = Date.now();
   const stateParts: Buffer[] = [];
   let stateBytes = 0;
@@ -36,10 +39,7 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateB
   const onData = (chunk: Buffer): void => {
     last = Date.now();
     spool.append(chunk);
-    buffers.read(chunk.length);
   };
-  // Output of background processes after their ticket ended: not kept (see README).
-  const discard = (chunk: Buffer): void => buffers.read(chunk.length);
   const streams = [child.stdout, child.stderr].filter((stream) => stream !== null);
   // The state is written just before the shell exits: it is drained with the output.
   const drained = stateStream instanceof Readable ? [...streams, stateStream] : streams;

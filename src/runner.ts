@@ -10,7 +10,6 @@ import type { OutputSpool } from './output.js';
 import { commandLine, groupProcesses, processStartTicks, terminateGroup } from './processGroup.js';
 import type { TicketProcesses } from './processTracker.js';
 import type { BackgroundProcess } from './protocol.js';
-import type { ReadBuffers } from './readBuffers.js';
 
 export type StopReason = 'timeout-hard' | 'timeout-idle' | 'canceled' | 'interrupted';
 
@@ -53,8 +52,6 @@ export interface RunSpec {
   readonly idleTimeoutMs: number | null;
   readonly spool: OutputSpool;
   readonly maxStateBytes: number;
-  /** Where the output read is counted, so that its buffers are freed soon (readBuffers.ts). */
-  readonly readBuffers: ReadBuffers;
 }
 
 export interface RunningCommand {
@@ -108,7 +105,7 @@ function track(processes: TicketProcesses, pid: number): ShellTracking {
 /** Captures the shell's output, sends the go, and ends the command on its time limits or stop(). */
 export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
   const { child, pid, startedTicks } = shell;
-  const capture = captureOutput(child, spec.spool, spec.maxStateBytes, spec.readBuffers);
+  const capture = captureOutput(child, spec.spool, spec.maxStateBytes);
   let stopReason: StopReason | null = null;
   let terminated: Promise<void> = Promise.resolve();
   let exited = false;

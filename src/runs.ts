@@ -16,7 +16,6 @@ import { commandLine, environmentThroughSetpriv, type CommandUser } from './comm
 import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from './processTracker.js';
 import { runCommand, spawnShell, type RunOutcome, type RunningCommand } from './runner.js';
 import { goMessage, RUN_HANDED_COMMAND } from './prelude.js';
-import { ReadBuffers } from './readBuffers.js';
 import { WarmShells, type ReadyShell } from './warmShells.js';
 import { MAX_STATE_BYTES, type ShellStates } from './shellState.js';
 import type { TicketStore } from './tickets.js';
@@ -63,7 +62,6 @@ export interface RunsDeps {
 export class Runs {
   private readonly runs = new Map<string, Run>();
   private readonly warm: WarmShells;
-  private readonly readBuffers = new ReadBuffers();
 
   constructor(private readonly deps: RunsDeps) {
     this.warm = new WarmShells({
@@ -169,7 +167,6 @@ export class Runs {
         idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
         spool,
         maxStateBytes: MAX_STATE_BYTES,
-        readBuffers: this.readBuffers,
       });
     } catch (error) {
       void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool, processes);
