@@ -37,22 +37,25 @@ export class LockOut {
   }
 
   isLocked(client: string): boolean {
-    if (this.clients.size === 0) return false;
-    const now = this.now();
-    const entry = this.current(client, now);
-    return entry !== undefined && entry.lockedUntil > now;
+    return this.clients.size > 0 && this.lockedFor(client) > 0;
   }
 
   /** Throws 429 (with Retry-After) while `client` is locked out. */
   assertOpen(client: string): void {
-    const now = this.now();
-    const entry = this.current(client, now);
-    if (entry !== undefined && entry.lockedUntil > now) {
-      const seconds = Math.max(1, Math.ceil((entry.lockedUntil - now) / 1000));
+    const lockedMs = this.lockedFor(client);
+    if (lockedMs > 0) {
+      const seconds = Math.max(1, Math.ceil(lockedMs / 1000));
       throw new HttpError(429, 'too many wrong keys or tokens from this address', `wait ${seconds} s before trying again, with the right key`, {
         'Retry-After': String(seconds),
       });
     }
+  }
+
+  /** Milliseconds `client` stays locked out; 0 when it is not. */
+  private lockedFor(client: string): number {
+    const now = this.now();
+    const entry = this.current(client, now);
+    return entry === undefined ? 0 : Math.max(0, entry.lockedUntil - now);
   }
 
   private current(client: string, now: number): FailureWindow | undefined {

@@ -61,7 +61,6 @@ function markerOf(pid: string): string | undefined {
   }
 }
 
-
 function signalEach(pids: readonly number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
     try {

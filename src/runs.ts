@@ -18,6 +18,7 @@ import { runCommand, spawnShell, type RunOutcome, type RunningCommand } from './
 import { goMessage, RUN_HANDED_COMMAND } from './prelude.js';
 import { WarmShells, type ReadyShell } from './warmShells.js';
 import { MAX_STATE_BYTES, type ShellStates } from './shellState.js';
+import { raceTimeout } from './timeLimit.js';
 import type { TicketStore } from './tickets.js';
 
 /** A running ticket as an answer shows it. */
@@ -105,7 +106,7 @@ export class Runs {
 
   /**
    * Makes ready what the session's next command needs, while the session is idle: its shell,
-   * started ahead, and the temp file of its record.
+   * started ahead, and the temp files of its two records.
    */
   prepareNext(session: string): void {
     if (this.deps.shells.usesPrelude) this.warm.prepare(session);
@@ -307,15 +308,6 @@ function endNote(outcome: RunOutcome): string {
   if (outcome.kind === 'failed') return `[llmass: ${outcome.message}]\n`;
   if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') return '\n[llmass: interrupted: the server was stopped while this command ran]\n';
   return '';
-}
-
-async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([promise, timeout]);
-  clearTimeout(timer);
 }
 
 function statusOf(outcome: RunOutcome): FinalStatus {

@@ -4,7 +4,7 @@
 //   SESSIONS_DIR/<session>/<n>.ticket                   a ticket's durable record
 //   SESSIONS_DIR/<session>/.<n>.out                      a running ticket's output spool
 //   SESSIONS_DIR/<session>/.<n>.ticket.<pid>.<k>.tmp     a record being written (then renamed)
-//   SESSIONS_DIR/<session>/.next.ticket.<pid>.<k>.tmp    made ahead for the next ticket's record
+//   SESSIONS_DIR/<session>/.next.ticket.<pid>.<k>.tmp    made ahead for the next ticket's two records
 //   SESSIONS_DIR/<session>/.shell-state(.next)           the session's saved shell state
 //   SESSIONS_DIR/.llmass/                                the server's private files
 import path from 'node:path';

@@ -4,7 +4,6 @@
 import { CREDENTIAL_PARAMS } from './auth.js';
 import { HttpError, type Query } from './http.js';
 
-
 /** Edit distance between two short strings (Levenshtein). */
 export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);

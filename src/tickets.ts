@@ -37,7 +37,6 @@ function readAt(fd: number, buffer: Buffer, position: number): Promise<number> {
   });
 }
 
-
 /** Collects output text already in memory; short text needs no byte copy at all. */
 export function collectText(text: string, plan: OutputPlan): CollectedOutput {
   if (plan.kind === 'view' && text.length * 3 <= plan.viewBytes) {
@@ -283,8 +282,9 @@ export class TicketStore {
   }
 
   /**
-   * Creates, off the request's path, the temp file the ticket's next record will be written to
-   * (tempFiles.ts): called when a command starts, for its final record.
+   * The temp file the ticket's final record will be written to (tempFiles.ts), called when its
+   * command starts: the one made while the session was idle, else one created now, off the
+   * request's path.
    */
   prepareNextWrite(session: string, ticket: number): void {
     if (this.ahead.rekey(aheadKey(session, 'next-final'), aheadKey(session, ticket))) return;

@@ -7,6 +7,7 @@
 import { isDirectory } from './files.js';
 import { signalGroup } from './processGroup.js';
 import type { StartedShell } from './runner.js';
+import { raceTimeout } from './timeLimit.js';
 
 /** How many sessions keep a shell ready at most. */
 export const MAX_WARM_SHELLS = 16;
@@ -131,9 +132,7 @@ export class WarmShells {
       this.forget(session, warm);
       ended.push(endShell(warm.shell));
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(ended), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
-    clearTimeout(timer);
+    await raceTimeout(Promise.all(ended), CLOSE_WAIT_MS);
   }
 
   private forget(session: string, warm: Warm): void {

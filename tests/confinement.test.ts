@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, processRunning, run, startServer, stopAll, tempDir, until, waitFinal, type TestServer } from './helpers/server.js';
+import { ROOT, processRunning, processesWhere, run, startServer, stopAll, tempDir, until, waitFinal, type TestServer } from './helpers/server.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot && process.env.CI) throw new Error('CI runs as root: the confinement tests must run there');
@@ -20,17 +20,10 @@ let uid = -1;
 let home = '';
 
 function processesOf(owner: number): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === owner && processRunning(Number(entry))) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
+  return processesWhere((pid) => {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === owner && processRunning(pid);
+  });
 }
 
 function parentOf(pid: number): number | undefined {

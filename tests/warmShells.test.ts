@@ -6,25 +6,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processRunning, run, startServer, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
+import { processRunning, processesWhere, run, startServer, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
 
 afterEach(stopAll);
 
 /** The server's children that carry a tracking marker and have not been handed a command: its ready shells. */
 function readyShells(server: TestServer): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== server.proc.pid || fields[0] === 'Z') continue;
-      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').includes('LLMASS_TICKET=')) found.push(Number(entry));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return found;
+  return processesWhere((pid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) !== server.proc.pid || fields[0] === 'Z') return false;
+    return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').includes('LLMASS_TICKET=');
+  });
 }
 
 /** Waits until the session's next shell is ready (the server starts it once the last command's state is kept). */

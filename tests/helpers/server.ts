@@ -187,6 +187,20 @@ export function processRunning(pid: number): boolean {
   }
 }
 
+/** The PIDs in /proc for which `test` holds; a process that ends while it is read is left out. */
+export function processesWhere(test: (pid: number) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (test(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return pids;
+}
+
 /** Polls a condition (for things with no event to wait on, like the process table). */
 export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 25): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
