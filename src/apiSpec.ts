@@ -47,6 +47,8 @@ export interface EndpointSpec {
   readonly consequential: boolean;
   /** The error statuses it may answer, besides 401/403/429 for credentials. */
   readonly errors: readonly number[];
+  /** An error status whose answer is not the usual ErrorAnswer: the schema name (schemas.ts). */
+  readonly errorAnswers?: Readonly<Partial<Record<number, string>>>;
   /** Needs no key (/, /healthz, /openapi.json). */
   readonly open?: boolean;
   /** The answer is not JSON (a page). */
@@ -121,7 +123,17 @@ export const ENDPOINTS: Record<string, EndpointSpec> = {
     errors: COMMON_ERRORS,
     page: 'text/html',
   },
-  '/healthz': { summary: 'Health', description: 'Answers {"ok": true} while the server runs. No key needed.', params: [], required: [], answers: ['Health'], consequential: false, errors: [], open: true },
+  '/healthz': {
+    summary: 'Health',
+    description: 'Answers {"ok": true} while commands can run; 503 {"ok": false, "error": …} while they cannot (a command could not start, and no self-check has passed since). No key needed.',
+    params: [],
+    required: [],
+    answers: ['Health'],
+    consequential: false,
+    errors: [503],
+    errorAnswers: { 503: 'Unhealthy' },
+    open: true,
+  },
   '/': { summary: 'README', description: 'The README as a page. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'text/html' },
   '/openapi.json': { summary: 'This document', description: 'OpenAPI 3.1 for every endpoint. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'application/json' },
 };

@@ -3,6 +3,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { customAlphabet } from 'nanoid';
 import { AuditLog } from './audit.js';
@@ -27,8 +28,10 @@ import type { Redactor } from './redact.js';
 import { Scheduler } from './scheduler.js';
 import { SessionLayout } from './sessionLayout.js';
 import { firstEnvironment, type CommandUser } from './commandUser.js';
-import { installPrelude } from './prelude.js';
+import { PRELUDE_FILE } from './prelude.js';
 import { ProcessTracking } from './processTracker.js';
+import { Health } from './health.js';
+import { describeFailure, runSelfCheck, type SelfCheckResult } from './selfCheck.js';
 import { ShellStates } from './shellState.js';
 import { TicketStore } from './tickets.js';
 
@@ -79,12 +82,11 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   const audit = new AuditLog(config.auditLog, redactor, logger);
   const onError = (message: string, error: unknown): void => logger.error(message, { error: String(error) });
   const workdir = commandUser !== null && !config.workdirConfigured ? commandUser.home : config.workdir;
-  const prelude = installPrelude();
-  const shells = new ShellStates(layout, config.commandShell, prelude.file, workdir, firstEnvironment(process.env, commandUser, config.commandShell), {
+  const shells = new ShellStates(layout, config.commandShell, PRELUDE_FILE, workdir, firstEnvironment(process.env, commandUser, config.commandShell), {
     maxProcesses: config.commandMaxProcesses,
     maxMemoryBytes: config.commandMaxMemory,
   }, onError);
-  const tracking = ProcessTracking.detect((why) => logger.info('processes are tracked by an environment marker, not a cgroup', { why }));
+  const tracking = ProcessTracking.detect(ProcessTracking.scopeOf(config.sessionsDir), (why) => logger.info('processes are tracked by an environment marker, not a cgroup', { why }));
   const scheduler = new Scheduler({
     config,
     tracking,
@@ -95,6 +97,24 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     redactor,
     newSessionName,
     onError,
+    // Called only once tickets run, after `health` is made below.
+    onNeverStarted: (reason) => health.commandNeverStarted(reason),
+  });
+  const selfCheck = (): Promise<SelfCheckResult> =>
+    runSelfCheck({
+      startShell: (trackingId, command) => scheduler.startCheckShell(trackingId, command),
+      usesPrelude: shells.usesPrelude,
+      preludeFile: PRELUDE_FILE,
+      expected: {
+        user: commandUser?.name ?? os.userInfo().username,
+        uid: commandUser?.uid ?? process.getuid?.() ?? -1,
+        maxProcesses: config.commandMaxProcesses,
+        maxMemoryKb: Math.floor(config.commandMaxMemory / 1024),
+      },
+    });
+  const health = new Health({
+    check: selfCheck,
+    onChange: (state) => (state.ok ? logger.info('commands can run again: the self-check passed') : logger.error('commands cannot run', { error: state.error })),
   });
   const site: SiteContext = { fqdn: config.fqdn, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
   const lockOut = new LockOut({ maxFailures: config.authMaxFailures, window: config.authWindow });
@@ -110,6 +130,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     logger,
     redactor,
     site,
+    health,
     readme: documentReader(new URL('../README.md', import.meta.url)),
     contextDoc: documentReader(new URL('../CONTEXT.md', import.meta.url)),
   };
@@ -133,6 +154,9 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
       releaseLock = acquireLock(privateDir, logger);
       await recoverTickets(store, tracking, config.maxOutputBytes, logger);
       tracking.sweep();
+      // Nothing is served until one command has gone the whole way a command goes.
+      const checked = await selfCheck();
+      if (!checked.ok) throw new Error(describeFailure(checked));
       if (config.socket !== null) {
         await listenOnSocket(server, config.socket);
         return { kind: 'socket', path: config.socket };
@@ -162,8 +186,9 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     },
     async shutdown() {
       clearInterval(sweeper);
+      health.close();
       await scheduler.shutdown(config.shutdownGrace);
-      prelude.remove();
+      tracking.close();
       audit.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

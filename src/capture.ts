@@ -5,7 +5,14 @@
 // never die of a closed pipe (EPIPE/SIGPIPE) because its ticket ended.
 import type { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
-import type { OutputSpool } from './output.js';
+
+/** Where a command's output goes: its spool (output.ts), or the self-check's memory. */
+export interface OutputSink {
+  append(chunk: Buffer): void;
+  /** The command's output has ended: nothing more is appended. */
+  endInput(): void;
+}
+import { STARTED_LINE } from './prelude.js';
 
 /**
  * After the shell exits, how long we keep reading output its background children may still
@@ -16,7 +23,9 @@ const DRAIN_AFTER_EXIT_MS = 150;
 export interface Capture {
   /** Date.now() of the last chunk of output (or of the start). */
   lastOutputAt(): number;
-  /** What the shell handed back on fd 3 (its state, see prelude.ts), at most MAX_STATE_BYTES. */
+  /** Whether the prelude said on fd 3 that it took the command (prelude.ts): the evidence that it ran. */
+  started(): boolean;
+  /** What the shell handed back on fd 3 after that (its state, see prelude.ts), at most MAX_STATE_BYTES. */
   state(): Buffer;
   /** Reads what is left in the pipes (up to DRAIN_AFTER_EXIT_MS) into the spool; later output is discarded. */
   finish(): Promise<void>;
@@ -26,7 +35,7 @@ function discard(): void {
   // Output of background processes after their ticket ended: not kept (see README).
 }
 
-export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateBytes: number): Capture {
+export function captureOutput(child: ChildProcess, spool: OutputSink, maxStateBytes: number): Capture {
   let last = Date.now();
   const stateParts: Buffer[] = [];
   let stateBytes = 0;
@@ -64,9 +73,17 @@ export function captureOutput(child: ChildProcess, spool: OutputSpool, maxStateB
     });
   };
 
+  // The announcement comes first on fd 3, before the command can write anything there.
+  const received = (): Buffer => Buffer.concat(stateParts);
+  const announced = (bytes: Buffer): boolean => bytes.subarray(0, STARTED_LINE.length).equals(STARTED_LINE);
   return {
     lastOutputAt: () => last,
-    state: () => (stateBytes > maxStateBytes ? Buffer.alloc(0) : Buffer.concat(stateParts)),
+    started: () => announced(received()),
+    state: () => {
+      const bytes = received();
+      if (stateBytes > maxStateBytes || !announced(bytes)) return Buffer.alloc(0);
+      return bytes.subarray(STARTED_LINE.length);
+    },
     async finish() {
       await drain();
       for (const stream of streams) {

@@ -6,6 +6,7 @@ import type { Auth, Principal } from './auth.js';
 import type { Keyring } from './keys.js';
 import type { TokenCache, TokenSigner } from './tokens.js';
 import type { Config } from './config.js';
+import type { Health } from './health.js';
 import type { Query } from './http.js';
 import type { Logger } from './log.js';
 import type { Redactor } from './redact.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly redactor: Redactor;
   readonly site: SiteContext;
+  /** Whether commands can run (/healthz). */
+  readonly health: Health;
   readonly readme: () => string | undefined;
   readonly contextDoc: () => string | undefined;
 }

@@ -18,9 +18,9 @@ const STATUS_TEXT: Record<number, string> = {
   507: 'no room on the server\'s disk: nothing ran',
 };
 
-const errorResponse = (status: number): Record<string, unknown> => ({
-  description: STATUS_TEXT[status] ?? 'an error',
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorAnswer' } } },
+const errorResponse = (status: number, schema = 'ErrorAnswer'): Record<string, unknown> => ({
+  description: schema === 'Unhealthy' ? 'commands cannot run now: the error says why' : (STATUS_TEXT[status] ?? 'an error'),
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
 });
 
 function operation(path: string): Record<string, unknown> {
@@ -46,7 +46,7 @@ function operation(path: string): Record<string, unknown> {
   if (FORMATS[path]?.includes('text')) content['text/plain'] = { schema: { type: 'string' } };
   const errors = spec.open === true ? spec.errors : [...spec.errors, 401, 403, 429];
   const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
-  for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status);
+  for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);
   return {
     operationId: path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_'),
     summary: spec.summary,

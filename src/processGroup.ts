@@ -103,6 +103,9 @@ export async function terminateGroup(pgid: number | null, tracked?: Tracked, gra
   const alive = (): boolean => (pgid !== null && groupAlive(pgid)) || (tracked?.members().length ?? 0) > 0;
   if (pgid !== null) signalGroup(pgid, 'SIGTERM');
   tracked?.signal('SIGTERM');
+  // A stopped process (kill -STOP, Ctrl-Z) acts on TERM only once continued.
+  if (pgid !== null) signalGroup(pgid, 'SIGCONT');
+  tracked?.signal('SIGCONT');
   const killAt = Date.now() + graceMs;
   while (alive() && Date.now() < killAt) await sleep(CHECK_EVERY_MS);
   const giveUpAt = Date.now() + REAP_WAIT_MS;

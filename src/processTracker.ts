@@ -4,7 +4,12 @@
 // (its processes cannot leave it; cgroup.kill ends them at once). Otherwise each process
 // carries a marker in its environment (LLMASS_TICKET=<random id>), found through /proc: a
 // random id cannot be forged into another ticket, though a process that clears its own
-// environment escapes this fallback (the README says so).
+// environment escapes this fallback (the README says so), and it needs the command user's /proc
+// entries to be visible to the server (the self-check says when they are not).
+//
+// What a ticket's processes are is read from what the server can really see: a cgroup's
+// cgroup.procs (which lists no zombies, and which hidepid does not hide), never an absence in a
+// /proc the server may not be allowed to read.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,11 +21,14 @@ export const MARKER_VARIABLE = 'LLMASS_TICKET';
 export interface TicketProcesses {
   /** The ticket's tracking id: its cgroup's name, and its environment marker. */
   readonly id: string;
+  /** How its processes are found: its cgroup, or the marker in their environment. */
+  readonly kind: 'cgroup' | 'marker';
   /**
    * Puts the command's first process under tracking; it must not run anything before this
-   * settles. Resolves either way: where the cgroup refuses it, the marker still tracks it.
+   * settles. Resolves with why it could not (the kernel refused the move into the cgroup), or
+   * null once the process is under tracking.
    */
-  attach(pid: number): Promise<void>;
+  attach(pid: number): Promise<string | null>;
   /** The live processes of the ticket. */
   members(): number[];
   signal(signal: NodeJS.Signals): void;
@@ -72,6 +80,10 @@ function signalEach(pids: readonly number[], signal: NodeJS.Signals): void {
 }
 
 class CgroupProcesses implements TicketProcesses {
+  readonly kind = 'cgroup';
+  /** What cgroup.procs held at the last read: a read that fails is not evidence of an end. */
+  private lastMembers: number[] = [];
+
   constructor(
     readonly id: string,
     private readonly dir: string,
@@ -82,21 +94,25 @@ class CgroupProcesses implements TicketProcesses {
    * which took from 0.1 ms to 30 ms here (a tenth of them over 8 ms), and must not hold up the
    * event loop meanwhile.
    */
-  attach(pid: number): Promise<void> {
-    return new Promise((resolve) => fs.writeFile(path.join(this.dir, 'cgroup.procs'), String(pid), () => resolve()));
+  attach(pid: number): Promise<string | null> {
+    return new Promise((resolve) =>
+      fs.writeFile(path.join(this.dir, 'cgroup.procs'), String(pid), (error) => resolve(error === null ? null : `the kernel refused to move it into its cgroup (${errorCode(error)})`)),
+    );
   }
 
+  /** cgroup.procs lists the live processes only (a zombie has left it), whoever may see their /proc entries. */
   members(): number[] {
     try {
-      return fs
+      this.lastMembers = fs
         .readFileSync(path.join(this.dir, 'cgroup.procs'), 'utf8')
         .split('\n')
         .filter(Boolean)
-        .map(Number)
-        .filter((pid) => isLive(pid));
-    } catch {
-      return [];
+        .map(Number);
+    } catch (error) {
+      // The group is gone only if its directory is: another failure leaves the last members standing.
+      if (errorCode(error) === 'ENOENT') this.lastMembers = [];
     }
+    return this.lastMembers;
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -122,11 +138,13 @@ class CgroupProcesses implements TicketProcesses {
 }
 
 class MarkedProcesses implements TicketProcesses {
+  readonly kind = 'marker';
+
   constructor(readonly id: string) {}
 
-  attach(): Promise<void> {
+  attach(): Promise<string | null> {
     // The marker is in the command's environment from its start.
-    return Promise.resolve();
+    return Promise.resolve(null);
   }
 
   members(): number[] {
@@ -151,15 +169,20 @@ export class ProcessTracking {
     readonly cgroupBase: string | null,
   ) {}
 
-  /** Uses cgroups when a cgroup v2 group can be made under the server's own; else markers. */
-  static detect(onFallback: (why: string) => void): ProcessTracking {
+  /**
+   * Uses cgroups when a cgroup v2 group can be made under the server's own; else markers. The
+   * tickets' groups go under `llmass-tickets/<scope>`, one subtree per SESSIONS_DIR (scopeOf):
+   * servers that share a parent cgroup (on one host, or in one container) never sweep or reuse
+   * each other's groups, while a restart on the same SESSIONS_DIR finds its predecessor's.
+   */
+  static detect(scope: string, onFallback: (why: string) => void): ProcessTracking {
     const mount = cgroup2Mount();
     const own = ownCgroup();
     if (mount === undefined || own === undefined) {
       onFallback('no cgroup v2 hierarchy is mounted');
       return new ProcessTracking(null);
     }
-    const base = path.join(mount, own, 'llmass-tickets');
+    const base = path.join(mount, own, 'llmass-tickets', scope);
     try {
       fs.mkdirSync(base, { recursive: true });
       const probe = path.join(base, `probe-${process.pid}`);
@@ -170,6 +193,17 @@ export class ProcessTracking {
       onFallback(`cgroup ${base} cannot be made (${errorCode(error)}); delegate a cgroup to the service (systemd: Delegate=yes)`);
       return new ProcessTracking(null);
     }
+  }
+
+  /** The scope of a SESSIONS_DIR: a digest of its real path. */
+  static scopeOf(sessionsDir: string): string {
+    let real = path.resolve(sessionsDir);
+    try {
+      real = fs.realpathSync(sessionsDir);
+    } catch {
+      // not made yet: its path as given
+    }
+    return crypto.createHash('sha256').update(real).digest('hex').slice(0, 16);
   }
 
   static newId(): string {
@@ -188,6 +222,17 @@ export class ProcessTracking {
       return new MarkedProcesses(id);
     }
     return new CgroupProcesses(id, dir);
+  }
+
+  /** Removes the empty groups of its tickets, and its own subtree if that is empty then (shutdown). */
+  close(): void {
+    this.sweep();
+    if (this.cgroupBase === null) return;
+    try {
+      fs.rmdirSync(this.cgroupBase);
+    } catch {
+      // a finished ticket's background processes still run in it: the next start finds them
+    }
   }
 
   /** Removes the cgroups of tickets whose processes have all ended. */

@@ -69,6 +69,8 @@ export interface FinishedMeta extends TicketBase {
   readonly output_dropped_bytes: number | null;
   /** Processes left running in the background when the ticket finished. */
   readonly background: readonly BackgroundProcess[];
+  /** Why it ended as it did, in words, where the status alone does not tell (error: why nothing ran); null otherwise. */
+  readonly reason: string | null;
 }
 
 export interface FinishedTicket extends FinishedMeta {
@@ -130,6 +132,8 @@ export interface TicketView extends OutputView {
   signal: string | null;
   /** With status timeout: hard (the time limit) or idle (no output for idle_timeout). */
   timeout_kind?: TimeoutKind;
+  /** Why it ended as it did, where the status alone does not tell (error: why nothing ran). */
+  reason?: string;
   submitted_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -18,6 +18,8 @@ export interface Ending {
   readonly truncated: boolean;
   readonly droppedBytes: number;
   readonly background: readonly BackgroundProcess[];
+  /** Why it ended as it did, where the status alone does not tell (error: why nothing ran). */
+  readonly reason?: string;
 }
 
 /** The base every record keeps from its submission. */
@@ -52,6 +54,7 @@ export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
     truncated: ending.truncated,
     output_dropped_bytes: ending.droppedBytes,
     background: ending.background,
+    reason: ending.reason ?? null,
     // Last: a reader can then find everything else before the (possibly large) output.
     output: ending.output,
   };
@@ -167,5 +170,6 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     // Both came later: a record written before them reads as "unknown" and "none".
     output_dropped_bytes: fields.output_dropped_bytes === undefined ? null : wholeNumber(fields, 'output_dropped_bytes', 0),
     background: fields.background === undefined ? [] : backgroundOf(fields.background),
+    reason: fields.reason === undefined ? null : textOrNull(fields, 'reason'),
   };
 }

@@ -5,9 +5,8 @@
 // It knows nothing of tickets, sessions or HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { captureOutput } from './capture.js';
-import type { OutputSpool } from './output.js';
-import { commandLine, groupProcesses, processStartTicks, terminateGroup } from './processGroup.js';
+import { captureOutput, type OutputSink } from './capture.js';
+import { commandLine, groupProcesses, processStartTicks, signalGroup, terminateGroup } from './processGroup.js';
 import type { TicketProcesses } from './processTracker.js';
 import type { BackgroundProcess } from './protocol.js';
 
@@ -15,6 +14,8 @@ export type StopReason = 'timeout-hard' | 'timeout-idle' | 'canceled' | 'interru
 
 export type RunOutcome =
   | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[]; state: Buffer }
+  /** The shell exited without the prelude saying it took the command: nothing is known to have run. */
+  | { kind: 'never-started'; exitCode: number | null; signal: string | null }
   | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer }
   | { kind: 'failed'; message: string };
 
@@ -41,8 +42,11 @@ export interface StartedShell {
 }
 
 export interface ShellTracking {
-  readonly settled: Promise<void>;
+  /** Resolves once the shell is under tracking, or with why it could not be (then nothing may run). */
+  readonly settled: Promise<string | null>;
   readonly done: boolean;
+  /** Set when settled: why the shell could not be put under tracking, or null. */
+  readonly refused: string | null;
 }
 
 export interface RunSpec {
@@ -50,8 +54,14 @@ export interface RunSpec {
   readonly go: Buffer;
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number | null;
-  readonly spool: OutputSpool;
+  readonly spool: OutputSink;
   readonly maxStateBytes: number;
+  /**
+   * Whether the shell sources the prelude, which announces on fd 3 that it took the command: a
+   * shell that exits without that announcement ran nothing (never-started). Other shells give no
+   * such evidence; their start is the exec itself.
+   */
+  readonly announces: boolean;
 }
 
 export interface RunningCommand {
@@ -87,16 +97,19 @@ export function spawnShell(spec: ShellSpec): StartedShell {
     pid,
     startedTicks: pid === undefined ? null : processStartTicks(pid),
     processes: spec.processes,
-    tracking: pid === undefined ? { settled: Promise.resolve(), done: true } : track(spec.processes, pid),
+    tracking: pid === undefined ? { settled: Promise.resolve(null), done: true, refused: null } : track(spec.processes, pid),
   };
 }
 
 /** Starts putting the shell under tracking: `done` once it is (a shell started ahead is, long before its go). */
 function track(processes: TicketProcesses, pid: number): ShellTracking {
-  const tracking = {
+  const tracking: { done: boolean; refused: string | null; settled: Promise<string | null> } = {
     done: false,
-    settled: processes.attach(pid).then(() => {
+    refused: null,
+    settled: processes.attach(pid).then((refused) => {
       tracking.done = true;
+      tracking.refused = refused;
+      return refused;
     }),
   };
   return tracking;
@@ -113,11 +126,17 @@ export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
 
   const control = child.stdio[3];
   if (pid !== undefined && control instanceof Writable) {
-    // The go: the command runs only now, tracked and with its output captured.
-    const go = (): void => {
+    // The go: the command runs only now, tracked and with its output captured. A shell that
+    // could not be tracked is ended without it: cancel and time limits could not reach all of
+    // what its command would start.
+    const go = (refused: string | null): void => {
+      if (refused !== null) {
+        signalGroup(pid, 'SIGKILL');
+        return;
+      }
       if (!exited && stopReason === null) control.write(spec.go);
     };
-    if (shell.tracking.done) go();
+    if (shell.tracking.done) go(shell.tracking.refused);
     else void shell.tracking.settled.then(go);
   }
 
@@ -154,7 +173,10 @@ export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
         const exitCode = code;
         const signalName = signal ?? null;
         const state = capture.state();
-        if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state });
+        const refused = shell.tracking.refused;
+        if (refused !== null) resolve({ kind: 'failed', message: `the command was not run: its shell could not be put under tracking (${refused})` });
+        else if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state });
+        else if (spec.announces && !capture.started()) resolve({ kind: 'never-started', exitCode, signal: signalName });
         // What the command left running on purpose (`server &`, nohup): named in its answer.
         else resolve({ kind: 'exited', exitCode, signal: signalName, background: backgroundOf(pid, shell.processes), state });
       });

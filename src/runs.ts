@@ -14,10 +14,10 @@ import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
 import { commandLine, environmentThroughSetpriv, type CommandUser } from './commandUser.js';
 import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from './processTracker.js';
-import { runCommand, spawnShell, type RunOutcome, type RunningCommand } from './runner.js';
-import { goMessage, RUN_HANDED_COMMAND } from './prelude.js';
+import { runCommand, spawnShell, type RunOutcome, type RunningCommand, type StartedShell } from './runner.js';
+import { goMessage, PRELUDE_FILE, RUN_HANDED_COMMAND } from './prelude.js';
 import { WarmShells, type ReadyShell } from './warmShells.js';
-import { MAX_STATE_BYTES, type ShellStates } from './shellState.js';
+import { MAX_STATE_BYTES, type ShellLaunch, type ShellStates } from './shellState.js';
 import { raceTimeout } from './timeLimit.js';
 import type { TicketStore } from './tickets.js';
 
@@ -57,6 +57,8 @@ export interface RunsDeps {
   readonly finisher: Finisher;
   /** The session's ticket has finished (or never started): its next one may start. */
   readonly onSessionFree: (session: string) => void;
+  /** A ticket ended `error` because its command never started: commands may not be able to run. */
+  readonly onNeverStarted: (reason: string) => void;
   readonly onError: (message: string, error: unknown) => void;
 }
 
@@ -66,7 +68,7 @@ export class Runs {
 
   constructor(private readonly deps: RunsDeps) {
     this.warm = new WarmShells({
-      start: (session) => this.startShell(session, ProcessTracking.newId(), ''),
+      start: (session) => this.startShell(this.deps.shells.launch(session), ProcessTracking.newId(), ''),
       onError: deps.onError,
     });
   }
@@ -123,11 +125,18 @@ export class Runs {
     return this.deps.store.dropPrepared();
   }
 
-  /** A shell for the session's next command, with the directory and variables its last one left. */
-  private startShell(session: string, trackingId: string, command: string): ReadyShell {
+  /**
+   * A shell as a session's first command gets, tracked under `trackingId`, for the self-check
+   * (selfCheck.ts): the same path as every command, through setpriv and the prelude.
+   */
+  startCheckShell(trackingId: string, command: string): StartedShell {
+    return this.startShell(this.deps.shells.firstLaunch(), trackingId, command).shell;
+  }
+
+  /** A shell for a command, with the directory and variables `launch` gives (the session's last command's). */
+  private startShell(launch: ShellLaunch, trackingId: string, command: string): ReadyShell {
     const processes = this.deps.tracking.forTicket(trackingId, true);
     try {
-      const launch = this.deps.shells.launch(session);
       // With the prelude, the command comes with the go; another shell takes it as its argument.
       const input = this.deps.shells.usesPrelude ? RUN_HANDED_COMMAND : command;
       const { program, args } = commandLine(this.deps.config.commandShell, input, this.deps.commandUser);
@@ -159,7 +168,7 @@ export class Runs {
     let command: RunningCommand;
     let processes: TicketProcesses | undefined;
     try {
-      const ready = this.warm.take(session, trackingId) ?? this.startShell(session, trackingId, entry.command);
+      const ready = this.warm.take(session, trackingId) ?? this.startShell(this.deps.shells.launch(session), trackingId, entry.command);
       processes = ready.shell.processes;
       if (ready.note !== undefined) spool.append(Buffer.from(ready.note, 'utf8'));
       command = runCommand(ready.shell, {
@@ -168,6 +177,7 @@ export class Runs {
         idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
         spool,
         maxStateBytes: MAX_STATE_BYTES,
+        announces: this.deps.shells.usesPrelude,
       });
     } catch (error) {
       void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool, processes);
@@ -212,18 +222,21 @@ export class Runs {
     firstWritten?: (stored: boolean) => void,
   ): Promise<FinishedTicket | undefined> {
     const { session, ticket } = queued;
+    const reason = reasonOf(outcome);
     const record = finalRecord(queued, {
       status: statusOf(outcome),
       startedAt,
       finishedAt: new Date(),
-      exitCode: outcome.kind === 'failed' ? null : outcome.exitCode,
-      signal: outcome.kind === 'failed' ? null : outcome.signal,
+      // Only a command known to have run has an exit code of its own.
+      exitCode: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.exitCode : null,
+      signal: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.signal : null,
       timeoutKind: timeoutKindOf(outcome),
       output: withLimitNote(storedText(spool), outcome, this.deps.config) + endNote(outcome),
       outputBytes: spool.total,
       truncated: spool.truncated,
       droppedBytes: spool.dropped,
       background: outcome.kind === 'exited' ? outcome.background : [],
+      ...(reason === undefined ? {} : { reason }),
     });
     const stored = await this.deps.finisher.store(record, (error) => {
       if (run !== undefined && run.storeProblem === null) {
@@ -241,6 +254,7 @@ export class Runs {
     }
     spool.remove();
     this.deps.finisher.announce(record);
+    if (outcome.kind === 'never-started' && reason !== undefined) this.deps.onNeverStarted(reason);
     // The shell state matters only to the session's next command, so it is kept after the
     // waiters have answered (the next turn of the event loop) and before the session is
     // free to start that command; the ticket's cgroup is removed then too.
@@ -248,7 +262,7 @@ export class Runs {
     // Empty unless the command left processes in the background: the sweep takes it later.
     processes?.release();
     try {
-      if (outcome.kind !== 'failed') this.deps.shells.capture(session, outcome.state);
+      if (outcome.kind === 'exited' || outcome.kind === 'stopped') this.deps.shells.capture(session, outcome.state);
     } catch (error) {
       this.deps.onError('keeping the shell state failed', error);
     }
@@ -293,7 +307,7 @@ const MEMORY_LIMIT_HIT = /Cannot allocate memory|MemoryError|[Oo]ut of memory|ba
  * hit, from the messages such failures print: the kernel only tells the process itself.
  */
 function withLimitNote(output: string, outcome: RunOutcome, config: Config): string {
-  if (outcome.kind === 'failed' || (outcome.kind === 'exited' && outcome.exitCode === 0)) return output;
+  if (outcome.kind === 'failed' || outcome.kind === 'never-started' || (outcome.kind === 'exited' && outcome.exitCode === 0)) return output;
   let note = '';
   if (PROCESS_LIMIT_HIT.test(output)) {
     note += `\n[llmass: the command could not start more processes: it hit COMMAND_MAX_PROCESSES (${config.commandMaxProcesses} processes for the command user)]\n`;
@@ -304,8 +318,20 @@ function withLimitNote(output: string, outcome: RunOutcome, config: Config): str
   return output + note;
 }
 
+/** Why a ticket ended `error`, in words: said in its view's `reason` and `next`. */
+function reasonOf(outcome: RunOutcome): string | undefined {
+  if (outcome.kind === 'failed') return outcome.message;
+  if (outcome.kind !== 'never-started') return undefined;
+  const how = outcome.signal !== null ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode ?? '?'}`;
+  return (
+    `nothing ran: the shell ${how} before the prelude (${PRELUDE_FILE}) took the command, usually because the command user cannot read it. ` +
+    'Tell the operator: /healthz and the server log say which step fails and how to fix it.'
+  );
+}
+
 function endNote(outcome: RunOutcome): string {
   if (outcome.kind === 'failed') return `[llmass: ${outcome.message}]\n`;
+  if (outcome.kind === 'never-started') return `\n[llmass: ${reasonOf(outcome) ?? ''}]\n`;
   if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') return '\n[llmass: interrupted: the server was stopped while this command ran]\n';
   return '';
 }
@@ -315,6 +341,7 @@ function statusOf(outcome: RunOutcome): FinalStatus {
     case 'exited':
       return 'done';
     case 'failed':
+    case 'never-started':
       return 'error';
     case 'stopped':
       if (outcome.reason === 'canceled') return 'canceled';

@@ -16,6 +16,7 @@ import type { Redactor } from './redact.js';
 import type { CommandUser } from './commandUser.js';
 import { ProcessTracking } from './processTracker.js';
 import { Runs } from './runs.js';
+import type { StartedShell } from './runner.js';
 import type { ShellStates } from './shellState.js';
 import { collectText, type TicketStore } from './tickets.js';
 import { Waiters } from './waiters.js';
@@ -80,6 +81,8 @@ export interface SchedulerDeps {
   readonly onError: (message: string, error: unknown) => void;
   /** Milliseconds between attempts to store a final record on a full disk. */
   readonly retryMs?: number;
+  /** A ticket ended `error` because its command never started. */
+  readonly onNeverStarted?: (reason: string) => void;
 }
 
 /** The processes of a list that still run: the same PID with the same start time. */
@@ -115,6 +118,7 @@ export class Scheduler {
       redactor: deps.redactor,
       finisher: this.finisher,
       onError: deps.onError,
+      onNeverStarted: (reason) => deps.onNeverStarted?.(reason),
       onSessionFree: (session) => {
         this.queue.release(session);
         this.dispatch();
@@ -122,6 +126,11 @@ export class Scheduler {
         if (this.accepting && !this.queue.isSessionBusy(session)) this.runs.prepareNext(session);
       },
     });
+  }
+
+  /** A shell started the way every command's is, for the self-check (selfCheck.ts). */
+  startCheckShell(trackingId: string, command: string): StartedShell {
+    return this.runs.startCheckShell(trackingId, command);
   }
 
   get waitingCount(): number {

@@ -34,6 +34,7 @@ const TICKET_FIELDS: Record<string, Schema> = {
   timeout: int('the ticket\'s time limit in seconds', 1),
   idle_timeout: int('seconds of silence that end the command', 1),
   timeout_kind: { type: 'string', enum: ['hard', 'idle'] },
+  reason: str('why it ended as it did, where the status alone does not tell (error: why nothing ran)'),
   background: {
     type: 'array',
     description: 'processes the finished ticket left running, while they run',
@@ -114,6 +115,7 @@ export const SCHEMAS: Record<string, Schema> = {
     ['type', 'count', 'sessions', 'next'],
     'every session, newest first',
   ),
-  Health: object({ ok: { const: true } }, ['ok'], 'the server answers'),
+  Health: object({ ok: { const: true } }, ['ok'], 'commands can run'),
+  Unhealthy: object({ ok: { const: false }, error: str('why commands cannot run now'), hint: str('what the operator should do') }, ['ok', 'error', 'hint'], 'commands cannot run'),
   ErrorAnswer: object({ error: str('what was wrong'), hint: str('how to fix the request') }, ['error', 'hint'], 'an error'),
 };

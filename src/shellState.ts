@@ -34,7 +34,7 @@ export class ShellStates {
   constructor(
     private readonly layout: SessionLayout,
     shell: string,
-    /** The prelude's path (prelude.ts), written at start. */
+    /** The installed prelude's path (prelude.ts). */
     private readonly preludeFile: string,
     /** Where a session's first command starts. */
     private readonly workdir: string,
@@ -55,11 +55,16 @@ export class ShellStates {
     };
   }
 
+  /** How a session's first command starts: WORKDIR and the first environment. */
+  firstLaunch(): ShellLaunch {
+    return { cwd: this.workdir, env: this.usesPrelude ? { ...this.baseEnv, ...this.control() } : { ...this.baseEnv } };
+  }
+
   /** How the session's next command starts: the directory and environment the last one left. */
   launch(session: string): ShellLaunch {
     if (!this.usesPrelude) return { cwd: this.workdir, env: { ...this.baseEnv } };
     const saved = this.load(session);
-    if (saved === undefined) return { cwd: this.workdir, env: { ...this.baseEnv, ...this.control() } };
+    if (saved === undefined) return this.firstLaunch();
     const env = { ...saved.env, ...this.control() };
     if (isDirectory(saved.cwd)) return { cwd: saved.cwd, env };
     return {

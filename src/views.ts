@@ -168,7 +168,7 @@ function describeEnd(record: FinishedMeta): string {
     case 'interrupted':
       return 'Interrupted: the server stopped while this ran, so it may not have completed. Check its effects before running it again.';
     case 'error':
-      return 'Could not be started; the output says why.';
+      return record.reason === null ? 'Could not be started; the output says why.' : `Error: ${record.reason}`;
   }
 }
 
@@ -208,6 +208,7 @@ function ticketFields(ctx: ViewContext, found: Found, pageUrl: (offset: number, 
   };
   if (record.idle_timeout !== null) view.idle_timeout = record.idle_timeout;
   if (finished?.timeout_kind) view.timeout_kind = finished.timeout_kind;
+  if (finished?.reason) view.reason = finished.reason;
   if (found.outputDropped !== null && found.outputDropped > 0) view.output_dropped_bytes = found.outputDropped;
   if (found.background.length > 0) view.background = found.background;
   return view;

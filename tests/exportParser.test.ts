@@ -1,9 +1,11 @@
 // The shell state parser against what real bash prints: every kind of value export -p quotes
 // (double quotes, ANSI-C $'…', multi-byte text, control bytes), read back exactly.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseShellState } from '../src/exportParser.js';
-import { PRELUDE } from '../src/prelude.js';
+
+const PRELUDE = fs.readFileSync(new URL('../src/prelude.bash', import.meta.url), 'utf8');
 
 const VALUES: Record<string, string> = {
   PLAIN: 'plain value',
@@ -18,7 +20,7 @@ const VALUES: Record<string, string> = {
 
 describe('parseShellState', () => {
   it('reads back every exported value bash holds, as bash prints it with export -p', () => {
-    const script = `${PRELUDE.replace(/^builtin read -r -u "\$__llmass_state" __llmass_go.*$/m, '').replace(/^if \[ "\$__llmass_n".*$/m, '')}\n${Object.entries(VALUES)
+    const script = `${PRELUDE.replace(/^builtin read -r -u "\$__llmass_state" __llmass_go.*$/m, '').replace(/^if \[ "\$__llmass_n".*$/m, '').replace(/^builtin printf 'started.*$/m, '')}\n${Object.entries(VALUES)
       .map(([name, value]) => `export ${name}=$'${[...Buffer.from(value)].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')}'`)
       .join('\n')}\nexport NOVALUE; cd /tmp\n`;
     const out = execFileSync('/bin/bash', ['-c', `exec 3>&1; ${script}`], { env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } });

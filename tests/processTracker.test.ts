@@ -34,7 +34,8 @@ function leaveSleepers(env: NodeJS.ProcessEnv): Promise<number[]> {
 
 describe('process tracking by environment marker', () => {
   it('finds and ends the processes that carry a ticket\'s marker, and no others', async () => {
-    const tracking = ProcessTracking.detect(() => undefined);
+    const tracking = ProcessTracking.detect(ProcessTracking.newId(), () => undefined);
+    tracking.close();
     const id = ProcessTracking.newId();
     const other = ProcessTracking.newId();
     const mine = await leaveSleepers({ PATH: process.env.PATH, [MARKER_VARIABLE]: id });
