@@ -5,6 +5,7 @@ import { resolveCommandUser, type CommandUser } from './commandUser.js';
 import { ConfigError, loadConfig, readEnv, type Config } from './config.js';
 import { ensureHash } from './firstRun.js';
 import { Keyring } from './keys.js';
+import { closeInheritedDescriptors } from './descriptors.js';
 import { createLogger } from './log.js';
 import { Redactor } from './redact.js';
 import { checkCodeOutOfReach, securePrivateFiles, whoRunsCommands } from './startup.js';
@@ -15,6 +16,8 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
+  // First of all: nothing the server was started with may reach a command.
+  const inherited = closeInheritedDescriptors();
   const cwd = process.cwd();
   let created: boolean;
   let config: Config;
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
   // First: who the commands run as, so that an operator cannot miss it.
   const who = whoRunsCommands(commandUser);
   logger[who.level](who.message);
+  if (inherited.length > 0) logger.info('closed descriptors the server inherited, so that no command gets them', { descriptors: inherited });
   try {
     securePrivateFiles(config, cwd, logger);
   } catch (error) {

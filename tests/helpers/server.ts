@@ -81,7 +81,24 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     ...(hash === null ? {} : { HASH: hash }),
     ...options.env,
   };
-  const proc = spawn(process.execPath, [SERVER_JS], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return launch({ program: process.execPath, args: [SERVER_JS], cwd: dir, env, hash, expectExit: options.expectExit, listenOn: options.listenOn });
+}
+
+export interface Launch {
+  readonly program: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+  /** The HASH it was given; null: the server writes one into cwd/.env at its first start. */
+  readonly hash: string | null;
+  readonly expectExit?: boolean;
+  readonly listenOn?: 'tcp' | 'socket';
+}
+
+/** Starts a server process and resolves once it listens (or, with expectExit, once it exits). */
+export async function launch(options: Launch): Promise<TestServer> {
+  const { cwd: dir, env, hash } = options;
+  const proc = spawn(options.program, [...options.args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let printed = '';
   const exited = new Promise<Exit>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const port = await new Promise<number>((resolve, reject) => {
