@@ -22,7 +22,9 @@ const plain = (url: string): Promise<Answer> => server.get(local(url), { auth: f
 beforeAll(async () => {
   const dir = tempDir();
   keysFile = path.join(dir, 'keys');
-  fs.writeFileSync(keysFile, `# agents\nalice ${alice}\nbob ${bob}\nbroken-line\ncarol short\n`, { mode: 0o644 });
+  fs.writeFileSync(keysFile, `# agents\nalice ${alice}\nbob ${bob}\nbroken-line\ncarol short\n`);
+  // Readable by others whatever the umask the tests run under (the unit's is 0077).
+  fs.chmodSync(keysFile, 0o644);
   server = await startServer({ dir, env: { KEYS_FILE: keysFile, AUTH_MAX_FAILURES: '50' } });
 });
 afterAll(stopAll);

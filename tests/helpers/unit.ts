@@ -124,7 +124,11 @@ export async function startAsUnit(options: UnitOptions): Promise<UnitServer> {
   const [node, serverJs] = required(settings, 'ExecStart').split(/\s+/);
   if (node === undefined || serverJs === undefined) throw new Error('ExecStart is not "<node> <server.js>"');
   const code = at(path.dirname(path.dirname(serverJs)));
-  if (!fs.existsSync(code)) installCode(code);
+  if (!fs.existsSync(code)) {
+    installCode(code);
+    // Every directory from the root down to the code searchable, as on a real host (/opt).
+    for (let dir = path.dirname(code); dir.startsWith(root) && dir !== root; dir = path.dirname(dir)) fs.chmodSync(dir, 0o755);
+  }
 
   const group = required(settings, 'Group');
   const gid = groupId(group);
