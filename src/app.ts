@@ -62,6 +62,18 @@ export interface App {
 export const MAX_HEADER_BYTES = 512 * 1024;
 /** The longest request target answered: a 128 KiB command URL-encoded, and the other parameters. */
 export const MAX_URL_BYTES = 400 * 1024;
+/**
+ * Connections waiting to be accepted. A full backlog on a unix socket refuses at once (Caddy then
+ * answers 503 for a healthy server), so it is sized for bursts; the kernel caps it at
+ * net.core.somaxconn (4096 by default since Linux 5.4; the Deploy names it).
+ */
+export const LISTEN_BACKLOG = 4096;
+/**
+ * How long a request may take to arrive, head and body (an MCP POST): a slow client cannot hold
+ * a connection open for ever. A long-poll is not affected: its request has arrived; only its
+ * answer waits.
+ */
+export const REQUEST_ARRIVAL_MS = 15_000;
 
 /** A record holds at most MAX_OUTPUT_BYTES of output (up to 6 bytes each once JSON-escaped) and a 128 KiB command. */
 function maxRecordBytes(config: Config): number {
@@ -135,12 +147,12 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     contextDoc: documentReader(new URL('../CONTEXT.md', import.meta.url)),
   };
 
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  // The arrival limits are checked every second, not every 30 s (Node's default).
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_ARRIVAL_MS, headersTimeout: REQUEST_ARRIVAL_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     if (!sendKeptAnswer(deps, req, res)) void handle(deps, req, res);
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
-  // Long-polls hold a request up to MAX_WAIT; idle keep-alive sockets are closed sooner.
-  server.requestTimeout = 0;
+  // Idle keep-alive sockets are closed after a while; a long-poll's answer may take MAX_WAIT.
   server.keepAliveTimeout = 5000;
 
   let releaseLock: (() => void) | undefined;
@@ -163,7 +175,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
       }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.port, config.host, () => {
+        server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -330,7 +342,7 @@ async function listenOnSocket(server: http.Server, file: string): Promise<void> 
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(file, () => {
+      server.listen({ path: file, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });

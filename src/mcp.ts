@@ -30,19 +30,38 @@ function waitArg(max: number): z.ZodOptional<z.ZodNumber> {
   return z.number().int().min(0).optional().describe(`Seconds to hold the call until the command finishes (at most ${max}).`);
 }
 
+/** How long an oversized body may go on arriving, unread, after its 413 was sent. */
+const OVERSIZE_DRAIN_MS = 5000;
+
+/**
+ * A body over MAX_BODY_BYTES gets a 413 that reaches the client: the rest of the body is read
+ * and dropped (for a few seconds at most) instead of the connection being reset under the
+ * answer, which a proxy would report as the server being down.
+ */
+function refuseOversized(req: IncomingMessage, onData: (chunk: Buffer) => void): HttpError {
+  req.off('data', onData);
+  req.resume();
+  setTimeout(() => req.destroy(), OVERSIZE_DRAIN_MS).unref();
+  return new HttpError(413, `the MCP message is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`, 'send smaller messages', { Connection: 'close' });
+}
+
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const parts: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, 'the MCP message is larger than 1 MiB', 'send smaller messages'));
-        req.destroy();
+        reject(refuseOversized(req, onData));
         return;
       }
       parts.push(chunk);
-    });
+    };
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      reject(refuseOversized(req, onData));
+      return;
+    }
+    req.on('data', onData);
     req.on('end', () => {
       if (parts.length === 0) {
         resolve(undefined);

@@ -139,9 +139,14 @@ export class TicketStore {
     return pending;
   }
 
-  /** Hands out the next number. Synchronous, so no two callers can get the same one. */
+  /**
+   * Hands out the next number. Synchronous, so no two callers can get the same one. A number
+   * whose record file exists already (planted, or damaged and unreadable, after the index was
+   * read) is passed over: a ticket number is never reused, not even over a damaged record.
+   */
   allocate(index: SessionIndex): number {
-    index.last += 1;
+    do index.last += 1;
+    while (fs.lstatSync(this.layout.ticketFile(index.name, index.last), { throwIfNoEntry: false }) !== undefined);
     return index.last;
   }
 

@@ -75,6 +75,22 @@ describe('damaged ticket records', () => {
     expect((await server.get('/healthz', { auth: false })).status).toBe(200);
   });
 
+  it('never reuses the number of a record planted or damaged while it runs, and says so in the text history\'s first line', async () => {
+    const server = await startServer();
+    for (const word of ['one', 'two', 'three']) await run(server, `echo ${word}`, { session: 'live' });
+    const sessionDir = path.join(server.sessionsDir, 'live');
+    fs.writeFileSync(path.join(sessionDir, '4.ticket'), 'planted, not JSON');
+    fs.symlinkSync(path.join(sessionDir, 'nowhere'), path.join(sessionDir, '5.ticket'));
+    const text = await server.get(server.url('/history', { session: 'live', format: 'text' }));
+    expect(text.text.split('\n')[0]).toBe('[session live · 5 ticket(s) · last: ticket 5, whose record is damaged or gone]');
+    const next = await run(server, 'echo fresh', { session: 'live' });
+    expect(next).toMatchObject({ ticket: 6, output: 'fresh\n' });
+    expect(fs.readFileSync(path.join(sessionDir, '4.ticket'), 'utf8')).toBe('planted, not JSON');
+    expect(fs.readlinkSync(path.join(sessionDir, '5.ticket'))).toBe(path.join(sessionDir, 'nowhere'));
+    const after = await server.get(server.url('/history', { session: 'live', format: 'text' }));
+    expect(after.text.split('\n')[0]).toMatch(/^\[session live · 6 ticket\(s\) · last: ticket 6 · done · exit 0/);
+  });
+
   it('never follows a session directory that is a link', async () => {
     const server = await startServer();
     const elsewhere = tempDir();

@@ -183,3 +183,49 @@ describe('bad input', () => {
     expect(server.proc.exitCode).toBeNull();
   });
 });
+
+/** Sends a request head and then as much of its body as `body` gives, and reads the answer (or the close). */
+function partialPost(port: number, headers: Record<string, string | number>, body: Buffer | undefined): Promise<{ status: number; text: string; closedAfterMs: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, closedAfterMs: Date.now() - started }));
+    });
+    req.on('error', (error) => reject(error));
+    if (body !== undefined) req.write(body);
+    // The body is never finished: only the server's limits end this request.
+  });
+}
+
+describe('requests that arrive slowly or too large', () => {
+  it('closes a body that never finishes arriving within 15 s, while a long-poll that waits longer is answered', async () => {
+    const submitted = await server.get(server.url('/shell', { session: 'longpoll', cmd: 'sleep 17; echo woke' }));
+    const poll = server.get(server.url('/callback', { session: 'longpoll', ticket: submitted.json.ticket, wait: 25 }));
+    const slow = await partialPost(server.port, { 'Content-Type': 'application/json', 'Content-Length': 100, Authorization: `Bearer ${server.hash}` }, Buffer.from('{"jsonrpc"'));
+    expect(slow.status).toBe(408);
+    expect(JSON.parse(slow.text)).toMatchObject({ error: expect.stringMatching(/did not arrive in time/) });
+    expect(slow.closedAfterMs).toBeGreaterThanOrEqual(14_000);
+    expect(slow.closedAfterMs).toBeLessThan(20_000);
+    expect((await poll).json).toMatchObject({ type: 'result', status: 'done', output: 'woke\n' });
+  }, 40_000);
+
+  it('answers a 20 MB MCP body with a 413 that reaches the client', async () => {
+    const twenty = Buffer.alloc(20 * 1024 * 1024, 0x20);
+    for (const headers of [{ 'Content-Length': twenty.length }, { 'Transfer-Encoding': 'chunked' }]) {
+      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: server.port, path: '/mcp', method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.hash}`, ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end(twenty);
+      });
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.text)).toMatchObject({ error: expect.stringMatching(/larger than 1 MiB/), hint: expect.any(String) });
+    }
+    expect((await server.get('/healthz', { auth: false })).status).toBe(200);
+  });
+});

@@ -30,8 +30,12 @@ async function historyRequest(ctx: AnswerContext, query: Query): Promise<{ sessi
 /** The first line of a text history: the last ticket's status (first lines survive summaries). */
 async function historyFirstLine(ctx: AnswerContext, session: string, numbers: readonly number[]): Promise<string> {
   const last = numbers.at(-1);
-  const lastFound = last === undefined ? undefined : await ctx.deps.scheduler.get(session, last, outputPlan(ctx.deps)).catch(() => undefined);
-  const lastLine = lastFound === undefined ? 'no tickets yet' : `last: ${statusLine(historyEntry(ctx.view, lastFound)).slice(1, -1)}`;
+  let lastLine = 'no tickets yet';
+  if (last !== undefined) {
+    const lastFound = await ctx.deps.scheduler.get(session, last, outputPlan(ctx.deps)).catch(() => 'damaged' as const);
+    if (lastFound === 'damaged' || lastFound === undefined) lastLine = `last: ticket ${last}, whose record is damaged or gone`;
+    else lastLine = `last: ${statusLine(historyEntry(ctx.view, lastFound)).slice(1, -1)}`;
+  }
   return `[session ${session} · ${numbers.length} ticket(s) · ${lastLine}]\n\n`;
 }
 
