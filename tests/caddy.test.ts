@@ -1,23 +1,25 @@
-// The shipped Caddyfile in front of the real daemon on its unix socket, with Debian's real
-// Caddy on loopback: requests work through it, the client address arrives, and no log Caddy
-// writes holds the hash, even while the daemon is down.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// The shipped Caddyfile in front of the real daemon, both as the Deploy runs them: the daemon
+// under its unit (helpers/unit.ts) on its unix socket, and Debian's real Caddy as the caddy
+// user with the shipped drop-in's umask (deploy/caddy-llmass.conf), on loopback. Requests work
+// through it, the client address arrives, bursts are taken, and no log Caddy writes holds the
+// hash or can be read by others, even while the daemon is down. Needs root, as the unit does.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startServer, stopAll, tempDir, until, type TestServer } from './helpers/server.js';
+import { ROOT, stopAll, tempDir, until, type TestServer } from './helpers/server.js';
+import { startAsUnit } from './helpers/unit.js';
 
 const caddyFound = spawnSync('caddy', ['version']).status === 0;
+const isRoot = process.getuid?.() === 0;
 const mustRun = process.env.CI !== undefined && process.env.CI !== '';
-if (!caddyFound) {
-  process.stdout.write(
-    mustRun
-      ? 'caddy.test.ts: caddy is not installed, and under CI this test must run: failing.\n'
-      : 'caddy.test.ts: SKIPPED: caddy is not installed (apt-get install caddy); under CI it would fail instead.\n',
-  );
+if (!caddyFound || !isRoot) {
+  const why = !caddyFound ? 'caddy is not installed (apt-get install caddy)' : 'the daemon runs under its unit and Caddy as its user, which needs root';
+  process.stdout.write(mustRun ? `caddy.test.ts: ${why}, and under CI this test must run: failing.\n` : `caddy.test.ts: SKIPPED: ${why}; under CI it would fail instead.\n`);
 }
+const DROP_IN = path.join(ROOT, 'deploy', 'caddy-llmass.conf');
 
 let daemon: TestServer;
 let caddy: ChildProcess | undefined;
@@ -50,17 +52,24 @@ function getVia(target: string, from: string, headers: Record<string, string> = 
 }
 
 beforeAll(async () => {
-  if (!caddyFound) return;
-  const daemonDir = tempDir();
-  const socket = path.join(daemonDir, 'llmass.sock');
-  daemon = await startServer({ dir: daemonDir, env: { SOCKET: socket, AUTH_MAX_FAILURES: '3' }, listenOn: 'socket' });
+  if (!caddyFound || !isRoot) return;
+  daemon = await startAsUnit({ env: { AUTH_MAX_FAILURES: '3' }, listenOn: 'socket' });
+  const socket = daemon.at('/run/llmass/llmass.sock');
   caddyPort = await freePort();
+  // Caddy's home and log directory, its own (as /var/lib/caddy and /var/log/caddy are).
   const dir = tempDir('llmass-caddy-');
-  accessLog = path.join(dir, 'access.log');
-  // As Deploy does it: Caddy's own configuration imports the shipped site block.
+  execFileSync('chown', ['caddy:caddy', dir]);
+  fs.chmodSync(dir, 0o750);
+  accessLog = path.join(dir, 'llmass-access.log');
+  // As Deploy does it: the site block copied in, and Caddy's own configuration importing it.
+  const site = path.join(dir, 'llmass.caddy');
+  fs.copyFileSync(path.join(ROOT, 'Caddyfile'), site);
   const config = path.join(dir, 'Caddyfile');
-  fs.writeFileSync(config, `{\n\tadmin off\n}\nimport ${path.join(ROOT, 'Caddyfile')}\n`);
-  caddy = spawn('caddy', ['run', '--config', config, '--adapter', 'caddyfile'], {
+  fs.writeFileSync(config, `{\n\tadmin off\n}\nimport ${site}\n`);
+  for (const file of [site, config]) fs.chmodSync(file, 0o644);
+  const umask = /^UMask=(\d+)$/m.exec(fs.readFileSync(DROP_IN, 'utf8'))?.[1];
+  if (umask === undefined) throw new Error('deploy/caddy-llmass.conf sets no UMask');
+  caddy = spawn('/bin/sh', ['-c', `umask ${umask} && exec "$@"`, 'caddy', '/usr/bin/setpriv', '--reuid=caddy', '--regid=caddy', '--init-groups', '--', 'caddy', 'run', '--config', config, '--adapter', 'caddyfile'], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -93,9 +102,27 @@ afterAll(async () => {
   await stopAll();
 });
 
-describe.runIf(caddyFound || mustRun)('behind the shipped Caddyfile', () => {
-  it('is installed (under CI this test may not be skipped)', () => {
+describe.runIf((caddyFound && isRoot) || mustRun)('behind the shipped Caddyfile', () => {
+  it('is installed and run as root (under CI this test may not be skipped)', () => {
     expect(caddyFound).toBe(true);
+    expect(isRoot).toBe(true);
+  });
+
+  it('takes a burst of 3 000 concurrent requests without a 503', async () => {
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    const one = (): Promise<number> =>
+      new Promise((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: caddyPort, path: '/healthz', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', () => resolve(-1));
+      });
+    const statuses = await Promise.all(Array.from({ length: 3000 }, one));
+    agent.destroy();
+    const counts: Record<string, number> = {};
+    for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+    expect(counts).toEqual({ 200: 3000 });
   });
 
   it('serves requests through Caddy and sees the real client address', async () => {
@@ -120,6 +147,8 @@ describe.runIf(caddyFound || mustRun)('behind the shipped Caddyfile', () => {
     expect(await until(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('/callback'), 10_000)).toBe(true);
     expect(await until(() => fs.readFileSync(accessLog, 'utf8').includes('"uri":"/sessions"'), 10_000)).toBe(true);
     const log = fs.readFileSync(accessLog, 'utf8');
+    // It holds every command: readable by Caddy and its group, never by others.
+    expect(fs.statSync(accessLog).mode & 0o007).toBe(0);
     expect(log).toContain('hash=REDACTED');
     expect(log).toContain('/shell?');
     expect(log).not.toContain(daemon.hash);

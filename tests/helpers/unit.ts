@@ -139,6 +139,8 @@ export async function startAsUnit(options: UnitOptions): Promise<UnitServer> {
     [runtime, required(settings, 'RuntimeDirectoryMode')],
   ] as const) {
     fs.mkdirSync(dir, { recursive: true });
+    // /var/lib and /run are searchable by all, whatever the umask the tests run under.
+    for (let parent = path.dirname(dir); parent !== root; parent = path.dirname(parent)) fs.chmodSync(parent, 0o755);
     // As systemd makes them: owned by the unit's User and Group, with the unit's mode.
     fs.chownSync(dir, 0, gid);
     fs.chmodSync(dir, Number.parseInt(mode, 8));
