@@ -1,8 +1,11 @@
 // Finishing a ticket: its final record goes to disk before anything reports it. Only then is
 // the end written to the audit log and are the long-poll waiters answered. When the disk is
-// full the write is tried again until it succeeds (the ticket reads as unfinished meanwhile),
-// so that nothing answered as final can read differently after a restart.
+// full the record is made to fit first (recordFit.ts: the ticket's own room, then less of its
+// output); one that still does not fit is tried again until it can be written (the ticket reads
+// as unfinished meanwhile), so that nothing answered as final can read differently after a
+// restart.
 import type { AuditLog } from './audit.js';
+import { isDiskFull } from './files.js';
 import type { FinishedTicket } from './protocol.js';
 import type { TicketStore } from './tickets.js';
 import type { Waiters } from './waiters.js';
@@ -27,22 +30,31 @@ export class Finisher {
   constructor(private readonly deps: FinisherDeps) {}
 
   /**
-   * Resolves true once `record` is on disk; false if the server gave up (abandon(), at
-   * shutdown): the record on disk then still says unfinished, and the next start marks it
-   * interrupted. The caller then announce()s it, once it no longer counts it as running.
+   * Resolves with the record once it is on disk (when the disk was full, the smaller one that
+   * fitted); undefined if the server gave up (abandon(), at shutdown): the record on disk then
+   * still says unfinished, and the next start marks it interrupted. The caller then announce()s
+   * what was stored, once it no longer counts the ticket as running.
+   *
+   * `fit`, on a full disk: the record to try next at once (it may free room first), or
+   * undefined when nothing smaller can be made; then the write waits for room.
    */
-  async store(record: FinishedTicket, onRetry?: (error: unknown) => void): Promise<boolean> {
+  async store(record: FinishedTicket, onRetry?: (error: unknown) => void, fit?: (tried: FinishedTicket) => FinishedTicket | undefined): Promise<FinishedTicket | undefined> {
+    let current = record;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.deps.store.write(record);
-        break;
+        await this.deps.store.write(current);
+        return current;
       } catch (error) {
+        const smaller = isDiskFull(error) ? fit?.(current) : undefined;
+        if (smaller !== undefined) {
+          current = smaller;
+          continue;
+        }
         if (attempt === 1) this.deps.onError(`the final record of ${ticketKey(record.session, record.ticket)} could not be written; trying again until it can`, error);
         onRetry?.(error);
-        if (this.abandoned || !(await this.pause())) return false;
+        if (this.abandoned || !(await this.pause())) return undefined;
       }
     }
-    return true;
   }
 
   /** A final record is on disk: the audit log says so, then the waiters are answered. */

@@ -11,6 +11,7 @@ import { OutputCollector, type CollectedOutput, type OutputPlan } from './output
 import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TimeoutKind } from './protocol.js';
 import type { Waiting } from './queue.js';
 import { finalRecord } from './records.js';
+import { withHalfTheOutput } from './recordFit.js';
 import type { Redactor } from './redact.js';
 import { commandLine, environmentThroughSetpriv, type CommandUser } from './commandUser.js';
 import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from './processTracker.js';
@@ -19,7 +20,7 @@ import { goMessage, PRELUDE_FILE, RUN_HANDED_COMMAND } from './prelude.js';
 import { WarmShells, type ReadyShell } from './warmShells.js';
 import { MAX_STATE_BYTES, type ShellLaunch, type ShellStates } from './shellState.js';
 import { raceTimeout } from './timeLimit.js';
-import type { TicketStore } from './tickets.js';
+import { collectText, type TicketStore } from './tickets.js';
 
 /** A running ticket as an answer shows it. */
 export interface LiveTicket {
@@ -43,6 +44,8 @@ interface Run {
   /** Resolves after the first attempt to store the final record: true if it is on disk. */
   readonly firstWrite: Promise<boolean>;
   storeProblem: string | null;
+  /** The final record being stored: answers show its output (the spool may be given up to make room). */
+  ending: FinishedTicket | undefined;
   /** The stored final record, or undefined when storing it was given up (shutdown). */
   readonly finished: Promise<FinishedTicket | undefined>;
 }
@@ -84,14 +87,19 @@ export class Runs {
   live(session: string, ticket: number, plan: OutputPlan): LiveTicket | undefined {
     const run = this.runs.get(ticketKey(session, ticket));
     if (run === undefined) return undefined;
-    const collector = new OutputCollector(plan);
-    run.spool.feed(collector);
+    let output: CollectedOutput;
+    if (run.ending !== undefined) output = collectText(run.ending.output, plan);
+    else {
+      const collector = new OutputCollector(plan);
+      run.spool.feed(collector);
+      output = collector.result();
+    }
     return {
       meta: run.record,
-      output: collector.result(),
+      output,
       outputBytes: run.spool.total,
-      truncated: run.spool.truncated,
-      outputDropped: run.spool.dropped,
+      truncated: run.ending?.truncated ?? run.spool.truncated,
+      outputDropped: run.ending?.output_dropped_bytes ?? run.spool.dropped,
       background: [],
       storeProblem: run.storeProblem,
     };
@@ -207,6 +215,7 @@ export class Runs {
       command,
       firstWrite,
       storeProblem: null,
+      ending: undefined,
       finished: command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, tracked, run, firstWritten)),
     };
     this.runs.set(ticketKey(session, ticket), run);
@@ -238,22 +247,39 @@ export class Runs {
       background: outcome.kind === 'exited' ? outcome.background : [],
       ...(reason === undefined ? {} : { reason }),
     });
-    const stored = await this.deps.finisher.store(record, (error) => {
-      if (run !== undefined && run.storeProblem === null) {
-        run.storeProblem = isDiskFull(error) ? 'the sessions disk is full' : `writing failed: ${errorCode(error)}`;
-        firstWritten?.(false);
+    if (run !== undefined) run.ending = record;
+    // On a full disk the ticket's own room comes first: its spool, whose output the record holds.
+    let spoolFreed = false;
+    const fit = (tried: FinishedTicket): FinishedTicket | undefined => {
+      if (spoolFreed) {
+        const smaller = withHalfTheOutput(tried);
+        if (run !== undefined && smaller !== undefined) run.ending = smaller;
+        return smaller;
       }
-    });
-    firstWritten?.(stored);
+      spoolFreed = true;
+      spool.remove();
+      return tried;
+    };
+    const stored = await this.deps.finisher.store(
+      record,
+      (error) => {
+        if (run !== undefined && run.storeProblem === null) {
+          run.storeProblem = isDiskFull(error) ? 'the sessions disk is full' : `writing failed: ${errorCode(error)}`;
+          firstWritten?.(false);
+        }
+      },
+      fit,
+    );
+    firstWritten?.(stored !== undefined);
     this.runs.delete(ticketKey(session, ticket));
-    if (!stored) {
+    if (stored === undefined) {
       // Given up at shutdown: the spool stays for the next start's recovery.
       processes?.release();
       spool.close();
       return undefined;
     }
     spool.remove();
-    this.deps.finisher.announce(record);
+    this.deps.finisher.announce(stored);
     if (outcome.kind === 'never-started' && reason !== undefined) this.deps.onNeverStarted(reason);
     // The shell state matters only to the session's next command, so it is kept after the
     // waiters have answered (the next turn of the event loop) and before the session is
@@ -267,7 +293,7 @@ export class Runs {
       this.deps.onError('keeping the shell state failed', error);
     }
     this.deps.onSessionFree(session);
-    return record;
+    return stored;
   }
 
   /** Stops a running ticket's command and returns once it has ended (and, if it could be, was stored). */

@@ -60,6 +60,44 @@ async function callback(server: TestServer, session: string, ticket: number, wai
   return answer.json;
 }
 
+/** Writes a file that leaves `free` bytes free on the filesystem of `dir`. */
+function leaveFree(dir: string, free: number): void {
+  fs.rmSync(path.join(dir, 'filler'), { force: true });
+  const stats = fs.statfsSync(dir);
+  const available = stats.bavail * stats.bsize;
+  fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(Math.max(0, available - free), 0x41));
+}
+
+describe.skipIf(!isRoot)('a ticket whose output fills the sessions disk', () => {
+  it('still finishes: with all of its output when its own spool makes the room, with what fits when it does not', async () => {
+    const disk = mountTmpfs(24);
+    const env = { SESSIONS_DIR: path.join(disk, 'sessions'), MAX_OUTPUT_BYTES: String(4 << 20), MIN_FREE_BYTES: String(1 << 20) };
+    const server = await startServer({ env });
+    await server.get(server.url('/shell', { session: 'fill', cmd: 'true', wait: 10 }));
+    leaveFree(disk, 2.5 * (1 << 20));
+
+    // 2 MB of output: its spool fits, then spool and record together do not; the spool goes.
+    const whole = await server.get(server.url('/shell', { session: 'fill', cmd: "head -c 2000000 /dev/zero | tr '\\0' y", wait: 30 }));
+    expect(whole.json).toMatchObject({ type: 'result', status: 'done', exit_code: 0, output_bytes: 2_000_000, truncated: false });
+    expect(whole.json.output_dropped_bytes).toBeUndefined();
+
+    // 1 MB of control bytes, six bytes each once in JSON: no record of all of it fits.
+    leaveFree(disk, 2.5 * (1 << 20));
+    const cut = await server.get(server.url('/shell', { session: 'fill', cmd: "head -c 1000000 /dev/zero | tr '\\0' '\\001'", wait: 30 }));
+    expect(cut.json).toMatchObject({ type: 'result', status: 'done', exit_code: 0, output_bytes: 1_000_000, truncated: true });
+    expect(cut.json.output_dropped_bytes).toBeGreaterThan(0);
+    expect(cut.json.next).toMatch(/bytes in the middle of the output were not stored/);
+    const stored = JSON.parse(fs.readFileSync(path.join(disk, 'sessions', 'fill', `${cut.json.ticket}.ticket`), 'utf8'));
+    expect(stored.output).toMatch(/\[llmass: \d+ bytes of output were not stored: the sessions disk was full when the result was written/);
+
+    // The session goes on, and nothing of the tickets' spools is left.
+    leaveFree(disk, 2.5 * (1 << 20));
+    const next = await server.get(server.url('/shell', { session: 'fill', cmd: 'echo next', wait: 10 }));
+    expect(next.json).toMatchObject({ status: 'done', output: 'next\n' });
+    expect(fs.readdirSync(path.join(disk, 'sessions', 'fill')).filter((name) => name.endsWith('.out'))).toEqual([]);
+  });
+});
+
 describe.skipIf(!isRoot)('a full sessions disk', () => {
   it('refuses new tickets with 507, keeps running ones going, answers a result only once it is on disk', async () => {
     const disk = mountTmpfs(24);
