@@ -97,10 +97,12 @@ export interface Tracked {
  * Ends a ticket's processes: its process group and every tracked process that left it. TERM
  * first so that commands can clean up, KILL after `graceMs` for those that do not listen (again
  * and again, for a fork bomb's newborns). Resolves once none is left (or, after KILL, once
- * REAP_WAIT_MS has passed with one still there: a process stuck in the kernel).
+ * REAP_WAIT_MS has passed with one still there: a process stuck in the kernel), with how many
+ * are still seen then: 0 is the evidence that all ended.
  */
-export async function terminateGroup(pgid: number | null, tracked?: Tracked, graceMs = KILL_GRACE_MS): Promise<void> {
-  const alive = (): boolean => (pgid !== null && groupAlive(pgid)) || (tracked?.members().length ?? 0) > 0;
+export async function terminateGroup(pgid: number | null, tracked?: Tracked, graceMs = KILL_GRACE_MS): Promise<number> {
+  const left = (): number => Math.max(pgid !== null && groupAlive(pgid) ? groupMembers(pgid).length : 0, tracked?.members().length ?? 0);
+  const alive = (): boolean => left() > 0;
   if (pgid !== null) signalGroup(pgid, 'SIGTERM');
   tracked?.signal('SIGTERM');
   // A stopped process (kill -STOP, Ctrl-Z) acts on TERM only once continued.
@@ -114,4 +116,5 @@ export async function terminateGroup(pgid: number | null, tracked?: Tracked, gra
     tracked?.signal('SIGKILL');
     await sleep(CHECK_EVERY_MS);
   }
+  return left();
 }

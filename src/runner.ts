@@ -16,7 +16,8 @@ export type RunOutcome =
   | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[]; state: Buffer }
   /** The shell exited without the prelude saying it took the command: nothing is known to have run. */
   | { kind: 'never-started'; exitCode: number | null; signal: string | null }
-  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer }
+  /** `survivors`: processes still seen after TERM, KILL and the wait (stuck in the kernel); 0 when all ended. */
+  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer; survivors: number }
   | { kind: 'failed'; message: string };
 
 /** How a shell is started: program, arguments, directory, environment, and its tracking. */
@@ -120,7 +121,7 @@ export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
   const { child, pid, startedTicks } = shell;
   const capture = captureOutput(child, spec.spool, spec.maxStateBytes);
   let stopReason: StopReason | null = null;
-  let terminated: Promise<void> = Promise.resolve();
+  let terminated: Promise<number> = Promise.resolve(0);
   let exited = false;
   const timers: NodeJS.Timeout[] = [];
 
@@ -169,13 +170,13 @@ export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
       exited = true;
       for (const timer of timers) clearTimeout(timer);
       // When stopping, the command's other processes may outlive the shell: see them gone too.
-      void Promise.all([capture.finish(), terminated]).then(() => {
+      void Promise.all([capture.finish(), terminated]).then(([, survivors]) => {
         const exitCode = code;
         const signalName = signal ?? null;
         const state = capture.state();
         const refused = shell.tracking.refused;
         if (refused !== null) resolve({ kind: 'failed', message: `the command was not run: its shell could not be put under tracking (${refused})` });
-        else if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state });
+        else if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state, survivors });
         else if (spec.announces && !capture.started()) resolve({ kind: 'never-started', exitCode, signal: signalName });
         // What the command left running on purpose (`server &`, nohup): named in its answer.
         else resolve({ kind: 'exited', exitCode, signal: signalName, background: backgroundOf(pid, shell.processes), state });

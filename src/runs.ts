@@ -358,8 +358,11 @@ function reasonOf(outcome: RunOutcome): string | undefined {
 function endNote(outcome: RunOutcome): string {
   if (outcome.kind === 'failed') return `[llmass: ${outcome.message}]\n`;
   if (outcome.kind === 'never-started') return `\n[llmass: ${reasonOf(outcome) ?? ''}]\n`;
-  if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') return '\n[llmass: interrupted: the server was stopped while this command ran]\n';
-  return '';
+  let note = '';
+  // Said, not hidden: a stop that could not end everything did not end everything.
+  if (outcome.kind === 'stopped' && outcome.survivors > 0) note += `\n[llmass: ${outcome.survivors} process(es) of this command did not end after TERM and KILL (stuck in the kernel); they may still run]\n`;
+  if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') note += '\n[llmass: interrupted: the server was stopped while this command ran]\n';
+  return note;
 }
 
 function statusOf(outcome: RunOutcome): FinalStatus {

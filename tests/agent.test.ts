@@ -163,8 +163,11 @@ describe('idle_timeout', () => {
   });
 
   it('lets a command that keeps printing run on', async () => {
-    const result = await run(server, 'for i in 1 2 3 4; do echo $i; sleep 0.4; done', { session: 'idle', idle_timeout: 1 });
-    expect(result).toMatchObject({ status: 'done', output: '1\n2\n3\n4\n' });
+    // Longer than its idle limit in all, and never silent for more than a tenth of it (plus what
+    // a loaded machine adds to starting a sleep), so that load cannot make a gap reach the limit.
+    const result = await run(server, 'for i in $(seq 1 15); do echo $i; sleep 0.2; done', { session: 'idle', idle_timeout: 2 });
+    expect(result).toMatchObject({ status: 'done', output: `${Array.from({ length: 15 }, (_, i) => i + 1).join('\n')}\n` });
+    expect(result.duration_ms).toBeGreaterThan(2000);
     expect(result.timeout_kind).toBeUndefined();
   });
 

@@ -84,8 +84,8 @@ function readEnvironmentFile(file: string): Record<string, string> {
 /** The code as the Deploy installs it: a root-owned copy, readable by all, writable by root only. */
 export function installCode(target: string): void {
   fs.mkdirSync(target, { recursive: true });
-  fs.cpSync(path.join(ROOT, 'dist'), path.join(target, 'dist'), { recursive: true });
-  for (const file of ['package.json', 'README.md', 'CONTEXT.md']) fs.copyFileSync(path.join(ROOT, file), path.join(target, file));
+  for (const dir of ['dist', 'deploy']) fs.cpSync(path.join(ROOT, dir), path.join(target, dir), { recursive: true });
+  for (const file of ['package.json', 'README.md', 'CONTEXT.md', 'Caddyfile']) fs.copyFileSync(path.join(ROOT, file), path.join(target, file));
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(target, 'node_modules'));
   execFileSync('chown', ['-R', 'root:root', target]);
   execFileSync('chmod', ['-R', 'u=rwX,go=rX', target]);
