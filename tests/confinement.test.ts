@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { attacksOn } from './helpers/attacks.js';
 import { ROOT, processRunning, processesWhere, run, startServer, stopAll, tempDir, until, waitFinal, type TestServer } from './helpers/server.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -103,19 +104,7 @@ describe.skipIf(!isRoot)('COMMAND_USER', () => {
     const server = await startServer({ ...confined(), dir });
     fs.writeFileSync(path.join(dir, '.env'), `HASH=${server.hash}\n`, { mode: 0o644 });
     await run(server, 'echo first', { session: 'victim' });
-    const pid = server.proc.pid ?? 0;
-    const attempts = [
-      `cat ${dir}/.env`,
-      `ls ${server.sessionsDir}`,
-      `cat ${server.sessionsDir}/victim/1.ticket`,
-      `echo forged >> ${server.sessionsDir}/audit.jsonl`,
-      `cat /proc/${pid}/environ`,
-      `kill -TERM ${pid}`,
-      'kill -TERM $PPID',
-      `touch ${ROOT}/dist/planted.js`,
-      `echo 'echo owned' >> ${ROOT}/dist/server.js`,
-    ];
-    for (const cmd of attempts) {
+    for (const cmd of attacksOn(server, `${dir}/.env`)) {
       const result = await run(server, cmd, { session: 'attacker' });
       expect(result.exit_code, cmd).not.toBe(0);
       expect(result.output).not.toContain(server.hash);

@@ -84,3 +84,23 @@ describe.skipIf(!(isRoot && caddyGroup))('deploy/install.sh, as the Deploy runs 
     }
   });
 });
+
+const shellcheck = spawnSync('shellcheck', ['--version']).status === 0;
+if (process.env.CI && !shellcheck) throw new Error('shellcheck is missing: under CI the shipped shell code must be linted');
+if (!shellcheck) process.stdout.write('deploy.test.ts: lint skipped: shellcheck is not installed (apt-get install shellcheck)\n');
+
+describe.skipIf(!shellcheck)('the shipped shell code', () => {
+  it('passes shellcheck: the prelude every command sources, and install.sh', () => {
+    for (const [file, shell] of [['src/prelude.bash', 'bash'], ['deploy/install.sh', 'sh']] as const) {
+      const result = spawnSync('shellcheck', ['--shell', shell, '--severity', 'style', path.join(ROOT, file)], { encoding: 'utf8' });
+      expect(result.stdout, file).toBe('');
+      expect(result.status, file).toBe(0);
+    }
+  });
+
+  it('installs the prelude the build copies: the same bytes, readable by all, writable by its owner only', () => {
+    const installed = path.join(ROOT, 'dist', 'prelude.bash');
+    expect(fs.readFileSync(installed, 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'src', 'prelude.bash'), 'utf8'));
+    expect(fs.statSync(installed).mode & 0o777).toBe(0o644);
+  });
+});

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeAgentUser, type AgentUser } from './helpers/agentUser.js';
+import { attacksOn } from './helpers/attacks.js';
 import { processRunning, run, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
 import { startAsUnit, type UnitServer } from './helpers/unit.js';
 
@@ -62,6 +63,22 @@ describe.skipIf(!isRoot)('under the unit as shipped', () => {
     const record = path.join(server.sessionsDir, result.session, `${result.ticket}.ticket`);
     expect(fs.statSync(record).mode & 0o777).toBe(0o600);
     expect((await server.get('/healthz', { auth: false })).json).toEqual({ ok: true });
+  });
+
+  it('keeps the secret, the records, the audit log, the code and the server process out of a command\'s reach', async () => {
+    const server = await unit();
+    await run(server, 'echo first', { session: 'victim' });
+    for (const cmd of attacksOn(server, server.at('/etc/llmass/llmass.env'), server.code)) {
+      const result = await run(server, cmd, { session: 'attacker' });
+      expect(result.status, cmd).toBe('done');
+      expect(result.exit_code, cmd).not.toBe(0);
+      expect(result.output).not.toContain(server.hash);
+    }
+    expect(fs.existsSync(path.join(server.code, 'dist', 'planted.js'))).toBe(false);
+    expect(fs.readFileSync(path.join(server.code, 'dist', 'prelude.bash'), 'utf8')).not.toContain('pwned-by-agent');
+    expect(fs.readFileSync(path.join(server.sessionsDir, 'audit.jsonl'), 'utf8')).not.toContain('forged\n');
+    expect((await server.get('/healthz', { auth: false })).json).toEqual({ ok: true });
+    expect((await server.get(server.url('/callback', { session: 'victim', ticket: 1 }))).json).toMatchObject({ status: 'done', output: 'first\n' });
   });
 
   it('ends escaped processes on cancel and at the time limit', async () => {
