@@ -3,6 +3,7 @@
 // whatever the umask the build runs under; dist/ itself is made traversable the same way.
 import fs from 'node:fs';
 
+fs.mkdirSync(new URL('../dist/', import.meta.url), { recursive: true });
 const from = new URL('../src/prelude.bash', import.meta.url);
 const to = new URL('../dist/prelude.bash', import.meta.url);
 fs.copyFileSync(from, to);
