@@ -168,7 +168,11 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
       tracking.sweep();
       // Nothing is served until one command has gone the whole way a command goes.
       const checked = await selfCheck();
-      if (!checked.ok) throw new Error(describeFailure(checked));
+      if (!checked.ok) {
+        // Not serving: nothing of this server's is left in the cgroup tree either.
+        tracking.close();
+        throw new Error(describeFailure(checked));
+      }
       if (config.socket !== null) {
         await listenOnSocket(server, config.socket);
         return { kind: 'socket', path: config.socket };

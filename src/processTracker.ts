@@ -176,13 +176,12 @@ export class ProcessTracking {
    * each other's groups, while a restart on the same SESSIONS_DIR finds its predecessor's.
    */
   static detect(scope: string, onFallback: (why: string) => void): ProcessTracking {
-    const mount = cgroup2Mount();
-    const own = ownCgroup();
-    if (mount === undefined || own === undefined) {
+    const tickets = ProcessTracking.detectBase();
+    if (tickets === undefined) {
       onFallback('no cgroup v2 hierarchy is mounted');
       return new ProcessTracking(null);
     }
-    const base = path.join(mount, own, 'llmass-tickets', scope);
+    const base = path.join(tickets, scope);
     try {
       fs.mkdirSync(base, { recursive: true });
       const probe = path.join(base, `probe-${process.pid}`);
@@ -193,6 +192,13 @@ export class ProcessTracking {
       onFallback(`cgroup ${base} cannot be made (${errorCode(error)}); delegate a cgroup to the service (systemd: Delegate=yes)`);
       return new ProcessTracking(null);
     }
+  }
+
+  /** Where every server's ticket groups go under this process's cgroup, or undefined without cgroup v2. */
+  static detectBase(): string | undefined {
+    const mount = cgroup2Mount();
+    const own = ownCgroup();
+    return mount === undefined || own === undefined ? undefined : path.join(mount, own, 'llmass-tickets');
   }
 
   /** The scope of a SESSIONS_DIR: a digest of its real path. */

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ProcessTracking } from '../../src/processTracker.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVER_JS = path.join(ROOT, 'dist', 'server.js');
@@ -167,8 +168,26 @@ function readEnvHash(dir: string): string {
 }
 
 /** Stops every server and removes every temp dir this file made. */
+/**
+ * Removes what a server left in the cgroup tree (one killed on purpose cannot remove its own
+ * tickets' groups): its subtree, named for its SESSIONS_DIR, once nothing runs in it.
+ */
+function removeCgroupScope(sessionsDir: string): void {
+  const scope = ProcessTracking.scopeOf(sessionsDir);
+  const base = ProcessTracking.detectBase();
+  if (base === undefined) return;
+  const dir = path.join(base, scope);
+  try {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) fs.rmdirSync(path.join(dir, entry.name));
+    fs.rmdirSync(dir);
+  } catch {
+    // gone already, or something still runs there (the next test's cleanup of users ends it)
+  }
+}
+
 export async function stopAll(): Promise<void> {
   await Promise.all([...started].map((server) => server.stop()));
+  for (const server of started) removeCgroupScope(server.sessionsDir);
   started.clear();
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
