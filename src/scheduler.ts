@@ -14,7 +14,7 @@ import { TicketQueue, type Waiting } from './queue.js';
 import { finalRecord } from './records.js';
 import type { Redactor } from './redact.js';
 import type { CommandUser } from './commandUser.js';
-import { ProcessTracking } from './processTracker.js';
+import { ProcessTracking, type TicketProcesses } from './processTracker.js';
 import { Runs } from './runs.js';
 import type { StartedShell } from './runner.js';
 import type { ShellStates } from './shellState.js';
@@ -85,9 +85,16 @@ export interface SchedulerDeps {
   readonly onNeverStarted?: (reason: string) => void;
 }
 
-/** The processes of a list that still run: the same PID with the same start time. */
-function stillRunning(processes: readonly BackgroundProcess[]): Array<{ pid: number; command: string }> {
-  return processes.filter((p) => p.started !== null && processStartTicks(p.pid) === p.started).map(({ pid, command }) => ({ pid, command }));
+/**
+ * The processes a finished ticket left that still run: those its cgroup still holds (which no
+ * other process can join, and which the server sees whatever /proc hides), or, without one,
+ * the same PID with the same start time.
+ */
+function stillRunning(processes: readonly BackgroundProcess[], tracked: TicketProcesses | undefined): Array<{ pid: number; command: string }> {
+  if (processes.length === 0) return [];
+  const inCgroup = tracked?.kind === 'cgroup' ? new Set(tracked.members()) : undefined;
+  const runs = (p: BackgroundProcess): boolean => (inCgroup !== undefined ? inCgroup.has(p.pid) : p.started !== null && processStartTicks(p.pid) === p.started);
+  return processes.filter(runs).map(({ pid, command }) => ({ pid, command }));
 }
 
 export class Scheduler {
@@ -258,7 +265,7 @@ export class Scheduler {
       outputBytes: meta.output_bytes,
       truncated: meta.truncated,
       outputDropped: meta.output_dropped_bytes,
-      background: stillRunning(meta.background),
+      background: stillRunning(meta.background, meta.background.length === 0 || meta.process_marker === null ? undefined : this.deps.tracking.forTicket(meta.process_marker, false)),
     };
   }
 

@@ -81,6 +81,17 @@ describe.skipIf(!isRoot)('under the unit as shipped', () => {
     expect((await server.get(server.url('/callback', { session: 'victim', ticket: 1 }))).json).toMatchObject({ status: 'done', output: 'first\n' });
   });
 
+  it('shows what a finished ticket left running for as long as it runs, though /proc hides it from the server', async () => {
+    const server = await unit();
+    const result = await run(server, 'nohup sleep 60 > /dev/null 2>&1 & echo $!', { session: 'bg' });
+    const pid = Number(result.output.trim());
+    expect(result).toMatchObject({ status: 'done', background: [{ pid }] });
+    const again = async () => (await server.get(server.url('/callback', { session: 'bg', ticket: result.ticket }))).json;
+    expect((await again()).background).toEqual([{ pid, command: '' }]);
+    process.kill(pid, 'SIGKILL');
+    expect(await until(async () => (await again()).background === undefined)).toBe(true);
+  });
+
   it('ends escaped processes on cancel and at the time limit', async () => {
     const server = await unit();
     const canceled = await submit(server, 'cancel', ESCAPES);
