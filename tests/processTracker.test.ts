@@ -49,3 +49,27 @@ describe('process tracking by environment marker', () => {
     for (const pid of theirs) expect(processRunning(pid)).toBe(true);
   });
 });
+
+describe('process tracking by cgroup', () => {
+  it('keeps each SESSIONS_DIR\'s ticket groups apart: one server\'s sweep never removes another\'s', () => {
+    const mine = ProcessTracking.detect(ProcessTracking.scopeOf('/srv/a/sessions'), () => undefined);
+    const theirs = ProcessTracking.detect(ProcessTracking.scopeOf('/srv/b/sessions'), () => undefined);
+    if (mine.cgroupBase === null || theirs.cgroupBase === null) {
+      process.stdout.write('processTracker.test.ts: cgroup check skipped: this host gives no cgroup v2 group to make (CI runs as root, where it does)\n');
+      return;
+    }
+    try {
+      expect(mine.cgroupBase).not.toBe(theirs.cgroupBase);
+      const id = ProcessTracking.newId();
+      const ticket = mine.forTicket(id, true);
+      expect(ticket.kind).toBe('cgroup');
+      theirs.sweep();
+      expect(mine.forTicket(id, false).kind).toBe('cgroup');
+      mine.sweep();
+      expect(mine.forTicket(id, false).kind).toBe('marker');
+    } finally {
+      mine.close();
+      theirs.close();
+    }
+  });
+});
