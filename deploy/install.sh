@@ -29,7 +29,7 @@ else
   echo "made user $agent"
 fi
 
-# The code: root's, readable and searchable by all (the command user sources dist/prelude.bash),
+# The code: root's, readable and searchable by all (the command user sources dist/running/prelude.bash),
 # writable by root alone, whatever the umask it was cloned and built under.
 chown -R root:root "$code"
 chmod -R u=rwX,go=rX "$code"

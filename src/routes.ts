@@ -1,17 +1,17 @@
 // The route table: path -> handler, the credential it takes, and its parameters (apiSpec.ts).
-import { ENDPOINTS } from './apiSpec.js';
-import type { RouteAccess } from './auth.js';
-import { openapi } from './handlers/openapi.js';
-import type { Handler } from './deps.js';
-import { callback } from './handlers/callback.js';
-import { cancel } from './handlers/cancel.js';
-import { context } from './handlers/context.js';
-import { healthz } from './handlers/healthz.js';
-import { history } from './handlers/history.js';
-import { index } from './handlers/index.js';
-import { sessions } from './handlers/sessions.js';
-import { shell } from './handlers/shell.js';
-import { view } from './handlers/view.js';
+import { ENDPOINTS } from './protocol/endpoints.js';
+import type { RouteAccess } from './auth/auth.js';
+import { openapi } from './http/handlers/openapi.js';
+import type { Handler } from './http/requestContext.js';
+import { callback } from './http/handlers/callback.js';
+import { cancel } from './http/handlers/cancel.js';
+import { context } from './http/handlers/context.js';
+import { healthz } from './http/handlers/healthz.js';
+import { history } from './http/handlers/history.js';
+import { index } from './http/handlers/index.js';
+import { sessions } from './http/handlers/sessions.js';
+import { shell } from './http/handlers/shell.js';
+import { view } from './http/handlers/view.js';
 
 export interface Route {
   readonly handler: Handler;

@@ -1,14 +1,14 @@
 // Entry point: load the configuration, create the app, listen, and stop gracefully on
 // SIGTERM/SIGINT. Nothing else lives here.
 import { createApp } from './app.js';
-import { resolveCommandUser, type CommandUser } from './commandUser.js';
-import { ConfigError, loadConfig, readEnv, type Config } from './config.js';
-import { ensureHash } from './firstRun.js';
-import { Keyring } from './keys.js';
-import { closeInheritedDescriptors } from './descriptors.js';
-import { createLogger } from './log.js';
-import { Redactor } from './redact.js';
-import { checkCodeOutOfReach, securePrivateFiles, whoRunsCommands } from './startup.js';
+import { resolveCommandUser, type CommandUser } from './running/commandUser.js';
+import { ConfigError, loadConfig, readEnv, type Config } from './config/config.js';
+import { ensureHash } from './boot/firstRun.js';
+import { Keyring } from './auth/keys.js';
+import { closeInheritedDescriptors } from './boot/descriptors.js';
+import { createLogger } from './logging/logger.js';
+import { Redactor } from './logging/redact.js';
+import { checkCodeOutOfReach, securePrivateFiles, whoRunsCommands } from './boot/startupChecks.js';
 
 function fail(message: string): never {
   process.stderr.write(`llmass: configuration error: ${message}\n`);

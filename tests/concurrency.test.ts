@@ -55,8 +55,8 @@ describe('concurrent submissions', () => {
 
 describe('TicketStore.write', () => {
   it('replaces a large record atomically while a reader keeps reading it', async () => {
-    const { TicketStore } = await import('../src/tickets.js');
-    const { SessionLayout } = await import('../src/sessionLayout.js');
+    const { TicketStore } = await import('../src/storage/ticketStore.js');
+    const { SessionLayout } = await import('../src/storage/sessionLayout.js');
     const { tempDir } = await import('./helpers/server.js');
     const layout = new SessionLayout(tempDir());
     const store = new TicketStore(layout, 64 << 20);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, PLACEHOLDER_HASH, loadConfig, readEnv } from '../src/config.js';
+import { ConfigError, PLACEHOLDER_HASH, loadConfig, readEnv } from '../src/config/config.js';
 import { ROOT, randomHash, startServer, stopAll, tempDir } from './helpers/server.js';
 
 afterAll(stopAll);

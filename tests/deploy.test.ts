@@ -67,7 +67,7 @@ describe.skipIf(!(isRoot && caddyGroup))('deploy/install.sh, as the Deploy runs 
       const logDir = fs.statSync(path.join(destdir, 'var/log/caddy'));
       expect(logDir.mode & 0o777).toBe(0o750);
       expect(String(logDir.uid)).toBe(execFileSync('id', ['-u', 'caddy'], { encoding: 'utf8' }).trim());
-      expect(fs.statSync(path.join(code, 'dist', 'prelude.bash')).mode & 0o777).toBe(0o644);
+      expect(fs.statSync(path.join(code, 'dist', 'running', 'prelude.bash')).mode & 0o777).toBe(0o644);
       expect(fs.statSync(path.join(code, 'dist', 'server.js')).mode & 0o777).toBe(0o644);
       expect(fs.statSync(path.join(code, 'dist')).mode & 0o777).toBe(0o755);
 
@@ -91,7 +91,7 @@ if (!shellcheck) process.stdout.write('deploy.test.ts: lint skipped: shellcheck 
 
 describe.skipIf(!shellcheck)('the shipped shell code', () => {
   it('passes shellcheck: the prelude every command sources, and install.sh', () => {
-    for (const [file, shell] of [['src/prelude.bash', 'bash'], ['deploy/install.sh', 'sh']] as const) {
+    for (const [file, shell] of [['src/running/prelude.bash', 'bash'], ['deploy/install.sh', 'sh']] as const) {
       const result = spawnSync('shellcheck', ['--shell', shell, '--severity', 'style', path.join(ROOT, file)], { encoding: 'utf8' });
       expect(result.stdout, file).toBe('');
       expect(result.status, file).toBe(0);
@@ -99,8 +99,8 @@ describe.skipIf(!shellcheck)('the shipped shell code', () => {
   });
 
   it('installs the prelude the build copies: the same bytes, readable by all, writable by its owner only', () => {
-    const installed = path.join(ROOT, 'dist', 'prelude.bash');
-    expect(fs.readFileSync(installed, 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'src', 'prelude.bash'), 'utf8'));
+    const installed = path.join(ROOT, 'dist', 'running', 'prelude.bash');
+    expect(fs.readFileSync(installed, 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'src', 'running', 'prelude.bash'), 'utf8'));
     expect(fs.statSync(installed).mode & 0o777).toBe(0o644);
   });
 });

@@ -75,7 +75,7 @@ describe.skipIf(!isRoot)('under the unit as shipped', () => {
       expect(result.output).not.toContain(server.hash);
     }
     expect(fs.existsSync(path.join(server.code, 'dist', 'planted.js'))).toBe(false);
-    expect(fs.readFileSync(path.join(server.code, 'dist', 'prelude.bash'), 'utf8')).not.toContain('pwned-by-agent');
+    expect(fs.readFileSync(path.join(server.code, 'dist', 'running', 'prelude.bash'), 'utf8')).not.toContain('pwned-by-agent');
     expect(fs.readFileSync(path.join(server.sessionsDir, 'audit.jsonl'), 'utf8')).not.toContain('forged\n');
     expect((await server.get('/healthz', { auth: false })).json).toEqual({ ok: true });
     expect((await server.get(server.url('/callback', { session: 'victim', ticket: 1 }))).json).toMatchObject({ status: 'done', output: 'first\n' });
@@ -147,7 +147,7 @@ describe.skipIf(!isRoot)('under the unit as shipped', () => {
 
   it('answers error, never done, when the prelude cannot be read or is gone, and /healthz 503 until a self-check passes', async () => {
     const server = await unit();
-    const prelude = path.join(server.code, 'dist', 'prelude.bash');
+    const prelude = path.join(server.code, 'dist', 'running', 'prelude.bash');
     expect((await run(server, 'true', { session: 'before' })).status).toBe('done');
     for (const [how, breakIt] of [
       ['unreadable', () => fs.chmodSync(prelude, 0o600)],
@@ -173,7 +173,7 @@ describe.skipIf(!isRoot)('under the unit as shipped', () => {
   it('refuses to serve when its self-check fails at start, naming the step and the fix', async () => {
     const first = await unit();
     await first.stop();
-    fs.chmodSync(path.join(first.code, 'dist', 'prelude.bash'), 0o600);
+    fs.chmodSync(path.join(first.code, 'dist', 'running', 'prelude.bash'), 0o600);
     const broken = await unit({}, { root: first.root, hash: first.hash, expectExit: true });
     expect((await broken.exited).code).toBe(1);
     expect(broken.output()).toMatch(/self-check failed at step "prelude".*Fix: make the prelude readable by/);

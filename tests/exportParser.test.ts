@@ -3,9 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseShellState } from '../src/exportParser.js';
+import { parseShellState } from '../src/running/exportParser.js';
 
-const PRELUDE = fs.readFileSync(new URL('../src/prelude.bash', import.meta.url), 'utf8');
+const PRELUDE = fs.readFileSync(new URL('../src/running/prelude.bash', import.meta.url), 'utf8');
 
 const VALUES: Record<string, string> = {
   PLAIN: 'plain value',

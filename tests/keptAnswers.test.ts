@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AnswerCache, keptAnswer } from '../src/answerCache.js';
+import { AnswerCache, keptAnswer } from '../src/http/keptAnswers.js';
 import { run, startServer, stopAll, tempDir, until, type TestServer } from './helpers/server.js';
 
 afterEach(stopAll);

@@ -1,7 +1,7 @@
 // The lock-out table, with an injected clock: a locked client stays locked however many other
 // clients fail, and the table stays bounded by forgetting unlocked clients first.
 import { describe, expect, it } from 'vitest';
-import { LockOut } from '../src/lockout.js';
+import { LockOut } from '../src/auth/lockout.js';
 import { statusOf } from './helpers/status.js';
 
 

@@ -1,7 +1,7 @@
 // One structured log line per request, with the hash redacted wherever it appears.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/log.js';
-import { Redactor } from '../src/redact.js';
+import { createLogger } from '../src/logging/logger.js';
+import { Redactor } from '../src/logging/redact.js';
 import { run, startServer, stopAll, type TestServer } from './helpers/server.js';
 
 let server: TestServer;

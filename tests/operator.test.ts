@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LockOut } from '../src/lockout.js';
+import { LockOut } from '../src/auth/lockout.js';
 import { run, startServer, stopAll, tempDir, until } from './helpers/server.js';
 
 afterEach(stopAll);

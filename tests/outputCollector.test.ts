@@ -1,8 +1,8 @@
 // The collector keeps exactly what an answer shows, whatever the size and chunking of the
 // output: checked against slicing the whole output in memory.
 import { describe, expect, it } from 'vitest';
-import { OutputCollector, headShare } from '../src/outputCollector.js';
-import { outputView } from '../src/views.js';
+import { OutputCollector, headShare } from '../src/storage/outputCollector.js';
+import { outputView } from '../src/answers/views.js';
 
 function collectInChunks(bytes: Buffer, chunk: number, plan: ConstructorParameters<typeof OutputCollector>[0]) {
   const collector = new OutputCollector(plan);

@@ -2,7 +2,7 @@
 // leave their process group; and the cgroup way, where the host allows it (root here).
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MARKER_VARIABLE, ProcessTracking } from '../src/processTracker.js';
+import { MARKER_VARIABLE, ProcessTracking } from '../src/running/processTracking.js';
 import { processRunning, until } from './helpers/server.js';
 
 const started: number[] = [];

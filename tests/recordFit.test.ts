@@ -1,8 +1,8 @@
 // Cutting a final record's output to fit a full disk (recordFit.ts): half of it each time, head
 // and tail kept whole to the character, the bytes left out counted and said.
 import { describe, expect, it } from 'vitest';
-import type { FinishedTicket } from '../src/protocol.js';
-import { SMALLEST_CUT, withHalfTheOutput } from '../src/recordFit.js';
+import type { FinishedTicket } from '../src/protocol/types.js';
+import { SMALLEST_CUT, withHalfTheOutput } from '../src/storage/recordFit.js';
 
 function record(output: string): FinishedTicket {
   return {

@@ -1,8 +1,8 @@
 // The streaming record reader against JSON.parse: same fields, same output bytes, whatever the
 // chunking; and every kind of damage refused with a problem that quotes nothing of the file.
 import { describe, expect, it } from 'vitest';
-import { RecordParser } from '../src/recordParser.js';
-import { DamagedRecord } from '../src/records.js';
+import { RecordParser } from '../src/storage/recordParser.js';
+import { DamagedRecord } from '../src/storage/records.js';
 
 class Bytes {
   parts: Buffer[] = [];

@@ -3,11 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dedup, submissionIdentity } from '../src/dedup.js';
-import { parseQuery } from '../src/http.js';
-import { OutputSpool, recoverSpool, storedText } from '../src/output.js';
-import { requireCommand, requireTicket } from '../src/params.js';
-import { Redactor } from '../src/redact.js';
+import { Dedup, submissionIdentity } from '../src/scheduling/replays.js';
+import { parseQuery } from '../src/http/respond.js';
+import { OutputSpool, recoverSpool, storedText } from '../src/storage/spool.js';
+import { requireCommand, requireTicket } from '../src/http/params.js';
+import { Redactor } from '../src/logging/redact.js';
 import { stopAll, tempDir } from './helpers/server.js';
 import { statusOf } from './helpers/status.js';
 
@@ -122,14 +122,14 @@ describe('OutputSpool', () => {
 
 describe('keys and tokens', () => {
   it('matches a presented key in constant time to its name, whatever its length', async () => {
-    const { Keyring } = await import('../src/keys.js');
+    const { Keyring } = await import('../src/auth/keys.js');
     const ring = new Keyring('h'.repeat(40), null);
     expect(ring.match('h'.repeat(40))).toBe('HASH');
     for (const guess of ['h'.repeat(39), 'h'.repeat(41), 'x'.repeat(40), '']) expect(ring.match(guess)).toBeUndefined();
   });
 
   it('reuses a minted token for a minute, mints anew after, and forgets all when the keys change', async () => {
-    const { TokenCache, TokenSigner } = await import('../src/tokens.js');
+    const { TokenCache, TokenSigner } = await import('../src/auth/tokens.js');
     let now = 1_000_000_000;
     let secret: string | undefined = 'k'.repeat(40);
     const signer = new TokenSigner('h'.repeat(40), () => secret, () => now);

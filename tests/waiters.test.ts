@@ -1,8 +1,8 @@
 // Long-poll waiters and the queue's bookkeeping, with injected timers: no sleeps.
 import { describe, expect, it } from 'vitest';
-import type { FinishedTicket, QueuedTicket } from '../src/protocol.js';
-import { TicketQueue } from '../src/queue.js';
-import { Waiters, type Timers } from '../src/waiters.js';
+import type { FinishedTicket, QueuedTicket } from '../src/protocol/types.js';
+import { TicketQueue } from '../src/scheduling/queue.js';
+import { Waiters, type Timers } from '../src/scheduling/waiters.js';
 
 class ManualTimers implements Timers {
   private pending = new Map<number, { at: number; fn: () => void }>();

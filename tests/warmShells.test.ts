@@ -82,7 +82,7 @@ describe('a shell started ahead', () => {
   });
 
   it('runs a command in its ticket\'s cgroup from its first line, in a new shell and in one started ahead (where the host gives cgroups)', async () => {
-    const { ProcessTracking } = await import('../src/processTracker.js');
+    const { ProcessTracking } = await import('../src/running/processTracking.js');
     const tracking = ProcessTracking.detect(ProcessTracking.newId(), () => undefined);
     if (tracking.cgroupBase === null) {
       process.stdout.write('warmShells.test.ts: cgroup check skipped: this host gives no cgroup v2 group to make (CI runs as root, where it does)\n');
@@ -182,7 +182,7 @@ describe('record files made ahead', () => {
 
 describe('TempFilesAhead', () => {
   it('keeps at most its bound, gives up a file still being made, and removes every one on dropAll, waiting for those being removed', async () => {
-    const { TempFilesAhead } = await import('../src/tempFiles.js');
+    const { TempFilesAhead } = await import('../src/storage/tempFiles.js');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-ahead-'));
     try {
       const ahead = new TempFilesAhead(2);
@@ -208,7 +208,7 @@ describe('TempFilesAhead', () => {
   });
 
   it('tells when a file being made is ready, and hands a file to another write, made or being made', async () => {
-    const { TempFilesAhead } = await import('../src/tempFiles.js');
+    const { TempFilesAhead } = await import('../src/storage/tempFiles.js');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-ahead-'));
     try {
       const ahead = new TempFilesAhead();
@@ -236,8 +236,8 @@ describe('TempFilesAhead', () => {
 
 describe('a record written while its file is still being made', () => {
   it('waits for that file instead of making one of its own', async () => {
-    const { TicketStore } = await import('../src/tickets.js');
-    const { SessionLayout } = await import('../src/sessionLayout.js');
+    const { TicketStore } = await import('../src/storage/ticketStore.js');
+    const { SessionLayout } = await import('../src/storage/sessionLayout.js');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'llmass-store-'));
     const store = new TicketStore(new SessionLayout(root), 64 << 20);
     const dir = path.join(root, 's');

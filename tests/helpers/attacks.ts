@@ -16,6 +16,6 @@ export function attacksOn(server: TestServer, envFile: string, code = ROOT): str
     'kill -TERM $PPID',
     `touch ${path.join(code, 'dist', 'planted.js')}`,
     `echo 'echo pwned-by-agent' >> ${path.join(code, 'dist', 'server.js')}`,
-    `echo 'echo pwned-by-agent' >> ${path.join(code, 'dist', 'prelude.bash')}`,
+    `echo 'echo pwned-by-agent' >> ${path.join(code, 'dist', 'running', 'prelude.bash')}`,
   ];
 }

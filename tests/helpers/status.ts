@@ -1,6 +1,6 @@
 // The HTTP status a function's outcome would answer: 200 when it returns, the HttpError's
 // status when it throws one. For unit tests of the parts that throw HttpErrors.
-import { HttpError } from '../../src/http.js';
+import { HttpError } from '../../src/http/respond.js';
 
 export function statusOf(fn: () => unknown): number {
   try {

@@ -1,0 +1,39 @@
+// GET /cancel: a queued ticket never starts; a running one has its process group stopped
+// (TERM, then KILL). Repeating it is harmless: a finished ticket is left as it is, and said so.
+import type { Answer, AnswerContext, Handler } from '../requestContext.js';
+import { sendJson, type Query } from '../respond.js';
+import { requireSession, requireTicket } from '../params.js';
+import type { TicketView } from '../../protocol/types.js';
+import { textTranscript, ticketView } from '../../answers/views.js';
+import { StorageUnavailable } from '../../scheduling/scheduler.js';
+import { noStorage, outputPlan, requireTicketRecord } from './lookups.js';
+
+export const cancel: Handler = async (ctx) => {
+  sendJson(ctx.req, ctx.res, 200, (await cancelAnswer(ctx, ctx.query)).json);
+};
+
+export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView & { canceled: boolean }>> {
+  const { deps } = ctx;
+  const session = requireSession(query);
+  ctx.log.session = session;
+  const ticket = requireTicket(query);
+  ctx.log.ticket = ticket;
+  const plan = outputPlan(deps);
+  await requireTicketRecord(deps, session, ticket, plan);
+  let result;
+  try {
+    result = (await deps.scheduler.cancel(session, ticket)) ?? 'already-ended';
+  } catch (error) {
+    if (error instanceof StorageUnavailable) throw noStorage(error, 'the ticket was not canceled: it is still queued');
+    throw error;
+  }
+  const view = ticketView(ctx.view, await requireTicketRecord(deps, session, ticket, plan));
+  const said =
+    result === 'canceled'
+      ? `Canceled ticket ${ticket}.`
+      : result === 'storing'
+        ? `Ticket ${ticket}'s command had already ended before this cancel; its result is still being stored.`
+        : `Ticket ${ticket} had already ended (${view.status}) before this cancel; nothing was changed.`;
+  const json = { ...view, canceled: result === 'canceled', next: `${said} ${view.next}` };
+  return { json, text: () => textTranscript(json) };
+}

@@ -1,0 +1,20 @@
+// GET /context: CONTEXT.md, the page an operator hands to the agent, with {FQDN}, {HASH} and {MAX_WAIT}
+// filled in so its examples work as printed. Only answered to a request that carried the hash.
+import type { Handler } from '../requestContext.js';
+import { HttpError, sendHtml, sendText } from '../respond.js';
+import { optionalFormat } from '../params.js';
+import { fillPlaceholders, markdownToHtml, page, pageCsp } from '../../answers/html.js';
+
+export const context: Handler = async (ctx) => {
+  const { req, res, query, deps } = ctx;
+  const format = optionalFormat(query, ['md', 'html'] as const);
+  const markdown = deps.contextDoc();
+  if (markdown === undefined) throw new HttpError(404, 'CONTEXT.md is missing from this installation', 'reinstall LLMASS with its CONTEXT.md beside dist/');
+  // The examples carry the key that fetched the page: it is the agent's own.
+  const filled = fillPlaceholders(markdown, { FQDN: deps.site.fqdn, HASH: ctx.presentedKey ?? '<your key>', MAX_WAIT: String(deps.config.maxWait), OUTPUT_VIEW_BYTES: String(deps.config.outputViewBytes), MAX_OUTPUT_BYTES: String(deps.config.maxOutputBytes) });
+  if (format === 'md') {
+    sendText(req, res, 200, filled, {}, 'text/markdown; charset=utf-8');
+    return;
+  }
+  sendHtml(req, res, 200, page('LLMASS: how to use this shell', markdownToHtml(filled)), pageCsp());
+};

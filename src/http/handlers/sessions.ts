@@ -1,0 +1,84 @@
+// GET /sessions: every session with its ticket count, last activity and whether something is
+// running or queued, newest first, with ready URLs for its history, its live view and its
+// next command. format=text gives the same as lines, the newest session's last ticket first.
+import fs from 'node:fs';
+import type { Handler } from '../requestContext.js';
+import { sendJson, sendText, type Query } from '../respond.js';
+import { optionalFormat } from '../params.js';
+import type { Answer, AnswerContext, AppDeps } from '../requestContext.js';
+import { historyEntry, historyUrl, shellUrl, statusLine, viewUrl } from '../../answers/views.js';
+import { outputPlan } from './lookups.js';
+
+export interface SessionSummary {
+  session: string;
+  /** The key that made the session (its first ticket's), HASH for the operator's. */
+  key: string | null;
+  tickets: number;
+  last_ticket: number | null;
+  last_activity: string;
+  busy: boolean;
+  history: string;
+  view: string;
+  shell: string;
+}
+
+/** The key that submitted a session's first ticket, from its record (small: cached). */
+async function creatorOf(deps: AppDeps, session: string, first: number | undefined): Promise<string | null> {
+  if (first === undefined) return null;
+  const found = await deps.scheduler.get(session, first, { kind: 'window', offset: 0, limit: 1 }).catch(() => undefined);
+  return found?.meta.key ?? null;
+}
+
+export interface SessionsAnswer {
+  type: 'sessions';
+  count: number;
+  sessions: SessionSummary[];
+  next: string;
+}
+
+export const sessions: Handler = async (ctx) => {
+  const answer = await sessionsAnswer(ctx, ctx.query);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
+  else sendJson(ctx.req, ctx.res, 200, answer.json);
+};
+
+export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query): Promise<Answer<SessionsAnswer>> {
+  const { store, scheduler } = deps;
+  optionalFormat(query, ['json', 'text'] as const);
+  const summaries: SessionSummary[] = [];
+  for (const session of await store.listSessions()) {
+    const numbers = await store.ticketNumbers(session);
+    let mtime: Date;
+    try {
+      mtime = (await fs.promises.lstat(store.layout.sessionDir(session))).mtime;
+    } catch {
+      continue; // removed while we listed
+    }
+    summaries.push({
+      session,
+      key: await creatorOf(deps, session, numbers[0]),
+      tickets: numbers.length,
+      last_ticket: numbers.at(-1) ?? null,
+      last_activity: mtime.toISOString(),
+      busy: scheduler.isSessionBusy(session),
+      history: historyUrl(view, session),
+      view: viewUrl(view, session),
+      shell: shellUrl(view, session),
+    });
+  }
+  summaries.sort((a, b) => b.last_activity.localeCompare(a.last_activity));
+  const next =
+    summaries.length === 0
+      ? 'No sessions yet. GET /shell with a command (and no session=) to start one.'
+      : "GET a session's history URL for its tickets, its view URL for a live page, or its shell URL plus a URL-encoded command to run one there.";
+  const json: SessionsAnswer = { type: 'sessions', count: summaries.length, sessions: summaries, next };
+  const newest = summaries[0];
+  let first = `[${summaries.length} session(s)`;
+  if (newest !== undefined && newest.last_ticket !== null) {
+    const found = await scheduler.get(newest.session, newest.last_ticket, outputPlan(deps)).catch(() => undefined);
+    if (found !== undefined) first += ` · newest ${newest.session}: ${statusLine(historyEntry(view, found)).slice(1, -1)}`;
+  }
+  const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), made by ${s.key ?? 'unknown'}, last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  view (read-only): ${s.view}\n  shell: ${s.shell}`);
+  const text = `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n`;
+  return { json, text: () => text };
+}

@@ -1,0 +1,59 @@
+// GET /shell: submit a command. Answers at once with the ticket (on disk before the answer
+// leaves), or with `wait=N` holds the answer until the command finishes or N seconds pass.
+// An identical repeat of the session's latest submission is answered as a replay (dedup.ts).
+import { submissionIdentity } from '../../scheduling/replays.js';
+import type { Answer, AnswerContext, Handler } from '../requestContext.js';
+import { HttpError, sendJson, sendText, type Query } from '../respond.js';
+import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, requireCommand, waitNotice } from '../params.js';
+import { isFinal, type Submission, type TicketView } from '../../protocol/types.js';
+import { SchedulerUnavailable, StorageUnavailable } from '../../scheduling/scheduler.js';
+import { submissionText, submissionView, textTranscript, ticketView } from '../../answers/views.js';
+import { noStorage, outputPlan, requireTicketRecord } from './lookups.js';
+
+function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
+  const hint =
+    error.reason === 'queue-full'
+      ? `${maxQueue} tickets are already waiting; try again in ${error.retryAfterSeconds} s, or cancel tickets you no longer need`
+      : `the server is restarting; try again in ${error.retryAfterSeconds} s`;
+  return new HttpError(503, error.message, hint, { 'Retry-After': String(error.retryAfterSeconds) });
+}
+
+export const shell: Handler = async (ctx) => {
+  const answer = await shellAnswer(ctx, ctx.query);
+  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
+  else sendJson(ctx.req, ctx.res, 200, answer.json);
+};
+
+export async function shellAnswer(ctx: AnswerContext, query: Query): Promise<Answer<(TicketView & { cached: boolean }) | Submission>> {
+  const { deps } = ctx;
+  const { config, scheduler } = deps;
+  const session = optionalSession(query);
+  ctx.log.session = session;
+  const input = requireCommand(query);
+  const timeout = optionalLimit(query, 'timeout', config.commandTimeout) ?? config.commandTimeout;
+  const idleTimeout = optionalLimit(query, 'idle_timeout', config.commandTimeout) ?? null;
+  const nonce = optionalNonce(query);
+  const wait = optionalWait(query, ctx.maxWait ?? config.maxWait);
+  optionalFormat(query, ['json', 'text'] as const);
+
+  let submitted;
+  try {
+    submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client, ctx.principal?.key ?? 'HASH');
+  } catch (error) {
+    if (error instanceof SchedulerUnavailable) throw unavailable(error, config.maxQueue);
+    if (error instanceof StorageUnavailable) throw noStorage(error, 'no ticket was made and nothing ran');
+    throw error;
+  }
+  ctx.log.session = submitted.session;
+  ctx.log.ticket = submitted.ticket;
+
+  if (wait.seconds > 0) await scheduler.waitFor(submitted.session, submitted.ticket, wait.seconds * 1000, ctx.signal);
+  const current = await requireTicketRecord(deps, submitted.session, submitted.ticket, outputPlan(deps));
+  const notice = waitNotice(wait);
+  if (wait.seconds > 0 && isFinal(current.meta.status)) {
+    const view = ticketView(ctx.view, current, { notice });
+    return { json: { ...view, cached: submitted.replayOf !== undefined }, text: () => textTranscript(view) };
+  }
+  const view = submissionView(ctx.view, current.meta, { replayOf: submitted.replayOf, notice });
+  return { json: view, text: () => submissionText(view) };
+}

@@ -1,0 +1,143 @@
+// GET /view: a person's page of a session's transcript that updates itself while tickets run.
+// Every command and output is HTML-escaped on the server and set as text by the script; the
+// page holds no credential: its script reads it (a key, or a read token) from its own address
+// and sends it as a header.
+import crypto from 'node:crypto';
+import type { AppDeps, Handler } from '../requestContext.js';
+import { htmlSecurityHeaders, sendTextStream } from '../respond.js';
+import { requireSession } from '../params.js';
+import { isFinal, type DamagedEntry, type TicketView } from '../../protocol/types.js';
+import { escapeHtml, pageCsp, pageEnd, pageStart } from '../../answers/html.js';
+import type { ViewContext } from '../../answers/views.js';
+import { requireKnownSession } from './lookups.js';
+import { historyBatches } from './history.js';
+
+const FINAL = "['done','timeout','canceled','interrupted','error']";
+
+/** Kept in step with statusText() below: the page must read the same before and after a refresh. */
+function statusText(view: TicketView): string {
+  const parts = [`#${view.ticket}`, view.status];
+  if (view.exit_code !== null) parts.push(`exit ${view.exit_code}`);
+  if (view.signal !== null) parts.push(view.signal);
+  if (view.duration_ms !== null) parts.push(`${view.duration_ms} ms`);
+  return parts.join(' · ');
+}
+
+const SCRIPT = `(() => {
+  const params = new URLSearchParams(location.search);
+  const credential = params.get('token') || params.get('hash') || '';
+  const session = params.get('session') || '';
+  const list = document.getElementById('tickets');
+  const state = document.getElementById('state');
+  const final = new Set(${FINAL});
+  let settled = Number(state.dataset.settled || '0');
+  let active = state.dataset.active === '1';
+  function statusText(t) {
+    const parts = ['#' + t.ticket, t.status];
+    if (t.exit_code !== null) parts.push('exit ' + t.exit_code);
+    if (t.signal !== null) parts.push(t.signal);
+    if (t.duration_ms !== null) parts.push(t.duration_ms + ' ms');
+    return parts.join(' · ');
+  }
+  function render(t) {
+    let el = document.getElementById('t' + t.ticket);
+    if (!el) {
+      el = document.createElement('section');
+      el.id = 't' + t.ticket;
+      el.className = 'ticket';
+      for (const cls of ['status', 'cmd', 'out']) {
+        const part = document.createElement(cls === 'status' ? 'div' : 'pre');
+        part.className = cls;
+        el.appendChild(part);
+      }
+      list.appendChild(el);
+    }
+    const status = el.querySelector('.status');
+    if (t.type === 'damaged') {
+      status.textContent = '#' + t.ticket + ' · damaged';
+      status.className = 'status damaged';
+      el.querySelector('.out').textContent = t.error;
+      return;
+    }
+    el.querySelector('.cmd').textContent = '$ ' + t.input;
+    el.querySelector('.out').textContent = t.output;
+    status.textContent = statusText(t);
+    status.className = 'status ' + t.status;
+  }
+  async function poll() {
+    try {
+      const answer = await fetch('history?session=' + encodeURIComponent(session) + '&after=' + settled, {
+        headers: { Authorization: 'Bearer ' + credential }, cache: 'no-store', referrerPolicy: 'no-referrer',
+      });
+      if (answer.ok) {
+        const views = await answer.json();
+        active = false;
+        for (const t of views) {
+          render(t);
+          if (t.type !== 'damaged' && !final.has(t.status)) active = true;
+          else if (t.ticket === settled + 1 && !active) settled = t.ticket;
+        }
+        state.textContent = 'Updated ' + new Date().toLocaleTimeString() + (active ? ' · running' : ' · idle');
+      } else {
+        state.textContent = 'Update failed: HTTP ' + answer.status;
+      }
+    } catch (error) {
+      state.textContent = 'Update failed: ' + error;
+    }
+    setTimeout(poll, active ? 1000 : 2000);
+  }
+  setTimeout(poll, active ? 1000 : 2000);
+})();`;
+
+function ticketHtml(v: TicketView): string {
+  return `<section class="ticket" id="t${v.ticket}">
+<div class="status ${escapeHtml(v.status)}">${escapeHtml(statusText(v))}</div>
+<pre class="cmd">${escapeHtml(`$ ${v.input}`)}</pre>
+<pre class="out">${escapeHtml(v.output)}</pre>
+</section>
+`;
+}
+
+function damagedHtml(entry: DamagedEntry): string {
+  return `<section class="ticket" id="t${entry.ticket}">
+<div class="status damaged">${escapeHtml(`#${entry.ticket} · damaged`)}</div>
+<pre class="cmd"></pre>
+<pre class="out">${escapeHtml(entry.error)}</pre>
+</section>
+`;
+}
+
+export const view: Handler = async (ctx) => {
+  const { req, res, query, deps } = ctx;
+  const session = requireSession(query);
+  ctx.log.session = session;
+  await requireKnownSession(deps, session);
+  const numbers = await deps.store.ticketNumbers(session);
+  const nonce = crypto.randomBytes(16).toString('base64');
+  await sendTextStream(req, res, viewPage(deps, ctx.view, session, numbers, nonce), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce)));
+};
+
+/** The page, streamed: tickets are rendered a batch at a time, as /history reads them. */
+async function* viewPage(deps: AppDeps, view: ViewContext, session: string, numbers: readonly number[], nonce: string): AsyncGenerator<string> {
+  yield pageStart(`LLMASS session ${session}`) + `<h1>Session ${escapeHtml(session)}</h1>\n<div id="tickets">\n`;
+  // Tickets finished in an unbroken run from 1 need no refresh; the script asks only after them.
+  let settled = 0;
+  let active = false;
+  for await (const batch of historyBatches(deps, view, session, numbers)) {
+    let html = '';
+    for (const entry of batch) {
+      if (entry.type === 'damaged') {
+        html += damagedHtml(entry);
+        if (entry.ticket === settled + 1 && !active) settled = entry.ticket;
+        continue;
+      }
+      html += ticketHtml(entry);
+      if (!isFinal(entry.status)) active = true;
+      else if (entry.ticket === settled + 1 && !active) settled = entry.ticket;
+    }
+    yield html;
+  }
+  yield `</div>
+<p id="state" data-settled="${settled}" data-active="${active ? 1 : 0}">${numbers.length} ticket(s)${active ? ' · running' : ''}</p>
+` + pageEnd({ nonce, source: SCRIPT });
+}

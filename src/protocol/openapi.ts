@@ -1,0 +1,84 @@
+// /openapi.json: OpenAPI 3.1, built from the endpoint and parameter descriptions the server
+// itself uses (apiSpec.ts) and the answer schemas the tests check real answers against
+// (schemas.ts). No key needed.
+import { ENDPOINTS, FORMATS, PARAMS } from './endpoints.js';
+import { SCHEMAS } from './schemas.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'a bad or unknown parameter (the hint names the right one)',
+  401: 'the key or token is missing, wrong, expired or revoked',
+  403: 'a token used beyond its session or kind',
+  404: 'no such session or ticket',
+  414: 'the command (over 128 KiB) or the URL is too long',
+  416: 'the window starts beyond the stored output',
+  422: 'the ticket\'s record on disk is damaged',
+  429: 'too many wrong keys from this client: wait Retry-After seconds',
+  431: 'the request head is too large',
+  503: 'the queue is full or the server is restarting: retry after Retry-After',
+  507: 'no room on the server\'s disk: nothing ran',
+};
+
+const errorResponse = (status: number, schema = 'ErrorAnswer'): Record<string, unknown> => ({
+  description: schema === 'Unhealthy' ? 'commands cannot run now: the error says why' : (STATUS_TEXT[status] ?? 'an error'),
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+});
+
+function operation(path: string): Record<string, unknown> {
+  const spec = ENDPOINTS[path];
+  if (spec === undefined) throw new Error(`no spec for ${path}`);
+  const parameters = spec.params.map((name) => {
+    const param = PARAMS[name];
+    const values = name === 'format' ? FORMATS[path] : undefined;
+    return {
+      name,
+      in: 'query',
+      required: spec.required.includes(name),
+      description: param.description,
+      schema: values === undefined ? param.schema : { type: 'string', enum: values },
+    };
+  });
+  const content: Record<string, unknown> = {};
+  if (spec.answers.length > 0) {
+    const refs = spec.answers.map((name) => ({ $ref: `#/components/schemas/${name}` }));
+    content['application/json'] = { schema: refs.length === 1 ? refs[0] : { oneOf: refs } };
+  }
+  if (spec.page !== undefined) content[spec.page] = { schema: { type: spec.page === 'application/json' ? 'object' : 'string' } };
+  if (FORMATS[path]?.includes('text')) content['text/plain'] = { schema: { type: 'string' } };
+  const errors = spec.open === true ? spec.errors : [...spec.errors, 401, 403, 429];
+  const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
+  for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);
+  return {
+    operationId: path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_'),
+    summary: spec.summary,
+    description: spec.description,
+    parameters,
+    responses,
+    'x-openai-isConsequential': spec.consequential,
+    ...(spec.open === true ? { security: [] } : {}),
+  };
+}
+
+export function openApiDocument(fqdn: string, version: string): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  for (const path of Object.keys(ENDPOINTS)) paths[path] = { get: operation(path) };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'LLMASS',
+      version,
+      description:
+        'A shell for agents: run a command with /shell, read its result with /callback (the poll URL in every answer), see a session with /history. Every answer says in next what to do now. MCP clients can use /mcp instead.',
+    },
+    servers: [{ url: fqdn }],
+    security: [{ bearer: [] }, { key: [] }, { token: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <key>' },
+        key: { type: 'apiKey', in: 'query', name: 'hash', description: 'the key as hash=' },
+        token: { type: 'apiKey', in: 'query', name: 'token', description: 'a token from the ready URLs of an answer (one session)' },
+      },
+      schemas: SCHEMAS,
+    },
+  };
+}

@@ -1,0 +1,195 @@
+// /mcp: MCP over Streamable HTTP (the official SDK), stateless: each POST gets a fresh server
+// and transport. A thin front: each tool turns its arguments into the same query the GET
+// endpoint of its name takes and calls the same answer function, so that tickets, sessions,
+// validation and views are the GET protocol's. Authenticated with the same keys, as a Bearer
+// header; without one, 401 with WWW-Authenticate.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import { presentedCredential } from '../auth/auth.js';
+import type { Answer, AnswerContext, AppDeps } from '../http/requestContext.js';
+import { callbackAnswer } from '../http/handlers/callback.js';
+import { cancelAnswer } from '../http/handlers/cancel.js';
+import { historyAnswer } from '../http/handlers/history.js';
+import { sessionsAnswer } from '../http/handlers/sessions.js';
+import { shellAnswer } from '../http/handlers/shell.js';
+import { HttpError, sendJson } from '../http/respond.js';
+import { requestView } from '../http/requestView.js';
+
+/** The longest wait a tool call holds: below the usual 60 s limit MCP clients put on one call. */
+export const MCP_MAX_WAIT = 45;
+const MAX_BODY_BYTES = 1024 * 1024;
+
+type Args = Record<string, string | number | undefined>;
+
+const SESSION = z.string().describe('The session: its working directory and exported variables carry between commands.');
+const TICKET = z.number().int().min(1).describe('The ticket number from the shell result.');
+
+function waitArg(max: number): z.ZodOptional<z.ZodNumber> {
+  return z.number().int().min(0).optional().describe(`Seconds to hold the call until the command finishes (at most ${max}).`);
+}
+
+/** How long an oversized body may go on arriving, unread, after its 413 was sent. */
+const OVERSIZE_DRAIN_MS = 5000;
+
+/**
+ * A body over MAX_BODY_BYTES gets a 413 that reaches the client: the rest of the body is read
+ * and dropped (for a few seconds at most) instead of the connection being reset under the
+ * answer, which a proxy would report as the server being down.
+ */
+function refuseOversized(req: IncomingMessage, onData: (chunk: Buffer) => void): HttpError {
+  req.off('data', onData);
+  req.resume();
+  setTimeout(() => req.destroy(), OVERSIZE_DRAIN_MS).unref();
+  return new HttpError(413, `the MCP message is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`, 'send smaller messages', { Connection: 'close' });
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const parts: Buffer[] = [];
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(refuseOversized(req, onData));
+        return;
+      }
+      parts.push(chunk);
+    };
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      reject(refuseOversized(req, onData));
+      return;
+    }
+    req.on('data', onData);
+    req.on('end', () => {
+      if (parts.length === 0) {
+        resolve(undefined);
+        return;
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
+      } catch {
+        reject(new HttpError(400, 'the MCP message is not JSON', 'send a JSON-RPC message'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Turns a tool's arguments into the query its GET endpoint takes. */
+function query(args: Args): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [name, value] of Object.entries(args)) if (value !== undefined) map.set(name, String(value));
+  return map;
+}
+
+/** A tool's result: its text (status line first, then the output) and the protocol's view. */
+async function result<T>(answer: () => Promise<Answer<T>>): Promise<{ content: Array<{ type: 'text'; text: string }>; structuredContent: Record<string, unknown>; isError?: boolean }> {
+  try {
+    const { json, text: render } = await answer();
+    const text = render();
+    const structured = Array.isArray(json) ? { tickets: json } : (json as Record<string, unknown>);
+    return { content: [{ type: 'text', text }], structuredContent: structured };
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    return { content: [{ type: 'text', text: `error: ${error.message}\nhint: ${error.hint}` }], structuredContent: { error: error.message, hint: error.hint }, isError: true };
+  }
+}
+
+function buildServer(ctx: AnswerContext, version: string): McpServer {
+  const maxWait = ctx.maxWait ?? MCP_MAX_WAIT;
+  const server = new McpServer({ name: 'llmass', version });
+  server.registerTool(
+    'shell',
+    {
+      description: `Run a shell command on the host. It gets a ticket at once; with wait=N (up to ${maxWait} s) the call returns the result if the command finished by then. Otherwise call callback with the session and ticket until status is no longer queued or running.`,
+      inputSchema: {
+        cmd: z.string().min(1).describe('The shell command (bash).'),
+        session: SESSION.optional(),
+        wait: waitArg(maxWait),
+        timeout: z.number().int().min(1).optional().describe('Seconds: a lower time limit for this command.'),
+        idle_timeout: z.number().int().min(1).optional().describe('Seconds of silence that end the command.'),
+        nonce: z.string().optional().describe('A new value runs an identical latest command again instead of replaying it.'),
+      },
+      annotations: { destructiveHint: true, openWorldHint: true },
+    },
+    (args) => result(() => shellAnswer(ctx, query(args))),
+  );
+  server.registerTool(
+    'callback',
+    {
+      description: `Read a ticket: its status, exit code and output so far. wait=N (up to ${maxWait} s) returns as soon as it finishes. offset and limit page through a long output.`,
+      inputSchema: {
+        session: SESSION,
+        ticket: TICKET,
+        wait: waitArg(maxWait),
+        offset: z.number().int().min(0).optional().describe('Byte offset into the stored output.'),
+        limit: z.number().int().min(1).optional().describe('Bytes to show from offset.'),
+      },
+      annotations: { readOnlyHint: true },
+    },
+    (args) => result(() => callbackAnswer(ctx, query(args))),
+  );
+  server.registerTool(
+    'history',
+    {
+      description: 'Every ticket of a session in order, each with at most a page of its output; after=N keeps the tickets above N.',
+      inputSchema: { session: SESSION, after: z.number().int().min(0).optional().describe('Only tickets numbered above this.') },
+      annotations: { readOnlyHint: true },
+    },
+    (args) => result(() => historyAnswer(ctx, query(args))),
+  );
+  server.registerTool(
+    'cancel',
+    {
+      description: 'Stop a queued or running ticket and every process it started.',
+      inputSchema: { session: SESSION, ticket: TICKET },
+      annotations: { destructiveHint: true },
+    },
+    (args) => result(() => cancelAnswer(ctx, query(args))),
+  );
+  server.registerTool(
+    'sessions',
+    { description: 'List the sessions, newest first, with their ticket counts and whether they are busy.', annotations: { readOnlyHint: true } },
+    () => result(() => sessionsAnswer(ctx, new Map())),
+  );
+  return server;
+}
+
+export async function handleMcp(deps: AppDeps, req: IncomingMessage, res: ServerResponse, client: string, version: string, log: AnswerContext['log']): Promise<void> {
+  // Keys only: a token opens one session, and MCP's tools reach every session of the key.
+  const presented = presentedCredential(req, new Map());
+  const key = presented?.kind === 'key' ? presented : undefined;
+  let principal;
+  try {
+    principal = deps.auth.check(client, key);
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 401) {
+      sendJson(req, res, 401, { error: error.message, hint: 'send your key as the header Authorization: Bearer <key>' }, { 'WWW-Authenticate': 'Bearer realm="llmass"' });
+      return;
+    }
+    throw error;
+  }
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  const ctx: AnswerContext = {
+    client,
+    deps,
+    principal,
+    presentedKey: key?.value,
+    view: requestView(deps, principal, 'mcp'),
+    log,
+    signal: abort.signal,
+    maxWait: Math.min(deps.config.maxWait, MCP_MAX_WAIT),
+  };
+  const body = req.method === 'POST' ? await readBody(req) : undefined;
+  const server = buildServer(ctx, version);
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  res.on('close', () => {
+    void transport.close();
+    void server.close();
+  });
+  await server.connect(transport);
+  await transport.handleRequest(req, res, body);
+}

@@ -1,0 +1,207 @@
+// The runner: spawns a shell (through setpriv when confined) in its own process group with
+// stdin at /dev/null and fd 3 to talk to the prelude, puts it under tracking before anything may
+// run (the prelude waits for the go on fd 3), then hands it its command with the go, its output
+// to capture.ts, and ends all its processes on a time limit or a request (processGroup.ts).
+// It knows nothing of tickets, sessions or HTTP.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { captureOutput, type OutputSink } from './capture.js';
+import { commandLine, groupProcesses, processStartTicks, signalGroup, terminateGroup } from './processGroups.js';
+import type { TicketProcesses } from './processTracking.js';
+import type { BackgroundProcess } from '../protocol/types.js';
+
+export type StopReason = 'timeout-hard' | 'timeout-idle' | 'canceled' | 'interrupted';
+
+export type RunOutcome =
+  | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[]; state: Buffer }
+  /** The shell exited without the prelude saying it took the command: nothing is known to have run. */
+  | { kind: 'never-started'; exitCode: number | null; signal: string | null }
+  /** `survivors`: processes still seen after TERM, KILL and the wait (stuck in the kernel); 0 when all ended. */
+  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer; survivors: number }
+  | { kind: 'failed'; message: string };
+
+/** How a shell is started: program, arguments, directory, environment, and its tracking. */
+export interface ShellSpec {
+  readonly program: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly processes: TicketProcesses;
+}
+
+/** A shell spawned and tracked, waiting (in the prelude) for the go that hands it its command. */
+export interface StartedShell {
+  readonly program: string;
+  readonly child: ChildProcess;
+  /** The shell's PID, which is also its process group ID; undefined if it never started. */
+  readonly pid: number | undefined;
+  /** The shell's start time in clock ticks since boot, to recognise the group after a crash. */
+  readonly startedTicks: number | null;
+  readonly processes: TicketProcesses;
+  /** Whether the shell is under tracking yet (attach); its go waits for that. */
+  readonly tracking: ShellTracking;
+}
+
+export interface ShellTracking {
+  /** Resolves once the shell is under tracking, or with why it could not be (then nothing may run). */
+  readonly settled: Promise<string | null>;
+  readonly done: boolean;
+  /** Set when settled: why the shell could not be put under tracking, or null. */
+  readonly refused: string | null;
+}
+
+export interface RunSpec {
+  /** What goes to the shell on fd 3 once its output is captured: the go (prelude.ts). */
+  readonly go: Buffer;
+  readonly timeoutMs: number;
+  readonly idleTimeoutMs: number | null;
+  readonly spool: OutputSink;
+  readonly maxStateBytes: number;
+  /**
+   * Whether the shell sources the prelude, which announces on fd 3 that it took the command: a
+   * shell that exits without that announcement ran nothing (never-started). Other shells give no
+   * such evidence; their start is the exec itself.
+   */
+  readonly announces: boolean;
+}
+
+export interface RunningCommand {
+  /** The shell's PID, which is also its process group ID; undefined if it never started. */
+  readonly pid: number | undefined;
+  /** The shell's start time in clock ticks since boot, to recognise the group after a crash. */
+  readonly startedTicks: number | null;
+  /** Ends every process of the command (TERM, then KILL). Ignored once the shell has exited. */
+  stop(reason: StopReason): void;
+  /** True once the shell has exited: stop() can change nothing any more. */
+  readonly exited: boolean;
+  readonly outcome: Promise<RunOutcome>;
+}
+
+/**
+ * Spawns a shell in its own process group (detached: setsid, so one signal to -pid reaches
+ * every process that stays in it), stdin at /dev/null and fd 3 to talk to the prelude, and puts
+ * it under tracking. Nothing runs until runCommand() sends the go.
+ */
+export function spawnShell(spec: ShellSpec): StartedShell {
+  const child = spawn(spec.program, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  // A shell that exits without reading its go, or closes fd 3: nothing to report.
+  child.stdio[3]?.on('error', () => undefined);
+  const pid = child.pid;
+  return {
+    program: spec.program,
+    child,
+    pid,
+    startedTicks: pid === undefined ? null : processStartTicks(pid),
+    processes: spec.processes,
+    tracking: pid === undefined ? { settled: Promise.resolve(null), done: true, refused: null } : track(spec.processes, pid),
+  };
+}
+
+/** Starts putting the shell under tracking: `done` once it is (a shell started ahead is, long before its go). */
+function track(processes: TicketProcesses, pid: number): ShellTracking {
+  const tracking: { done: boolean; refused: string | null; settled: Promise<string | null> } = {
+    done: false,
+    refused: null,
+    settled: processes.attach(pid).then((refused) => {
+      tracking.done = true;
+      tracking.refused = refused;
+      return refused;
+    }),
+  };
+  return tracking;
+}
+
+/** Captures the shell's output, sends the go, and ends the command on its time limits or stop(). */
+export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
+  const { child, pid, startedTicks } = shell;
+  const capture = captureOutput(child, spec.spool, spec.maxStateBytes);
+  let stopReason: StopReason | null = null;
+  let terminated: Promise<number> = Promise.resolve(0);
+  let exited = false;
+  const timers: NodeJS.Timeout[] = [];
+
+  const control = child.stdio[3];
+  if (pid !== undefined && control instanceof Writable) {
+    // The go: the command runs only now, tracked and with its output captured. A shell that
+    // could not be tracked is ended without it: cancel and time limits could not reach all of
+    // what its command would start.
+    const go = (refused: string | null): void => {
+      if (refused !== null) {
+        signalGroup(pid, 'SIGKILL');
+        return;
+      }
+      if (!exited && stopReason === null) control.write(spec.go);
+    };
+    if (shell.tracking.done) go(shell.tracking.refused);
+    else void shell.tracking.settled.then(go);
+  }
+
+  const stop = (reason: StopReason): void => {
+    if (exited || stopReason !== null || pid === undefined) return;
+    stopReason = reason;
+    terminated = terminateGroup(pid, shell.processes);
+  };
+
+  timers.push(setTimeout(() => stop('timeout-hard'), spec.timeoutMs));
+  if (spec.idleTimeoutMs !== null) {
+    const idleMs = spec.idleTimeoutMs;
+    const checkIdle = (): void => {
+      const silentFor = Date.now() - capture.lastOutputAt();
+      if (silentFor >= idleMs) stop('timeout-idle');
+      else timers.push(setTimeout(checkIdle, idleMs - silentFor));
+    };
+    timers.push(setTimeout(checkIdle, idleMs));
+  }
+
+  const outcome = new Promise<RunOutcome>((resolve) => {
+    child.once('error', (error) => {
+      if (pid !== undefined && !exited) return; // a late error on a started child: 'exit' decides
+      exited = true;
+      for (const timer of timers) clearTimeout(timer);
+      void capture.finish().then(() => resolve({ kind: 'failed', message: `could not start ${shell.program}: ${error.message}` }));
+    });
+
+    child.once('exit', (code, signal) => {
+      exited = true;
+      for (const timer of timers) clearTimeout(timer);
+      // When stopping, the command's other processes may outlive the shell: see them gone too.
+      void Promise.all([capture.finish(), terminated]).then(([, survivors]) => {
+        const exitCode = code;
+        const signalName = signal ?? null;
+        const state = capture.state();
+        const refused = shell.tracking.refused;
+        if (refused !== null) resolve({ kind: 'failed', message: `the command was not run: its shell could not be put under tracking (${refused})` });
+        else if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state, survivors });
+        else if (spec.announces && !capture.started()) resolve({ kind: 'never-started', exitCode, signal: signalName });
+        // What the command left running on purpose (`server &`, nohup): named in its answer.
+        else resolve({ kind: 'exited', exitCode, signal: signalName, background: backgroundOf(pid, shell.processes), state });
+      });
+    });
+  });
+
+  return {
+    pid,
+    startedTicks,
+    stop,
+    get exited() {
+      return exited;
+    },
+    outcome,
+  };
+}
+
+/** The processes still running after the shell exited: its group's, and any that left it. */
+function backgroundOf(pid: number | undefined, processes: TicketProcesses): BackgroundProcess[] {
+  const inGroup = pid === undefined ? [] : groupProcesses(pid);
+  const known = new Set(inGroup.map((p) => p.pid));
+  const others = processes
+    .members()
+    .filter((member) => !known.has(member))
+    .slice(0, Math.max(0, 20 - inGroup.length));
+  return [...inGroup, ...others.map((member) => ({ pid: member, started: processStartTicks(member), command: commandLine(member) }))];
+}

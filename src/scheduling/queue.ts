@@ -1,0 +1,90 @@
+// The queue and its limits: tickets waiting to start, in the order their numbers were handed
+// out; one running ticket per session; at most MAX_CONCURRENCY running; at most MAX_QUEUE
+// waiting. Pure bookkeeping: it starts nothing itself.
+import type { QueuedTicket } from '../protocol/types.js';
+
+export interface Waiting {
+  readonly record: QueuedTicket;
+  /** The command as sent: the record's `input` has the secret redacted, the shell gets this. */
+  readonly command: string;
+  /** False until `<n>.ticket` is on disk; the ticket may not start before. */
+  persisted: boolean;
+}
+
+export class TicketQueue {
+  private waiting: Waiting[] = [];
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly maxConcurrency: number,
+    private readonly maxQueue: number,
+  ) {}
+
+  get length(): number {
+    return this.waiting.length;
+  }
+
+  get full(): boolean {
+    return this.waiting.length >= this.maxQueue;
+  }
+
+  add(record: QueuedTicket, command: string): Waiting {
+    const entry: Waiting = { record, command, persisted: false };
+    this.waiting.push(entry);
+    return entry;
+  }
+
+  remove(entry: Waiting): void {
+    this.waiting = this.waiting.filter((other) => other !== entry);
+  }
+
+  find(session: string, ticket: number): Waiting | undefined {
+    return this.waiting.find((entry) => entry.record.session === session && entry.record.ticket === ticket);
+  }
+
+  /** How many tickets wait before this one (0 when it is next, or not waiting). */
+  position(session: string, ticket: number): number {
+    const index = this.waiting.findIndex((entry) => entry.record.session === session && entry.record.ticket === ticket);
+    return index === -1 ? 0 : index;
+  }
+
+  all(): readonly Waiting[] {
+    return [...this.waiting];
+  }
+
+  isSessionBusy(session: string): boolean {
+    return this.busy.has(session) || this.waiting.some((entry) => entry.record.session === session);
+  }
+
+  /**
+   * Takes the tickets that may start now, oldest first: none of a session whose earlier ticket
+   * runs or is not yet on disk, and no more than the room left under MAX_CONCURRENCY. Their
+   * sessions count as busy until release().
+   */
+  takeStartable(running: number): Waiting[] {
+    const started: Waiting[] = [];
+    const blocked = new Set(this.busy);
+    let room = this.maxConcurrency - running;
+    for (let i = 0; i < this.waiting.length && room > 0; ) {
+      const entry = this.waiting[i];
+      if (entry === undefined) break;
+      const session = entry.record.session;
+      if (blocked.has(session) || !entry.persisted) {
+        blocked.add(session);
+        i += 1;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      blocked.add(session);
+      this.busy.add(session);
+      started.push(entry);
+      room -= 1;
+    }
+    return started;
+  }
+
+  /** The session's running ticket has finished: its next one may start. */
+  release(session: string): void {
+    this.busy.delete(session);
+  }
+}

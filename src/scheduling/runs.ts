@@ -1,0 +1,387 @@
+// Running tickets, from start to stored end: starts a queued ticket's command with its output
+// spooled (in the session's shell started ahead, warmShells.ts, or in a new one), answers what
+// it has printed so far, and when it ends builds its final record, has finisher.ts store it,
+// keeps the session's shell state, and frees the session. Until the final record is on disk the
+// ticket counts as running, with a note saying why.
+import type { Config } from '../config/config.js';
+import { errorCode, isDiskFull } from '../storage/safeFiles.js';
+import { ticketKey, type Finisher } from './finisher.js';
+import { OutputSpool, storedText } from '../storage/spool.js';
+import { OutputCollector, type CollectedOutput, type OutputPlan } from '../storage/outputCollector.js';
+import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TimeoutKind } from '../protocol/types.js';
+import type { Waiting } from './queue.js';
+import { finalRecord } from '../storage/records.js';
+import { withHalfTheOutput } from '../storage/recordFit.js';
+import type { Redactor } from '../logging/redact.js';
+import { commandLine, environmentThroughSetpriv, type CommandUser } from '../running/commandUser.js';
+import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from '../running/processTracking.js';
+import { runCommand, spawnShell, type RunOutcome, type RunningCommand, type StartedShell } from '../running/shellProcess.js';
+import { goMessage, PRELUDE_FILE, RUN_HANDED_COMMAND } from '../running/prelude.js';
+import { WarmShells, type ReadyShell } from '../running/shellsAhead.js';
+import { MAX_STATE_BYTES, type ShellLaunch, type ShellStates } from '../running/shellState.js';
+import { raceTimeout } from '../running/timeLimit.js';
+import { collectText, type TicketStore } from '../storage/ticketStore.js';
+
+/** A running ticket as an answer shows it. */
+export interface LiveTicket {
+  readonly meta: RunningTicket;
+  readonly output: CollectedOutput;
+  readonly outputBytes: number;
+  readonly truncated: boolean;
+  readonly outputDropped: number;
+  readonly background: Array<{ pid: number; command: string }>;
+  /** Why a ticket whose command ended is still not finished: its end is not on disk yet. */
+  readonly storeProblem: string | null;
+}
+
+/** What a request to stop a running ticket found. */
+export type StopResult = 'stopped' | 'had-ended' | 'storing';
+
+interface Run {
+  readonly record: RunningTicket;
+  readonly spool: OutputSpool;
+  readonly command: RunningCommand;
+  /** Resolves after the first attempt to store the final record: true if it is on disk. */
+  readonly firstWrite: Promise<boolean>;
+  storeProblem: string | null;
+  /** The final record being stored: answers show its output (the spool may be given up to make room). */
+  ending: FinishedTicket | undefined;
+  /** The stored final record, or undefined when storing it was given up (shutdown). */
+  readonly finished: Promise<FinishedTicket | undefined>;
+}
+
+export interface RunsDeps {
+  readonly config: Config;
+  readonly tracking: ProcessTracking;
+  readonly commandUser: CommandUser | null;
+  readonly store: TicketStore;
+  readonly shells: ShellStates;
+  readonly redactor: Redactor;
+  readonly finisher: Finisher;
+  /** The session's ticket has finished (or never started): its next one may start. */
+  readonly onSessionFree: (session: string) => void;
+  /** A ticket ended `error` because its command never started: commands may not be able to run. */
+  readonly onNeverStarted: (reason: string) => void;
+  readonly onError: (message: string, error: unknown) => void;
+}
+
+export class Runs {
+  private readonly runs = new Map<string, Run>();
+  private readonly warm: WarmShells;
+
+  constructor(private readonly deps: RunsDeps) {
+    this.warm = new WarmShells({
+      start: (session) => this.startShell(this.deps.shells.launch(session), ProcessTracking.newId(), ''),
+      onError: deps.onError,
+    });
+  }
+
+  get count(): number {
+    return this.runs.size;
+  }
+
+  has(session: string, ticket: number): boolean {
+    return this.runs.has(ticketKey(session, ticket));
+  }
+
+  live(session: string, ticket: number, plan: OutputPlan): LiveTicket | undefined {
+    const run = this.runs.get(ticketKey(session, ticket));
+    if (run === undefined) return undefined;
+    let output: CollectedOutput;
+    if (run.ending !== undefined) output = collectText(run.ending.output, plan);
+    else {
+      const collector = new OutputCollector(plan);
+      run.spool.feed(collector);
+      output = collector.result();
+    }
+    return {
+      meta: run.record,
+      output,
+      outputBytes: run.spool.total,
+      truncated: run.ending?.truncated ?? run.spool.truncated,
+      outputDropped: run.ending?.output_dropped_bytes ?? run.spool.dropped,
+      background: [],
+      storeProblem: run.storeProblem,
+    };
+  }
+
+  /**
+   * The tracking id for a ticket about to be queued in `session`: its ready shell's, when it has
+   * one to start in (warmShells.ts), else a new one.
+   */
+  trackingIdFor(session: string): { readonly id: string; readonly shellReady: boolean } {
+    const claimed = this.warm.claim(session);
+    return claimed === undefined ? { id: ProcessTracking.newId(), shellReady: false } : { id: claimed, shellReady: true };
+  }
+
+  /**
+   * Makes ready what the session's next command needs, while the session is idle: its shell,
+   * started ahead, and the temp files of its two records.
+   */
+  prepareNext(session: string): void {
+    if (this.deps.shells.usesPrelude) this.warm.prepare(session);
+    this.deps.store.prepareNextTicket(session);
+  }
+
+  /** Ends the shells started ahead and starts no more (shutdown); resolves once they are gone. */
+  endReadyShells(): Promise<void> {
+    return this.warm.closeAll();
+  }
+
+  /** Removes the record files made ahead, once no ticket can start or finish any more (shutdown). */
+  dropPreparedFiles(): Promise<void> {
+    return this.deps.store.dropPrepared();
+  }
+
+  /**
+   * A shell as a session's first command gets, tracked under `trackingId`, for the self-check
+   * (selfCheck.ts): the same path as every command, through setpriv and the prelude.
+   */
+  startCheckShell(trackingId: string, command: string): StartedShell {
+    return this.startShell(this.deps.shells.firstLaunch(), trackingId, command).shell;
+  }
+
+  /** A shell for a command, with the directory and variables `launch` gives (the session's last command's). */
+  private startShell(launch: ShellLaunch, trackingId: string, command: string): ReadyShell {
+    const processes = this.deps.tracking.forTicket(trackingId, true);
+    try {
+      // With the prelude, the command comes with the go; another shell takes it as its argument.
+      const input = this.deps.shells.usesPrelude ? RUN_HANDED_COMMAND : command;
+      const { program, args } = commandLine(this.deps.config.commandShell, input, this.deps.commandUser);
+      // Confined, the directory is entered by the command user (in the prelude): the server,
+      // root without DAC capabilities, may not enter a private home.
+      const confined = this.deps.commandUser !== null;
+      const shell = spawnShell({
+        program,
+        args,
+        cwd: confined ? '/' : launch.cwd,
+        env: confined
+          ? environmentThroughSetpriv({ ...launch.env, [MARKER_VARIABLE]: processes.id, LLMASS_CWD: launch.cwd })
+          : { ...launch.env, [MARKER_VARIABLE]: processes.id },
+        processes,
+      });
+      return { shell, cwd: launch.cwd, note: launch.note };
+    } catch (error) {
+      processes.release();
+      throw error;
+    }
+  }
+
+  start(entry: Waiting): void {
+    const queued = entry.record;
+    const { session, ticket } = queued;
+    const startedAt = new Date();
+    const spool = new OutputSpool(this.deps.store.layout.spoolFile(session, ticket), this.deps.config.maxOutputBytes, this.deps.redactor);
+    const trackingId = queued.process_marker ?? ProcessTracking.newId();
+    let command: RunningCommand;
+    let processes: TicketProcesses | undefined;
+    try {
+      const ready = this.warm.take(session, trackingId) ?? this.startShell(this.deps.shells.launch(session), trackingId, entry.command);
+      processes = ready.shell.processes;
+      if (ready.note !== undefined) spool.append(Buffer.from(ready.note, 'utf8'));
+      command = runCommand(ready.shell, {
+        go: goMessage(this.deps.shells.usesPrelude ? entry.command : ''),
+        timeoutMs: queued.timeout * 1000,
+        idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
+        spool,
+        maxStateBytes: MAX_STATE_BYTES,
+        announces: this.deps.shells.usesPrelude,
+      });
+    } catch (error) {
+      void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool, processes);
+      return;
+    }
+    const tracked = processes;
+    this.deps.store.prepareNextWrite(session, ticket);
+    if (command.pid === undefined) {
+      void command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, tracked));
+      return;
+    }
+    const record: RunningTicket = {
+      ...queued,
+      status: 'running',
+      started_at: startedAt.toISOString(),
+      process_group: command.pid,
+      process_started: command.startedTicks,
+    };
+    // Kept in memory only: the disk keeps `queued` (with the tracking id) until the final
+    // record, one file fewer per ticket. A restart after a crash ends the ticket's processes by
+    // that id and marks it interrupted, as it would a running record.
+    let firstWritten: (stored: boolean) => void = () => undefined;
+    const firstWrite = new Promise<boolean>((resolve) => (firstWritten = resolve));
+    const run: Run = {
+      record,
+      spool,
+      command,
+      firstWrite,
+      storeProblem: null,
+      ending: undefined,
+      finished: command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, tracked, run, firstWritten)),
+    };
+    this.runs.set(ticketKey(session, ticket), run);
+  }
+
+  private async finish(
+    queued: QueuedTicket,
+    startedAt: Date,
+    outcome: RunOutcome,
+    spool: OutputSpool,
+    processes: TicketProcesses | undefined,
+    run?: Run,
+    firstWritten?: (stored: boolean) => void,
+  ): Promise<FinishedTicket | undefined> {
+    const { session, ticket } = queued;
+    const reason = reasonOf(outcome);
+    const record = finalRecord(queued, {
+      status: statusOf(outcome),
+      startedAt,
+      finishedAt: new Date(),
+      // Only a command known to have run has an exit code of its own.
+      exitCode: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.exitCode : null,
+      signal: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.signal : null,
+      timeoutKind: timeoutKindOf(outcome),
+      output: withLimitNote(storedText(spool), outcome, this.deps.config) + endNote(outcome),
+      outputBytes: spool.total,
+      truncated: spool.truncated,
+      droppedBytes: spool.dropped,
+      background: outcome.kind === 'exited' ? outcome.background : [],
+      ...(reason === undefined ? {} : { reason }),
+    });
+    if (run !== undefined) run.ending = record;
+    // On a full disk the ticket's own room comes first: its spool, whose output the record holds.
+    let spoolFreed = false;
+    const fit = (tried: FinishedTicket): FinishedTicket | undefined => {
+      if (spoolFreed) {
+        const smaller = withHalfTheOutput(tried);
+        if (run !== undefined && smaller !== undefined) run.ending = smaller;
+        return smaller;
+      }
+      spoolFreed = true;
+      spool.remove();
+      return tried;
+    };
+    const stored = await this.deps.finisher.store(
+      record,
+      (error) => {
+        if (run !== undefined && run.storeProblem === null) {
+          run.storeProblem = isDiskFull(error) ? 'the sessions disk is full' : `writing failed: ${errorCode(error)}`;
+          firstWritten?.(false);
+        }
+      },
+      fit,
+    );
+    firstWritten?.(stored !== undefined);
+    this.runs.delete(ticketKey(session, ticket));
+    if (stored === undefined) {
+      // Given up at shutdown: the spool stays for the next start's recovery.
+      processes?.release();
+      spool.close();
+      return undefined;
+    }
+    spool.remove();
+    this.deps.finisher.announce(stored);
+    if (outcome.kind === 'never-started' && reason !== undefined) this.deps.onNeverStarted(reason);
+    // The shell state matters only to the session's next command, so it is kept after the
+    // waiters have answered (the next turn of the event loop) and before the session is
+    // free to start that command; the ticket's cgroup is removed then too.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Empty unless the command left processes in the background: the sweep takes it later.
+    processes?.release();
+    try {
+      if (outcome.kind === 'exited' || outcome.kind === 'stopped') this.deps.shells.capture(session, outcome.state);
+    } catch (error) {
+      this.deps.onError('keeping the shell state failed', error);
+    }
+    this.deps.onSessionFree(session);
+    return stored;
+  }
+
+  /** Stops a running ticket's command and returns once it has ended (and, if it could be, was stored). */
+  async stop(session: string, ticket: number, reason: 'canceled' | 'interrupted'): Promise<StopResult | undefined> {
+    const run = this.runs.get(ticketKey(session, ticket));
+    if (run === undefined) return undefined;
+    const wasRunning = !run.command.exited;
+    run.command.stop(reason);
+    await run.command.outcome;
+    if (!(await run.firstWrite)) return 'storing';
+    const record = await run.finished;
+    return wasRunning && record?.status === reason ? 'stopped' : 'had-ended';
+  }
+
+  /**
+   * Shutdown: running commands get `graceMs` to finish, then their groups are stopped; a final
+   * record that cannot be stored (a full disk) gets a few seconds more, then is left to recovery.
+   */
+  async stopAll(graceMs: number): Promise<void> {
+    const runs = [...this.runs.values()];
+    if (runs.length === 0) return;
+    const finishing = Promise.all(runs.map((run) => run.finished));
+    await raceTimeout(finishing, graceMs);
+    for (const run of runs) run.command.stop('interrupted');
+    await Promise.all(runs.map((run) => run.command.outcome));
+    await raceTimeout(finishing, 3000);
+    this.deps.finisher.abandon();
+    await finishing;
+  }
+}
+
+const PROCESS_LIMIT_HIT = /fork: (retry: )?Resource temporarily unavailable|Resource temporarily unavailable|Cannot fork/;
+const MEMORY_LIMIT_HIT = /Cannot allocate memory|MemoryError|[Oo]ut of memory|bad_alloc|memory exhausted|allocation failed/;
+
+/**
+ * A command that failed for want of a process or of memory gets a line naming the limit it
+ * hit, from the messages such failures print: the kernel only tells the process itself.
+ */
+function withLimitNote(output: string, outcome: RunOutcome, config: Config): string {
+  if (outcome.kind === 'failed' || outcome.kind === 'never-started' || (outcome.kind === 'exited' && outcome.exitCode === 0)) return output;
+  let note = '';
+  if (PROCESS_LIMIT_HIT.test(output)) {
+    note += `\n[llmass: the command could not start more processes: it hit COMMAND_MAX_PROCESSES (${config.commandMaxProcesses} processes for the command user)]\n`;
+  }
+  if (MEMORY_LIMIT_HIT.test(output)) {
+    note += `\n[llmass: the command could not get more memory: it hit COMMAND_MAX_MEMORY (${config.commandMaxMemory} bytes per process)]\n`;
+  }
+  return output + note;
+}
+
+/** Why a ticket ended `error`, in words: said in its view's `reason` and `next`. */
+function reasonOf(outcome: RunOutcome): string | undefined {
+  if (outcome.kind === 'failed') return outcome.message;
+  if (outcome.kind !== 'never-started') return undefined;
+  const how = outcome.signal !== null ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode ?? '?'}`;
+  return (
+    `nothing ran: the shell ${how} before the prelude (${PRELUDE_FILE}) took the command, usually because the command user cannot read it. ` +
+    'Tell the operator: /healthz and the server log say which step fails and how to fix it.'
+  );
+}
+
+function endNote(outcome: RunOutcome): string {
+  if (outcome.kind === 'failed') return `[llmass: ${outcome.message}]\n`;
+  if (outcome.kind === 'never-started') return `\n[llmass: ${reasonOf(outcome) ?? ''}]\n`;
+  let note = '';
+  // Said, not hidden: a stop that could not end everything did not end everything.
+  if (outcome.kind === 'stopped' && outcome.survivors > 0) note += `\n[llmass: ${outcome.survivors} process(es) of this command did not end after TERM and KILL (stuck in the kernel); they may still run]\n`;
+  if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') note += '\n[llmass: interrupted: the server was stopped while this command ran]\n';
+  return note;
+}
+
+function statusOf(outcome: RunOutcome): FinalStatus {
+  switch (outcome.kind) {
+    case 'exited':
+      return 'done';
+    case 'failed':
+    case 'never-started':
+      return 'error';
+    case 'stopped':
+      if (outcome.reason === 'canceled') return 'canceled';
+      if (outcome.reason === 'interrupted') return 'interrupted';
+      return 'timeout';
+  }
+}
+
+function timeoutKindOf(outcome: RunOutcome): TimeoutKind | null {
+  if (outcome.kind !== 'stopped') return null;
+  if (outcome.reason === 'timeout-hard') return 'hard';
+  if (outcome.reason === 'timeout-idle') return 'idle';
+  return null;
+}

@@ -1,0 +1,348 @@
+// The scheduler: between the handlers and the parts that do the work. It takes submissions
+// (dedup.ts spots replays, queue.ts keeps order and limits), starts them when there is room
+// (runs.ts runs and finishes them), cancels, shuts down, and answers what a ticket is now,
+// from memory while it is active and from disk after. It knows nothing of HTTP.
+import type { AuditLog } from '../logging/audit.js';
+import type { Config } from '../config/config.js';
+import { Dedup } from './replays.js';
+import { errorCode, freeBytes, isDiskFull } from '../storage/safeFiles.js';
+import { Finisher, ticketKey } from './finisher.js';
+import type { CollectedOutput, OutputPlan } from '../storage/outputCollector.js';
+import { processStartTicks } from '../running/processGroups.js';
+import type { BackgroundProcess, FinishedTicket, QueuedTicket, TicketMeta, TicketRequest } from '../protocol/types.js';
+import { TicketQueue, type Waiting } from './queue.js';
+import { finalRecord } from '../storage/records.js';
+import type { Redactor } from '../logging/redact.js';
+import type { CommandUser } from '../running/commandUser.js';
+import { ProcessTracking, type TicketProcesses } from '../running/processTracking.js';
+import { Runs } from './runs.js';
+import type { StartedShell } from '../running/shellProcess.js';
+import type { ShellStates } from '../running/shellState.js';
+import { collectText, type TicketStore } from '../storage/ticketStore.js';
+import { Waiters } from './waiters.js';
+
+export class SchedulerUnavailable extends Error {
+  constructor(
+    readonly reason: 'queue-full' | 'shutting-down',
+    readonly retryAfterSeconds: number,
+  ) {
+    super(reason === 'queue-full' ? 'the queue is full' : 'the server is shutting down');
+  }
+}
+
+/** The sessions disk cannot take a new ticket: full (or under MIN_FREE_BYTES), or failing. */
+export class StorageUnavailable extends Error {
+  constructor(
+    readonly reason: 'full' | 'failed',
+    readonly detail: string,
+  ) {
+    super(reason === 'full' ? 'the sessions disk is full' : `the sessions disk cannot be written (${detail})`);
+  }
+}
+
+function storageError(error: unknown): StorageUnavailable {
+  if (isDiskFull(error)) return new StorageUnavailable('full', errorCode(error));
+  return new StorageUnavailable('failed', errorCode(error));
+}
+
+export interface SubmitResult {
+  readonly session: string;
+  readonly ticket: number;
+  /** Set when this was a replay of an earlier identical submission: when that one was made. */
+  readonly replayOf?: { readonly submittedAt: number };
+}
+
+/** What cancel did: ended the ticket, found it already ended, or found its end still being stored. */
+export type CancelResult = 'canceled' | 'already-ended' | 'storing';
+
+/** A ticket as it stands now, with the part of its output a plan asked for. */
+export interface Found {
+  readonly meta: TicketMeta;
+  readonly output: CollectedOutput;
+  readonly outputBytes: number;
+  readonly truncated: boolean;
+  /** Bytes written but not stored; null when an older record does not say. */
+  readonly outputDropped: number | null;
+  /** Processes a finished ticket left in the background that still run. */
+  readonly background: Array<{ pid: number; command: string }>;
+  /** Said to the agent when the ticket is in a state its status alone does not tell. */
+  readonly note?: string;
+}
+
+export interface SchedulerDeps {
+  readonly config: Config;
+  readonly tracking: ProcessTracking;
+  readonly commandUser: CommandUser | null;
+  readonly store: TicketStore;
+  readonly shells: ShellStates;
+  readonly audit: AuditLog;
+  readonly redactor: Redactor;
+  readonly newSessionName: () => string;
+  readonly onError: (message: string, error: unknown) => void;
+  /** Milliseconds between attempts to store a final record on a full disk. */
+  readonly retryMs?: number;
+  /** A ticket ended `error` because its command never started. */
+  readonly onNeverStarted?: (reason: string) => void;
+}
+
+/**
+ * The processes a finished ticket left that still run: those its cgroup still holds (which no
+ * other process can join, and which the server sees whatever /proc hides), or, without one,
+ * the same PID with the same start time.
+ */
+function stillRunning(processes: readonly BackgroundProcess[], tracked: TicketProcesses | undefined): Array<{ pid: number; command: string }> {
+  if (processes.length === 0) return [];
+  const inCgroup = tracked?.kind === 'cgroup' ? new Set(tracked.members()) : undefined;
+  const runs = (p: BackgroundProcess): boolean => (inCgroup !== undefined ? inCgroup.has(p.pid) : p.started !== null && processStartTicks(p.pid) === p.started);
+  return processes.filter(runs).map(({ pid, command }) => ({ pid, command }));
+}
+
+export class Scheduler {
+  private readonly queue: TicketQueue;
+  private readonly runs: Runs;
+  private readonly waiters = new Waiters();
+  private readonly finisher: Finisher;
+  private readonly dedup: Dedup;
+  private accepting = true;
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.queue = new TicketQueue(deps.config.maxConcurrency, deps.config.maxQueue);
+    this.dedup = new Dedup(deps.config.dedupWindow * 1000);
+    this.finisher = new Finisher({
+      store: deps.store,
+      audit: deps.audit,
+      waiters: this.waiters,
+      retryMs: deps.retryMs ?? 1000,
+      onError: deps.onError,
+      onFinished: (record) => this.dedup.finished(record.session, record.ticket),
+    });
+    this.runs = new Runs({
+      config: deps.config,
+      tracking: deps.tracking,
+      commandUser: deps.commandUser,
+      store: deps.store,
+      shells: deps.shells,
+      redactor: deps.redactor,
+      finisher: this.finisher,
+      onError: deps.onError,
+      onNeverStarted: (reason) => deps.onNeverStarted?.(reason),
+      onSessionFree: (session) => {
+        this.queue.release(session);
+        this.dispatch();
+        // Idle now: its next command's shell is started ahead, with the state this one left.
+        if (this.accepting && !this.queue.isSessionBusy(session)) this.runs.prepareNext(session);
+      },
+    });
+  }
+
+  /** A shell started the way every command's is, for the self-check (selfCheck.ts). */
+  startCheckShell(trackingId: string, command: string): StartedShell {
+    return this.runs.startCheckShell(trackingId, command);
+  }
+
+  get waitingCount(): number {
+    return this.queue.length;
+  }
+
+  get runningCount(): number {
+    return this.runs.count;
+  }
+
+  isSessionBusy(session: string): boolean {
+    return this.queue.isSessionBusy(session);
+  }
+
+  /**
+   * Hands out a ticket and returns once `<n>.ticket` is on disk. Without a session, a new one
+   * is made. A replay of the same command and nonce within DEDUP_WINDOW returns the first ticket.
+   * Throws StorageUnavailable, before any number is handed out, when the disk has no room.
+   */
+  async submit(session: string | undefined, request: TicketRequest, identity: string, client: string, key: string): Promise<SubmitResult> {
+    this.assertAccepting();
+    const replay = this.dedup.find(session, identity);
+    if (replay !== undefined) {
+      await replay.persisted;
+      return { session: replay.session, ticket: replay.ticket, replayOf: replay };
+    }
+    this.assertRoom();
+    const name = session ?? this.deps.newSessionName();
+    const index = await this.deps.store.open(name, true).catch((error: unknown) => {
+      throw storageError(error);
+    });
+    if (index === undefined) throw new StorageUnavailable('failed', `session ${name} could not be opened`);
+    this.assertAccepting();
+
+    // From here to the write, nothing awaits: the dedup check, the queue bound and the
+    // number are decided together, so concurrent submissions cannot interleave.
+    const raced = this.dedup.find(session, identity);
+    if (raced !== undefined) {
+      await raced.persisted;
+      return { session: raced.session, ticket: raced.ticket, replayOf: raced };
+    }
+    if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5);
+    const ticket = this.deps.store.allocate(index);
+    const tracking = this.runs.trackingIdFor(name);
+    const record: QueuedTicket = {
+      ticket,
+      session: name,
+      ...request,
+      // The record keeps the command as sent but for the secret; the shell gets it whole.
+      input: this.deps.redactor.text(request.input),
+      status: 'queued',
+      submitted_at: new Date().toISOString(),
+      key,
+      process_marker: tracking.id,
+      started_at: null,
+    };
+    const entry = this.queue.add(record, request.input);
+    const persisted = this.deps.store.write(record);
+    this.dedup.remember(session, name, ticket, identity, persisted);
+    try {
+      await persisted;
+    } catch (error) {
+      this.queue.remove(entry);
+      this.deps.store.release(index, ticket);
+      this.dedup.forget(name, ticket);
+      throw storageError(error);
+    }
+    entry.persisted = true;
+    // The audit line is written before the ticket can start or be answered: the record of
+    // what was asked never lags behind what was done.
+    this.deps.audit.record({
+      event: 'accepted',
+      client,
+      key,
+      session: name,
+      ticket,
+      command: record.input,
+      timeout: request.timeout,
+      idle_timeout: request.idle_timeout,
+      nonce: request.nonce,
+    });
+    // A shell started ahead takes its command at once. Otherwise the ticket starts on the next
+    // turn of the event loop, after this answer is written: spawning blocks for milliseconds,
+    // which the submitter need not wait for.
+    if (tracking.shellReady) this.dispatch();
+    else setImmediate(() => this.dispatch());
+    return { session: name, ticket };
+  }
+
+  private assertAccepting(): void {
+    if (!this.accepting) throw new SchedulerUnavailable('shutting-down', 10);
+  }
+
+  /** The reserve: below MIN_FREE_BYTES no new ticket is taken, so running ones can finish. */
+  private assertRoom(): void {
+    const free = freeBytes(this.deps.config.sessionsDir);
+    if (free !== undefined && free < this.deps.config.minFreeBytes) {
+      throw new StorageUnavailable('full', `${free} bytes free, below MIN_FREE_BYTES (${this.deps.config.minFreeBytes})`);
+    }
+  }
+
+  /**
+   * The ticket as it stands: from memory while it is active, else from disk. Throws
+   * DamagedRecord when its file on disk is damaged.
+   */
+  async get(session: string, ticket: number, plan: OutputPlan): Promise<Found | undefined> {
+    const live = this.runs.live(session, ticket, plan);
+    if (live !== undefined) {
+      const { storeProblem, ...found } = live;
+      if (storeProblem === null) return found;
+      return {
+        ...found,
+        note: `The command has ended, but its result is not on disk yet (${storeProblem}); it is answered as soon as it is stored, which happens by itself when space returns.`,
+      };
+    }
+    const waiting = this.queue.find(session, ticket);
+    if (waiting !== undefined) return { meta: waiting.record, output: collectText('', plan), outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
+    const stored = await this.deps.store.read(session, ticket, plan);
+    if (stored === undefined) return undefined;
+    const meta = stored.meta;
+    if (meta.status === 'queued' || meta.status === 'running') return { meta, output: stored.output, outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
+    return {
+      meta,
+      output: stored.output,
+      outputBytes: meta.output_bytes,
+      truncated: meta.truncated,
+      outputDropped: meta.output_dropped_bytes,
+      background: stillRunning(meta.background, meta.background.length === 0 || meta.process_marker === null ? undefined : this.deps.tracking.forTicket(meta.process_marker, false)),
+    };
+  }
+
+  /** How many tickets wait before this queued one can start (0 when it is next). */
+  positionInQueue(session: string, ticket: number): number {
+    return this.queue.position(session, ticket);
+  }
+
+  /** Resolves with the finished record, or undefined after `ms` or when `signal` aborts. */
+  waitFor(session: string, ticket: number, ms: number, signal?: AbortSignal): Promise<FinishedTicket | undefined> {
+    const key = ticketKey(session, ticket);
+    if (!this.runs.has(session, ticket) && this.queue.find(session, ticket) === undefined) return Promise.resolve(undefined);
+    return this.waiters.wait(key, ms, signal);
+  }
+
+  /** Starts waiting tickets while there is room, oldest first, one per session at a time. */
+  private dispatch(): void {
+    if (!this.accepting) return;
+    for (const entry of this.queue.takeStartable(this.runs.count)) this.runs.start(entry);
+  }
+
+  /** Ends a waiting ticket without running it. Throws StorageUnavailable if its end cannot be stored: it then stays queued. */
+  private async endWaiting(entry: Waiting, status: 'canceled' | 'interrupted', note: string): Promise<void> {
+    const record = finalRecord(entry.record, {
+      status,
+      startedAt: null,
+      finishedAt: new Date(),
+      exitCode: null,
+      signal: null,
+      timeoutKind: null,
+      output: note,
+      outputBytes: 0,
+      truncated: false,
+      droppedBytes: 0,
+      background: [],
+    });
+    try {
+      await this.deps.store.write(record);
+    } catch (error) {
+      throw storageError(error);
+    }
+    this.queue.remove(entry);
+    this.finisher.announce(record);
+    this.dispatch();
+  }
+
+  /**
+   * Cancels a waiting ticket (it never starts) or stops a running one's process group and
+   * returns once it has ended. Undefined when there is no such active ticket: then it either
+   * finished before (the caller reads it) or never was.
+   */
+  async cancel(session: string, ticket: number): Promise<CancelResult | undefined> {
+    const waiting = this.queue.find(session, ticket);
+    if (waiting !== undefined) {
+      await this.endWaiting(waiting, 'canceled', '[llmass: canceled before it started]\n');
+      return 'canceled';
+    }
+    const stopped = await this.runs.stop(session, ticket, 'canceled');
+    if (stopped === undefined) return undefined;
+    return stopped === 'stopped' ? 'canceled' : stopped === 'storing' ? 'storing' : 'already-ended';
+  }
+
+  /**
+   * Stops taking commands; waiting tickets end `interrupted` at once; running ones get up to
+   * `graceSeconds` to finish, then their process groups are stopped and they end `interrupted`.
+   * A final record that cannot be stored (a full disk) is given a few seconds, then left to the
+   * next start's recovery.
+   */
+  async shutdown(graceSeconds: number): Promise<void> {
+    this.accepting = false;
+    const readyShellsEnded = this.runs.endReadyShells();
+    for (const entry of this.queue.all()) {
+      await this.endWaiting(entry, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n').catch((error: unknown) =>
+        this.deps.onError('could not mark a queued ticket interrupted; the next start will', error),
+      );
+    }
+    await this.runs.stopAll(graceSeconds * 1000);
+    await Promise.all([readyShellsEnded, this.runs.dropPreparedFiles()]);
+  }
+}
