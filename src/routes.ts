@@ -1,42 +1,55 @@
-// The route table: path -> handler, the credential it takes, and its parameters (apiSpec.ts).
-import { ENDPOINTS } from './protocol/endpoints.js';
-import type { RouteAccess } from './auth/auth.js';
-import { openapi } from './http/handlers/openapi.js';
+// The route table: every path the server answers, its handler, the credential it takes, and its
+// parameters (from the protocol's one description, protocol/endpoints.ts). The GET protocol's
+// handlers are in http/handlers; /mcp is reach/'s, loaded at its first request (the MCP SDK is
+// large, and a smaller server forks faster). Every route goes through the one pipeline.
 import type { Handler } from './http/requestContext.js';
+import type { Route, RouteTable } from './http/route.js';
 import { callback } from './http/handlers/callback.js';
 import { cancel } from './http/handlers/cancel.js';
 import { context } from './http/handlers/context.js';
 import { healthz } from './http/handlers/healthz.js';
 import { history } from './http/handlers/history.js';
 import { index } from './http/handlers/index.js';
+import { openapi } from './http/handlers/openapi.js';
 import { sessions } from './http/handlers/sessions.js';
 import { shell } from './http/handlers/shell.js';
 import { view } from './http/handlers/view.js';
+import { ENDPOINTS } from './protocol/endpoints.js';
 
-export interface Route {
-  readonly handler: Handler;
-  /** What credential the route takes: none, a key only, an exec token, or any token of the session. */
-  readonly access: RouteAccess;
-  /** The parameters the endpoint takes (besides the credential); any other is a 400. */
-  readonly params: readonly string[];
-}
-
-/** An endpoint's parameters, from the one description of the protocol (apiSpec.ts). */
+/** An endpoint's parameters, from the one description of the protocol. */
 function paramsOf(path: string): readonly string[] {
   const spec = ENDPOINTS[path];
-  if (spec === undefined) throw new Error(`no description of ${path} in apiSpec.ts`);
+  if (spec === undefined) throw new Error(`no description of ${path} in protocol/endpoints.ts`);
   return spec.params;
 }
 
-export const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
-  ['/', { handler: index, access: 'none', params: paramsOf('/') }],
-  ['/healthz', { handler: healthz, access: 'none', params: paramsOf('/healthz') }],
-  ['/openapi.json', { handler: openapi, access: 'none', params: paramsOf('/openapi.json') }],
-  ['/context', { handler: context, access: 'key', params: paramsOf('/context') }],
-  ['/shell', { handler: shell, access: 'exec', params: paramsOf('/shell') }],
-  ['/callback', { handler: callback, access: 'read', params: paramsOf('/callback') }],
-  ['/history', { handler: history, access: 'read', params: paramsOf('/history') }],
-  ['/cancel', { handler: cancel, access: 'exec', params: paramsOf('/cancel') }],
-  ['/sessions', { handler: sessions, access: 'key', params: paramsOf('/sessions') }],
-  ['/view', { handler: view, access: 'read', params: paramsOf('/view') }],
+function get(path: string, handler: Handler, access: Route['access']): [string, Route] {
+  return [path, { handler, access, params: paramsOf(path), methods: 'get', credential: 'query-or-header' }];
+}
+
+const mcp: Handler = async (ctx) => (await import('./reach/mcp.js')).mcp(ctx);
+
+export const routes: RouteTable = new Map<string, Route>([
+  get('/', index, 'none'),
+  get('/healthz', healthz, 'none'),
+  get('/openapi.json', openapi, 'none'),
+  get('/context', context, 'key'),
+  get('/shell', shell, 'exec'),
+  get('/callback', callback, 'read'),
+  get('/history', history, 'read'),
+  get('/cancel', cancel, 'exec'),
+  get('/sessions', sessions, 'key'),
+  get('/view', view, 'read'),
+  [
+    '/mcp',
+    {
+      handler: mcp,
+      // A token opens one session; MCP's tools reach every session of the key.
+      access: 'key',
+      params: [],
+      methods: 'any',
+      credential: 'header-key',
+      challenge: { hint: 'send your key as the header Authorization: Bearer <key>', headers: { 'WWW-Authenticate': 'Bearer realm="llmass"' } },
+    },
+  ],
 ]);

@@ -1,8 +1,9 @@
 // The collector keeps exactly what an answer shows, whatever the size and chunking of the
 // output: checked against slicing the whole output in memory.
 import { describe, expect, it } from 'vitest';
-import { OutputCollector, headShare } from '../src/storage/outputCollector.js';
-import { outputView } from '../src/answers/views.js';
+import { OutputCollector } from '../src/storage/outputCollector.js';
+import { headShare } from '../src/protocol/outputParts.js';
+import { outputView } from '../src/answers/outputView.js';
 
 function collectInChunks(bytes: Buffer, chunk: number, plan: ConstructorParameters<typeof OutputCollector>[0]) {
   const collector = new OutputCollector(plan);

@@ -3,8 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dedup, submissionIdentity } from '../src/scheduling/replays.js';
-import { parseQuery } from '../src/http/respond.js';
+import { Dedup } from '../src/scheduling/replays.js';
+import { submissionIdentity } from '../src/http/params.js';
+import { parseQuery } from '../src/http/query.js';
 import { OutputSpool, recoverSpool, storedText } from '../src/storage/spool.js';
 import { requireCommand, requireTicket } from '../src/http/params.js';
 import { Redactor } from '../src/logging/redact.js';

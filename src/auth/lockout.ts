@@ -1,7 +1,7 @@
 // The lock-out: too many failed credentials from one client within AUTH_WINDOW lock that
 // client out for a window. A locked client stays locked however many other clients fail; the
 // table stays bounded by forgetting unlocked clients first.
-import { HttpError } from '../http/respond.js';
+import { AuthRefused } from './refusals.js';
 
 /**
  * Clients with failures remembered at most. Beyond it clients that are not locked are forgotten
@@ -40,14 +40,12 @@ export class LockOut {
     return this.clients.size > 0 && this.lockedFor(client) > 0;
   }
 
-  /** Throws 429 (with Retry-After) while `client` is locked out. */
+  /** Refuses (AuthRefused, locked) `client` while it is locked out, saying for how long. */
   assertOpen(client: string): void {
     const lockedMs = this.lockedFor(client);
     if (lockedMs > 0) {
       const seconds = Math.max(1, Math.ceil(lockedMs / 1000));
-      throw new HttpError(429, 'too many wrong keys or tokens from this address', `wait ${seconds} s before trying again, with the right key`, {
-        'Retry-After': String(seconds),
-      });
+      throw new AuthRefused('locked', 'too many wrong keys or tokens from this address', `wait ${seconds} s before trying again, with the right key`, seconds);
     }
   }
 

@@ -1,6 +1,9 @@
 // Small typed parsers for query parameters. Handlers call these once, at the edge; inner
 // modules take the typed values and never re-check. Every refusal says how to fix the request.
-import { HttpError, type Query } from './respond.js';
+import type { OutputWindow } from '../protocol/outputParts.js';
+import { CREDENTIAL_PARAMS } from './credentials.js';
+import { HttpError } from './httpError.js';
+import type { Query } from './query.js';
 import { SESSION_NAME } from '../storage/sessionLayout.js';
 
 const HINT_SESSION = 'a session name is 1 to 64 letters, digits, _ or -, starting with a letter or digit; omit session on /shell to get a new one';
@@ -69,11 +72,6 @@ export function optionalLimit(q: Query, name: string, max: number): number | und
   return Math.min(value, max);
 }
 
-export interface OutputWindow {
-  readonly offset: number;
-  readonly limit: number;
-}
-
 export function optionalWindow(q: Query, defaultLimit: number, maxLimit: number): OutputWindow | undefined {
   const hint = `offset and limit are byte counts: &offset=0&limit=${defaultLimit} shows the first ${defaultLimit} bytes of the stored output`;
   const offset = optionalWhole(q, 'offset', hint);
@@ -130,4 +128,10 @@ export function requireCommand(q: Query): string {
   }
   if (cmd === undefined) throw new HttpError(400, 'cmd is missing', CMD_HINT);
   return checkCommand(cmd, 'cmd');
+}
+
+/** A submission's identity: its parameters (the credential, which names who asks, left out), in a fixed order. */
+export function submissionIdentity(query: Query): string {
+  const pairs = [...query].filter(([name]) => !CREDENTIAL_PARAMS.includes(name)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(pairs);
 }

@@ -7,13 +7,13 @@ import type { Keyring } from '../auth/keys.js';
 import type { TokenCache, TokenSigner } from '../auth/tokens.js';
 import type { Config } from '../config/config.js';
 import type { Health } from '../scheduling/health.js';
-import type { Query } from './respond.js';
+import type { Query } from './query.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redact.js';
 import type { RequestLogFields } from '../logging/requestLine.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
 import type { TicketStore } from '../storage/ticketStore.js';
-import type { SiteContext, ViewContext } from '../answers/views.js';
+import type { SiteContext, ViewContext } from '../answers/viewContext.js';
 
 export interface AppDeps {
   readonly config: Config;

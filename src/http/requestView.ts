@@ -3,9 +3,9 @@
 import type { Principal } from '../auth/auth.js';
 import type { AppDeps } from './requestContext.js';
 import type { Access } from '../auth/tokens.js';
-import type { ViewContext } from '../answers/views.js';
+import type { Front, ViewContext } from '../answers/viewContext.js';
 
-export function requestView(deps: AppDeps, principal: Principal | undefined, front: 'get' | 'mcp' = 'get'): ViewContext {
+export function requestView(deps: AppDeps, principal: Principal | undefined, front: Front = 'get'): ViewContext {
   const minted = new Map<string, string>();
   return {
     get fqdn() {

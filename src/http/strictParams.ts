@@ -1,8 +1,9 @@
 // Strict parameters: every endpoint names the parameters it takes, and anything else is a 400
 // whose hint names the closest one it does take, so a typo (`sesion=`, `wiat=`) is never
 // silently ignored. Pure: no I/O.
-import { CREDENTIAL_PARAMS } from '../auth/auth.js';
-import { HttpError, type Query } from './respond.js';
+import { CREDENTIAL_PARAMS } from './credentials.js';
+import { HttpError } from './httpError.js';
+import type { Query } from './query.js';
 
 /** Edit distance between two short strings (Levenshtein). */
 export function editDistance(a: string, b: string): number {

@@ -1,20 +1,22 @@
 // /mcp: MCP over Streamable HTTP (the official SDK), stateless: each POST gets a fresh server
 // and transport. A thin front: each tool turns its arguments into the same query the GET
 // endpoint of its name takes and calls the same answer function, so that tickets, sessions,
-// validation and views are the GET protocol's. Authenticated with the same keys, as a Bearer
-// header; without one, 401 with WWW-Authenticate.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// validation and views are the GET protocol's. A route like the others (src/routes.ts): the
+// pipeline authenticates it with the same keys, as a Bearer header; without one, 401 with
+// WWW-Authenticate.
+import type { IncomingMessage } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { presentedCredential } from '../auth/auth.js';
-import type { Answer, AnswerContext, AppDeps } from '../http/requestContext.js';
+import type { Answer, AnswerContext, Handler } from '../http/requestContext.js';
+import { answerFor } from '../http/domainErrors.js';
+import { VERSION } from '../http/handlers/openapi.js';
 import { callbackAnswer } from '../http/handlers/callback.js';
 import { cancelAnswer } from '../http/handlers/cancel.js';
 import { historyAnswer } from '../http/handlers/history.js';
 import { sessionsAnswer } from '../http/handlers/sessions.js';
 import { shellAnswer } from '../http/handlers/shell.js';
-import { HttpError, sendJson } from '../http/respond.js';
+import { HttpError } from '../http/httpError.js';
 import { requestView } from '../http/requestView.js';
 
 /** The longest wait a tool call holds: below the usual 60 s limit MCP clients put on one call. */
@@ -91,8 +93,9 @@ async function result<T>(answer: () => Promise<Answer<T>>): Promise<{ content: A
     const text = render();
     const structured = Array.isArray(json) ? { tickets: json } : (json as Record<string, unknown>);
     return { content: [{ type: 'text', text }], structuredContent: structured };
-  } catch (error) {
-    if (!(error instanceof HttpError)) throw error;
+  } catch (thrown) {
+    const error = answerFor(thrown);
+    if (error === undefined) throw thrown;
     return { content: [{ type: 'text', text: `error: ${error.message}\nhint: ${error.hint}` }], structuredContent: { error: error.message, hint: error.hint }, isError: true };
   }
 }
@@ -157,34 +160,27 @@ function buildServer(ctx: AnswerContext, version: string): McpServer {
   return server;
 }
 
-export async function handleMcp(deps: AppDeps, req: IncomingMessage, res: ServerResponse, client: string, version: string, log: AnswerContext['log']): Promise<void> {
-  // Keys only: a token opens one session, and MCP's tools reach every session of the key.
-  const presented = presentedCredential(req, new Map());
-  const key = presented?.kind === 'key' ? presented : undefined;
-  let principal;
-  try {
-    principal = deps.auth.check(client, key);
-  } catch (error) {
-    if (error instanceof HttpError && error.status === 401) {
-      sendJson(req, res, 401, { error: error.message, hint: 'send your key as the header Authorization: Bearer <key>' }, { 'WWW-Authenticate': 'Bearer realm="llmass"' });
-      return;
-    }
-    throw error;
-  }
+/**
+ * The /mcp route's handler. The pipeline has authenticated the asker already (a key in the
+ * Authorization header; a 401 here carries WWW-Authenticate, from the route table).
+ */
+export const mcp: Handler = async (request) => {
+  const { req, res, deps, principal, client, log } = request;
+  if (principal === undefined) throw new Error('/mcp is routed without a credential');
   const abort = new AbortController();
   res.on('close', () => abort.abort());
   const ctx: AnswerContext = {
     client,
     deps,
     principal,
-    presentedKey: key?.value,
+    presentedKey: request.presentedKey,
     view: requestView(deps, principal, 'mcp'),
     log,
     signal: abort.signal,
     maxWait: Math.min(deps.config.maxWait, MCP_MAX_WAIT),
   };
   const body = req.method === 'POST' ? await readBody(req) : undefined;
-  const server = buildServer(ctx, version);
+  const server = buildServer(ctx, VERSION);
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {
     void transport.close();
@@ -192,4 +188,4 @@ export async function handleMcp(deps: AppDeps, req: IncomingMessage, res: Server
   });
   await server.connect(transport);
   await transport.handleRequest(req, res, body);
-}
+};

@@ -3,8 +3,6 @@
 // the same session (or both sessionless), the same parameters, the *latest* submission of that
 // session (nothing was submitted there since), and a ticket still unfinished or finished less
 // than DEDUP_WINDOW ago. Memory holds one entry per session, and finished ones expire.
-import { CREDENTIAL_PARAMS } from '../auth/auth.js';
-import type { Query } from '../http/respond.js';
 
 export interface Replay {
   readonly session: string;
@@ -16,18 +14,12 @@ export interface Replay {
 }
 
 interface Entry extends Replay {
-  /** The submission's parameters, credentials left out: what "identical" compares. */
+  /** The submission's identity (the edge makes it from its parameters, credentials left out): what "identical" compares. */
   readonly identity: string;
   finishedAt: number | null;
 }
 
 const SWEEP_EVERY = 256;
-
-/** A submission's identity: its parameters (the credential, which names who asks, left out), in a fixed order. */
-export function submissionIdentity(query: Query): string {
-  const pairs = [...query].filter(([name]) => !CREDENTIAL_PARAMS.includes(name)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify(pairs);
-}
 
 export class Dedup {
   /** The latest submission of each session. */

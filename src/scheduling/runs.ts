@@ -6,21 +6,24 @@
 import type { Config } from '../config/config.js';
 import { errorCode, isDiskFull } from '../storage/safeFiles.js';
 import { ticketKey, type Finisher } from './finisher.js';
-import { OutputSpool, storedText } from '../storage/spool.js';
-import { OutputCollector, type CollectedOutput, type OutputPlan } from '../storage/outputCollector.js';
-import type { FinalStatus, FinishedTicket, QueuedTicket, RunningTicket, TimeoutKind } from '../protocol/types.js';
+import { OutputSpool } from '../storage/spool.js';
+import { OutputCollector } from '../storage/outputCollector.js';
+import type { CollectedOutput, OutputPlan } from '../protocol/outputParts.js';
+import type { FinishedTicket, QueuedTicket, RunningTicket } from '../protocol/types.js';
 import type { Waiting } from './queue.js';
-import { finalRecord } from '../storage/records.js';
+import { endingRecord } from './endings.js';
 import { withHalfTheOutput } from '../storage/recordFit.js';
 import type { Redactor } from '../logging/redact.js';
-import { commandLine, environmentThroughSetpriv, type CommandUser } from '../running/commandUser.js';
-import { MARKER_VARIABLE, ProcessTracking, type TicketProcesses } from '../running/processTracking.js';
-import { runCommand, spawnShell, type RunOutcome, type RunningCommand, type StartedShell } from '../running/shellProcess.js';
-import { goMessage, PRELUDE_FILE, RUN_HANDED_COMMAND } from '../running/prelude.js';
-import { WarmShells, type ReadyShell } from '../running/shellsAhead.js';
-import { MAX_STATE_BYTES, type ShellLaunch, type ShellStates } from '../running/shellState.js';
+import type { CommandUser } from '../running/commandUser.js';
+import { ShellLauncher } from '../running/shellLauncher.js';
+import { ProcessTracking, type TicketProcesses } from '../running/processTracking.js';
+import { runCommand, type RunOutcome, type RunningCommand, type StartedShell } from '../running/shellProcess.js';
+import { goMessage } from '../running/prelude.js';
+import { WarmShells } from '../running/shellsAhead.js';
+import { MAX_STATE_BYTES, type ShellStates } from '../running/shellState.js';
 import { raceTimeout } from '../running/timeLimit.js';
-import { collectText, type TicketStore } from '../storage/ticketStore.js';
+import type { TicketStore } from '../storage/ticketStore.js';
+import { collectText } from '../storage/outputCollector.js';
 
 /** A running ticket as an answer shows it. */
 export interface LiveTicket {
@@ -68,10 +71,12 @@ export interface RunsDeps {
 export class Runs {
   private readonly runs = new Map<string, Run>();
   private readonly warm: WarmShells;
+  private readonly launcher: ShellLauncher;
 
   constructor(private readonly deps: RunsDeps) {
+    this.launcher = new ShellLauncher(deps.config.commandShell, deps.commandUser, deps.tracking, deps.shells.usesPrelude);
     this.warm = new WarmShells({
-      start: (session) => this.startShell(this.deps.shells.launch(session), ProcessTracking.newId(), ''),
+      start: (session) => this.launcher.start(this.deps.shells.launch(session), ProcessTracking.newId(), ''),
       onError: deps.onError,
     });
   }
@@ -138,33 +143,7 @@ export class Runs {
    * (selfCheck.ts): the same path as every command, through setpriv and the prelude.
    */
   startCheckShell(trackingId: string, command: string): StartedShell {
-    return this.startShell(this.deps.shells.firstLaunch(), trackingId, command).shell;
-  }
-
-  /** A shell for a command, with the directory and variables `launch` gives (the session's last command's). */
-  private startShell(launch: ShellLaunch, trackingId: string, command: string): ReadyShell {
-    const processes = this.deps.tracking.forTicket(trackingId, true);
-    try {
-      // With the prelude, the command comes with the go; another shell takes it as its argument.
-      const input = this.deps.shells.usesPrelude ? RUN_HANDED_COMMAND : command;
-      const { program, args } = commandLine(this.deps.config.commandShell, input, this.deps.commandUser);
-      // Confined, the directory is entered by the command user (in the prelude): the server,
-      // root without DAC capabilities, may not enter a private home.
-      const confined = this.deps.commandUser !== null;
-      const shell = spawnShell({
-        program,
-        args,
-        cwd: confined ? '/' : launch.cwd,
-        env: confined
-          ? environmentThroughSetpriv({ ...launch.env, [MARKER_VARIABLE]: processes.id, LLMASS_CWD: launch.cwd })
-          : { ...launch.env, [MARKER_VARIABLE]: processes.id },
-        processes,
-      });
-      return { shell, cwd: launch.cwd, note: launch.note };
-    } catch (error) {
-      processes.release();
-      throw error;
-    }
+    return this.launcher.start(this.deps.shells.firstLaunch(), trackingId, command).shell;
   }
 
   start(entry: Waiting): void {
@@ -176,7 +155,7 @@ export class Runs {
     let command: RunningCommand;
     let processes: TicketProcesses | undefined;
     try {
-      const ready = this.warm.take(session, trackingId) ?? this.startShell(this.deps.shells.launch(session), trackingId, entry.command);
+      const ready = this.warm.take(session, trackingId) ?? this.launcher.start(this.deps.shells.launch(session), trackingId, entry.command);
       processes = ready.shell.processes;
       if (ready.note !== undefined) spool.append(Buffer.from(ready.note, 'utf8'));
       command = runCommand(ready.shell, {
@@ -231,22 +210,7 @@ export class Runs {
     firstWritten?: (stored: boolean) => void,
   ): Promise<FinishedTicket | undefined> {
     const { session, ticket } = queued;
-    const reason = reasonOf(outcome);
-    const record = finalRecord(queued, {
-      status: statusOf(outcome),
-      startedAt,
-      finishedAt: new Date(),
-      // Only a command known to have run has an exit code of its own.
-      exitCode: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.exitCode : null,
-      signal: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.signal : null,
-      timeoutKind: timeoutKindOf(outcome),
-      output: withLimitNote(storedText(spool), outcome, this.deps.config) + endNote(outcome),
-      outputBytes: spool.total,
-      truncated: spool.truncated,
-      droppedBytes: spool.dropped,
-      background: outcome.kind === 'exited' ? outcome.background : [],
-      ...(reason === undefined ? {} : { reason }),
-    });
+    const record = endingRecord(queued, startedAt, outcome, spool, this.deps.config);
     if (run !== undefined) run.ending = record;
     // On a full disk the ticket's own room comes first: its spool, whose output the record holds.
     let spoolFreed = false;
@@ -280,7 +244,7 @@ export class Runs {
     }
     spool.remove();
     this.deps.finisher.announce(stored);
-    if (outcome.kind === 'never-started' && reason !== undefined) this.deps.onNeverStarted(reason);
+    if (outcome.kind === 'never-started' && record.reason !== null) this.deps.onNeverStarted(record.reason);
     // The shell state matters only to the session's next command, so it is kept after the
     // waiters have answered (the next turn of the event loop) and before the session is
     // free to start that command; the ticket's cgroup is removed then too.
@@ -323,65 +287,4 @@ export class Runs {
     this.deps.finisher.abandon();
     await finishing;
   }
-}
-
-const PROCESS_LIMIT_HIT = /fork: (retry: )?Resource temporarily unavailable|Resource temporarily unavailable|Cannot fork/;
-const MEMORY_LIMIT_HIT = /Cannot allocate memory|MemoryError|[Oo]ut of memory|bad_alloc|memory exhausted|allocation failed/;
-
-/**
- * A command that failed for want of a process or of memory gets a line naming the limit it
- * hit, from the messages such failures print: the kernel only tells the process itself.
- */
-function withLimitNote(output: string, outcome: RunOutcome, config: Config): string {
-  if (outcome.kind === 'failed' || outcome.kind === 'never-started' || (outcome.kind === 'exited' && outcome.exitCode === 0)) return output;
-  let note = '';
-  if (PROCESS_LIMIT_HIT.test(output)) {
-    note += `\n[llmass: the command could not start more processes: it hit COMMAND_MAX_PROCESSES (${config.commandMaxProcesses} processes for the command user)]\n`;
-  }
-  if (MEMORY_LIMIT_HIT.test(output)) {
-    note += `\n[llmass: the command could not get more memory: it hit COMMAND_MAX_MEMORY (${config.commandMaxMemory} bytes per process)]\n`;
-  }
-  return output + note;
-}
-
-/** Why a ticket ended `error`, in words: said in its view's `reason` and `next`. */
-function reasonOf(outcome: RunOutcome): string | undefined {
-  if (outcome.kind === 'failed') return outcome.message;
-  if (outcome.kind !== 'never-started') return undefined;
-  const how = outcome.signal !== null ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode ?? '?'}`;
-  return (
-    `nothing ran: the shell ${how} before the prelude (${PRELUDE_FILE}) took the command, usually because the command user cannot read it. ` +
-    'Tell the operator: /healthz and the server log say which step fails and how to fix it.'
-  );
-}
-
-function endNote(outcome: RunOutcome): string {
-  if (outcome.kind === 'failed') return `[llmass: ${outcome.message}]\n`;
-  if (outcome.kind === 'never-started') return `\n[llmass: ${reasonOf(outcome) ?? ''}]\n`;
-  let note = '';
-  // Said, not hidden: a stop that could not end everything did not end everything.
-  if (outcome.kind === 'stopped' && outcome.survivors > 0) note += `\n[llmass: ${outcome.survivors} process(es) of this command did not end after TERM and KILL (stuck in the kernel); they may still run]\n`;
-  if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') note += '\n[llmass: interrupted: the server was stopped while this command ran]\n';
-  return note;
-}
-
-function statusOf(outcome: RunOutcome): FinalStatus {
-  switch (outcome.kind) {
-    case 'exited':
-      return 'done';
-    case 'failed':
-    case 'never-started':
-      return 'error';
-    case 'stopped':
-      if (outcome.reason === 'canceled') return 'canceled';
-      if (outcome.reason === 'interrupted') return 'interrupted';
-      return 'timeout';
-  }
-}
-
-function timeoutKindOf(outcome: RunOutcome): TimeoutKind | null {
-  if (outcome.kind !== 'stopped') return null;
-  if (outcome.reason === 'timeout-hard') return 'hard';
-  if (outcome.reason === 'timeout-idle') return 'idle';
-  return null;
 }

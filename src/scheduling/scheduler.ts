@@ -4,46 +4,24 @@
 // from memory while it is active and from disk after. It knows nothing of HTTP.
 import type { AuditLog } from '../logging/audit.js';
 import type { Config } from '../config/config.js';
-import { Dedup } from './replays.js';
-import { errorCode, freeBytes, isDiskFull } from '../storage/safeFiles.js';
+import { Dedup, type Replay } from './replays.js';
+import { ticketState } from './ticketState.js';
+import { SchedulerUnavailable, storageError, StorageUnavailable } from './unavailable.js';
+import { freeBytes } from '../storage/safeFiles.js';
 import { Finisher, ticketKey } from './finisher.js';
-import type { CollectedOutput, OutputPlan } from '../storage/outputCollector.js';
-import { processStartTicks } from '../running/processGroups.js';
-import type { BackgroundProcess, FinishedTicket, QueuedTicket, TicketMeta, TicketRequest } from '../protocol/types.js';
+import type { OutputPlan } from '../protocol/outputParts.js';
+import type { TicketState } from '../protocol/ticketState.js';
+import type { FinishedTicket, QueuedTicket, TicketRequest } from '../protocol/types.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { finalRecord } from '../storage/records.js';
 import type { Redactor } from '../logging/redact.js';
 import type { CommandUser } from '../running/commandUser.js';
-import { ProcessTracking, type TicketProcesses } from '../running/processTracking.js';
+import type { ProcessTracking } from '../running/processTracking.js';
 import { Runs } from './runs.js';
 import type { StartedShell } from '../running/shellProcess.js';
 import type { ShellStates } from '../running/shellState.js';
-import { collectText, type TicketStore } from '../storage/ticketStore.js';
+import type { SessionIndex, TicketStore } from '../storage/ticketStore.js';
 import { Waiters } from './waiters.js';
-
-export class SchedulerUnavailable extends Error {
-  constructor(
-    readonly reason: 'queue-full' | 'shutting-down',
-    readonly retryAfterSeconds: number,
-  ) {
-    super(reason === 'queue-full' ? 'the queue is full' : 'the server is shutting down');
-  }
-}
-
-/** The sessions disk cannot take a new ticket: full (or under MIN_FREE_BYTES), or failing. */
-export class StorageUnavailable extends Error {
-  constructor(
-    readonly reason: 'full' | 'failed',
-    readonly detail: string,
-  ) {
-    super(reason === 'full' ? 'the sessions disk is full' : `the sessions disk cannot be written (${detail})`);
-  }
-}
-
-function storageError(error: unknown): StorageUnavailable {
-  if (isDiskFull(error)) return new StorageUnavailable('full', errorCode(error));
-  return new StorageUnavailable('failed', errorCode(error));
-}
 
 export interface SubmitResult {
   readonly session: string;
@@ -55,18 +33,15 @@ export interface SubmitResult {
 /** What cancel did: ended the ticket, found it already ended, or found its end still being stored. */
 export type CancelResult = 'canceled' | 'already-ended' | 'storing';
 
-/** A ticket as it stands now, with the part of its output a plan asked for. */
-export interface Found {
-  readonly meta: TicketMeta;
-  readonly output: CollectedOutput;
-  readonly outputBytes: number;
-  readonly truncated: boolean;
-  /** Bytes written but not stored; null when an older record does not say. */
-  readonly outputDropped: number | null;
-  /** Processes a finished ticket left in the background that still run. */
-  readonly background: Array<{ pid: number; command: string }>;
-  /** Said to the agent when the ticket is in a state its status alone does not tell. */
-  readonly note?: string;
+/** What the numbering critical section decided: a replay, or a ticket whose record is being written. */
+type Admission =
+  | { readonly kind: 'replay'; readonly replay: Replay }
+  | { readonly kind: 'admitted'; readonly entry: Waiting; readonly record: QueuedTicket; readonly persisted: Promise<void>; readonly shellReady: boolean };
+
+/** A replay's answer, once the first submission's record is on disk. */
+async function replayed(replay: Replay): Promise<SubmitResult> {
+  await replay.persisted;
+  return { session: replay.session, ticket: replay.ticket, replayOf: replay };
 }
 
 export interface SchedulerDeps {
@@ -83,18 +58,6 @@ export interface SchedulerDeps {
   readonly retryMs?: number;
   /** A ticket ended `error` because its command never started. */
   readonly onNeverStarted?: (reason: string) => void;
-}
-
-/**
- * The processes a finished ticket left that still run: those its cgroup still holds (which no
- * other process can join, and which the server sees whatever /proc hides), or, without one,
- * the same PID with the same start time.
- */
-function stillRunning(processes: readonly BackgroundProcess[], tracked: TicketProcesses | undefined): Array<{ pid: number; command: string }> {
-  if (processes.length === 0) return [];
-  const inCgroup = tracked?.kind === 'cgroup' ? new Set(tracked.members()) : undefined;
-  const runs = (p: BackgroundProcess): boolean => (inCgroup !== undefined ? inCgroup.has(p.pid) : p.started !== null && processStartTicks(p.pid) === p.started);
-  return processes.filter(runs).map(({ pid, command }) => ({ pid, command }));
 }
 
 export class Scheduler {
@@ -159,11 +122,9 @@ export class Scheduler {
    */
   async submit(session: string | undefined, request: TicketRequest, identity: string, client: string, key: string): Promise<SubmitResult> {
     this.assertAccepting();
+    // Looked for before the session is opened too: a replay must not make a new session.
     const replay = this.dedup.find(session, identity);
-    if (replay !== undefined) {
-      await replay.persisted;
-      return { session: replay.session, ticket: replay.ticket, replayOf: replay };
-    }
+    if (replay !== undefined) return replayed(replay);
     this.assertRoom();
     const name = session ?? this.deps.newSessionName();
     const index = await this.deps.store.open(name, true).catch((error: unknown) => {
@@ -171,15 +132,49 @@ export class Scheduler {
     });
     if (index === undefined) throw new StorageUnavailable('failed', `session ${name} could not be opened`);
     this.assertAccepting();
-
-    // From here to the write, nothing awaits: the dedup check, the queue bound and the
-    // number are decided together, so concurrent submissions cannot interleave.
-    const raced = this.dedup.find(session, identity);
-    if (raced !== undefined) {
-      await raced.persisted;
-      return { session: raced.session, ticket: raced.ticket, replayOf: raced };
+    const admitted = this.admit(session, name, index, request, identity, key);
+    if (admitted.kind === 'replay') return replayed(admitted.replay);
+    const { entry, record, persisted, shellReady } = admitted;
+    try {
+      await persisted;
+    } catch (error) {
+      this.queue.remove(entry);
+      this.deps.store.release(index, record.ticket);
+      this.dedup.forget(name, record.ticket);
+      throw storageError(error);
     }
-    if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5);
+    entry.persisted = true;
+    // The audit line is written before the ticket can start or be answered: the record of
+    // what was asked never lags behind what was done.
+    this.deps.audit.record({
+      event: 'accepted',
+      client,
+      key,
+      session: name,
+      ticket: record.ticket,
+      command: record.input,
+      timeout: request.timeout,
+      idle_timeout: request.idle_timeout,
+      nonce: request.nonce,
+    });
+    // A shell started ahead takes its command at once. Otherwise the ticket starts on the next
+    // turn of the event loop, after this answer is written: spawning blocks for milliseconds,
+    // which the submitter need not wait for.
+    if (shellReady) this.dispatch();
+    else setImmediate(() => this.dispatch());
+    return { session: name, ticket: record.ticket };
+  }
+
+  /**
+   * The numbering critical section. Synchronous, so that no other submission can come between
+   * its steps: the replay check, the queue bound, the number, the queue entry, the start of the
+   * record's write and the replay entry are decided together, and every number is handed out
+   * to exactly one record in the order of the queue.
+   */
+  private admit(asked: string | undefined, name: string, index: SessionIndex, request: TicketRequest, identity: string, key: string): Admission {
+    const raced = this.dedup.find(asked, identity);
+    if (raced !== undefined) return { kind: 'replay', replay: raced };
+    if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5, this.deps.config.maxQueue);
     const ticket = this.deps.store.allocate(index);
     const tracking = this.runs.trackingIdFor(name);
     const record: QueuedTicket = {
@@ -196,35 +191,8 @@ export class Scheduler {
     };
     const entry = this.queue.add(record, request.input);
     const persisted = this.deps.store.write(record);
-    this.dedup.remember(session, name, ticket, identity, persisted);
-    try {
-      await persisted;
-    } catch (error) {
-      this.queue.remove(entry);
-      this.deps.store.release(index, ticket);
-      this.dedup.forget(name, ticket);
-      throw storageError(error);
-    }
-    entry.persisted = true;
-    // The audit line is written before the ticket can start or be answered: the record of
-    // what was asked never lags behind what was done.
-    this.deps.audit.record({
-      event: 'accepted',
-      client,
-      key,
-      session: name,
-      ticket,
-      command: record.input,
-      timeout: request.timeout,
-      idle_timeout: request.idle_timeout,
-      nonce: request.nonce,
-    });
-    // A shell started ahead takes its command at once. Otherwise the ticket starts on the next
-    // turn of the event loop, after this answer is written: spawning blocks for milliseconds,
-    // which the submitter need not wait for.
-    if (tracking.shellReady) this.dispatch();
-    else setImmediate(() => this.dispatch());
-    return { session: name, ticket };
+    this.dedup.remember(asked, name, ticket, identity, persisted);
+    return { kind: 'admitted', entry, record, persisted, shellReady: tracking.shellReady };
   }
 
   private assertAccepting(): void {
@@ -243,30 +211,8 @@ export class Scheduler {
    * The ticket as it stands: from memory while it is active, else from disk. Throws
    * DamagedRecord when its file on disk is damaged.
    */
-  async get(session: string, ticket: number, plan: OutputPlan): Promise<Found | undefined> {
-    const live = this.runs.live(session, ticket, plan);
-    if (live !== undefined) {
-      const { storeProblem, ...found } = live;
-      if (storeProblem === null) return found;
-      return {
-        ...found,
-        note: `The command has ended, but its result is not on disk yet (${storeProblem}); it is answered as soon as it is stored, which happens by itself when space returns.`,
-      };
-    }
-    const waiting = this.queue.find(session, ticket);
-    if (waiting !== undefined) return { meta: waiting.record, output: collectText('', plan), outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
-    const stored = await this.deps.store.read(session, ticket, plan);
-    if (stored === undefined) return undefined;
-    const meta = stored.meta;
-    if (meta.status === 'queued' || meta.status === 'running') return { meta, output: stored.output, outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
-    return {
-      meta,
-      output: stored.output,
-      outputBytes: meta.output_bytes,
-      truncated: meta.truncated,
-      outputDropped: meta.output_dropped_bytes,
-      background: stillRunning(meta.background, meta.background.length === 0 || meta.process_marker === null ? undefined : this.deps.tracking.forTicket(meta.process_marker, false)),
-    };
+  get(session: string, ticket: number, plan: OutputPlan): Promise<TicketState | undefined> {
+    return ticketState({ runs: this.runs, queue: this.queue, store: this.deps.store, tracking: this.deps.tracking }, session, ticket, plan);
   }
 
   /** How many tickets wait before this queued one can start (0 when it is next). */

@@ -2,25 +2,11 @@
 // size: the bytes arrive in order (from a record being read, or a spool) and only a bounded
 // part is kept. Either an exact window [offset, offset+limit), or everything up to `viewBytes`
 // and, beyond that, the head and the tail that the default view shows. Pure: no I/O.
-import type { ByteSink } from './recordParser.js';
-
-export type OutputPlan =
-  | { readonly kind: 'view'; readonly viewBytes: number }
-  | { readonly kind: 'window'; readonly offset: number; readonly limit: number };
-
-/** What was kept: `storedBytes` is the size of the whole stored output. */
-export type CollectedOutput =
-  | { readonly kind: 'whole'; readonly storedBytes: number; readonly text: string }
-  | { readonly kind: 'head-tail'; readonly storedBytes: number; readonly head: Buffer; readonly tail: Buffer }
-  | { readonly kind: 'window'; readonly storedBytes: number; readonly offset: number; readonly bytes: Buffer };
+import type { ByteSink } from './jsonStringDecoder.js';
+import { headShare, type CollectedOutput, type OutputPlan } from '../protocol/outputParts.js';
 
 /** Bytes kept beyond the tail's size, so that a cut can back off to a character boundary. */
 const BOUNDARY_SLACK = 4;
-
-/** The head half of a view: the tail gets the rest. */
-export function headShare(viewBytes: number): number {
-  return Math.floor(viewBytes / 2);
-}
 
 export class OutputCollector implements ByteSink {
   private total = 0;
@@ -88,4 +74,12 @@ export function collect(bytes: Buffer, plan: OutputPlan): CollectedOutput {
   const collector = new OutputCollector(plan);
   collector.push(bytes);
   return collector.result();
+}
+
+/** Collects output text already in memory; short text needs no byte copy at all. */
+export function collectText(text: string, plan: OutputPlan): CollectedOutput {
+  if (plan.kind === 'view' && text.length * 3 <= plan.viewBytes) {
+    return { kind: 'whole', storedBytes: Buffer.byteLength(text, 'utf8'), text };
+  }
+  return collect(Buffer.from(text, 'utf8'), plan);
 }

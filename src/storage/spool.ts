@@ -6,7 +6,7 @@
 // the spooling, not the command: what was stored stays, with a line saying what was not.
 import fs from 'node:fs';
 import { createFreshSync, errorCode, isDiskFull, openRegularSync } from './safeFiles.js';
-import type { ByteSink } from './recordParser.js';
+import type { ByteSink } from './jsonStringDecoder.js';
 import type { Redactor, StreamRedactor } from '../logging/redact.js';
 
 const HEADER_BYTES = 16;

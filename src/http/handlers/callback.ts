@@ -2,10 +2,13 @@
 // page through the stored output (a window beyond it is a 416); format=text gives a transcript
 // for text-only tools. `cursor` is only there to make each URL handed out new.
 import type { Answer, AnswerContext, Handler, RequestContext } from '../requestContext.js';
-import { HttpError, sendJsonText, sendText, type Query } from '../respond.js';
+import { HttpError } from '../httpError.js';
+import { sendJsonText, sendText } from '../respond.js';
+import type { Query } from '../query.js';
 import { optionalFormat, optionalWait, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
 import { isFinal, type TicketView } from '../../protocol/types.js';
-import { textTranscript, ticketView } from '../../answers/views.js';
+import { ticketView } from '../../answers/ticketViews.js';
+import { textTranscript } from '../../answers/transcripts.js';
 import { keptAnswer } from '../keptAnswers.js';
 import { requestLogHead, requestLogTail, safePath } from '../../logging/requestLine.js';
 import { outputPlan, requireTicketRecord } from './lookups.js';

@@ -1,12 +1,15 @@
 // GET /cancel: a queued ticket never starts; a running one has its process group stopped
 // (TERM, then KILL). Repeating it is harmless: a finished ticket is left as it is, and said so.
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
-import { sendJson, type Query } from '../respond.js';
+import { sendJson } from '../respond.js';
+import type { Query } from '../query.js';
 import { requireSession, requireTicket } from '../params.js';
 import type { TicketView } from '../../protocol/types.js';
-import { textTranscript, ticketView } from '../../answers/views.js';
-import { StorageUnavailable } from '../../scheduling/scheduler.js';
-import { noStorage, outputPlan, requireTicketRecord } from './lookups.js';
+import { ticketView } from '../../answers/ticketViews.js';
+import { textTranscript } from '../../answers/transcripts.js';
+import { StorageUnavailable } from '../../scheduling/unavailable.js';
+import { noStorage } from '../domainErrors.js';
+import { outputPlan, requireTicketRecord } from './lookups.js';
 
 export const cancel: Handler = async (ctx) => {
   sendJson(ctx.req, ctx.res, 200, (await cancelAnswer(ctx, ctx.query)).json);

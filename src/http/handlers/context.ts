@@ -1,7 +1,8 @@
 // GET /context: CONTEXT.md, the page an operator hands to the agent, with {FQDN}, {HASH} and {MAX_WAIT}
 // filled in so its examples work as printed. Only answered to a request that carried the hash.
 import type { Handler } from '../requestContext.js';
-import { HttpError, sendHtml, sendText } from '../respond.js';
+import { HttpError } from '../httpError.js';
+import { sendHtml, sendText } from '../respond.js';
 import { optionalFormat } from '../params.js';
 import { fillPlaceholders, markdownToHtml, page, pageCsp } from '../../answers/html.js';
 

@@ -4,10 +4,15 @@
 // damaged record is an entry saying so, never the end of the answer.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Answer, AnswerContext, AppDeps, Handler } from '../requestContext.js';
-import { HttpError, sendJsonArray, sendTextStream, type Query } from '../respond.js';
+import { HttpError } from '../httpError.js';
+import { sendJsonArray, sendTextStream } from '../respond.js';
+import type { Query } from '../query.js';
 import { optionalFormat, requireSession } from '../params.js';
 import type { DamagedEntry, TicketView } from '../../protocol/types.js';
-import { damagedEntry, damagedTranscript, historyEntry, statusLine, textTranscript, type ViewContext } from '../../answers/views.js';
+import { damagedEntry, historyEntry } from '../../answers/ticketViews.js';
+import { damagedTranscript, textTranscript } from '../../answers/transcripts.js';
+import { statusText } from '../../answers/statusLine.js';
+import type { ViewContext } from '../../answers/viewContext.js';
 import { outputPlan, requireKnownSession, ticketsOf } from './lookups.js';
 
 /** Records read per turn of the event loop: a few milliseconds of work, so other requests wait little. */
@@ -34,7 +39,7 @@ async function historyFirstLine(ctx: AnswerContext, session: string, numbers: re
   if (last !== undefined) {
     const lastFound = await ctx.deps.scheduler.get(session, last, outputPlan(ctx.deps)).catch(() => 'damaged' as const);
     if (lastFound === 'damaged' || lastFound === undefined) lastLine = `last: ticket ${last}, whose record is damaged or gone`;
-    else lastLine = `last: ${statusLine(historyEntry(ctx.view, lastFound)).slice(1, -1)}`;
+    else lastLine = `last: ${statusText(historyEntry(ctx.view, lastFound))}`;
   }
   return `[session ${session} · ${numbers.length} ticket(s) · ${lastLine}]\n\n`;
 }

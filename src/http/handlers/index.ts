@@ -1,6 +1,7 @@
 // GET /: README.md as HTML, {FQDN} filled in. No hash needed, and none is ever shown.
 import type { Handler } from '../requestContext.js';
-import { HttpError, sendHtml } from '../respond.js';
+import { HttpError } from '../httpError.js';
+import { sendHtml } from '../respond.js';
 import { fillPlaceholders, markdownToHtml, page, pageCsp } from '../../answers/html.js';
 
 export const index: Handler = async ({ req, res, deps }) => {

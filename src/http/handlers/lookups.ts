@@ -1,11 +1,11 @@
 // Lookups that several handlers share, each answering 404 with a hint when nothing is found,
 // and 422 naming the problem when a ticket's record on disk is damaged.
 import type { AppDeps } from '../requestContext.js';
-import { HttpError } from '../respond.js';
-import type { OutputPlan } from '../../storage/outputCollector.js';
-import type { OutputWindow } from '../params.js';
+import { HttpError } from '../httpError.js';
+import type { OutputPlan, OutputWindow } from '../../protocol/outputParts.js';
 import { DamagedRecord } from '../../storage/records.js';
-import type { Found, StorageUnavailable } from '../../scheduling/scheduler.js';
+import { damagedError } from '../domainErrors.js';
+import type { TicketState } from '../../protocol/ticketState.js';
 
 export async function requireKnownSession(deps: AppDeps, session: string): Promise<void> {
   if (!(await deps.store.exists(session))) {
@@ -18,17 +18,9 @@ export function outputPlan(deps: AppDeps, window?: OutputWindow): OutputPlan {
   return window === undefined ? { kind: 'view', viewBytes: deps.config.outputViewBytes } : { kind: 'window', ...window };
 }
 
-export function damagedError(session: string, ticket: number, problem: string): HttpError {
-  return new HttpError(
-    422,
-    `ticket ${ticket} of session ${session} is damaged on disk: ${problem}`,
-    `its result cannot be read; the session's other tickets are not affected. Run the command again if you need its result, and tell the operator (the file is ${session}/${ticket}.ticket under SESSIONS_DIR)`,
-  );
-}
-
 /** The ticket as it stands; a 404 when there is none, a 422 when its record is damaged. */
-export async function requireTicketRecord(deps: AppDeps, session: string, ticket: number, plan: OutputPlan): Promise<Found> {
-  let found: Found | undefined;
+export async function requireTicketRecord(deps: AppDeps, session: string, ticket: number, plan: OutputPlan): Promise<TicketState> {
+  let found: TicketState | undefined;
   try {
     found = await deps.scheduler.get(session, ticket, plan);
   } catch (error) {
@@ -42,7 +34,7 @@ export async function requireTicketRecord(deps: AppDeps, session: string, ticket
   throw new HttpError(404, `ticket ${ticket} does not exist in session ${session}`, `${range}; use the ticket number from your /shell answer`);
 }
 
-export type SessionItem = { readonly kind: 'ticket'; readonly found: Found } | { readonly kind: 'damaged'; readonly ticket: number; readonly problem: string };
+export type SessionItem = { readonly kind: 'ticket'; readonly found: TicketState } | { readonly kind: 'damaged'; readonly ticket: number; readonly problem: string };
 
 /**
  * Each ticket of `numbers` as it stands, or the problem of its damaged record. One at a time:
@@ -50,7 +42,7 @@ export type SessionItem = { readonly kind: 'ticket'; readonly found: Found } | {
  */
 export async function* ticketsOf(deps: AppDeps, session: string, numbers: readonly number[], plan: OutputPlan): AsyncGenerator<SessionItem> {
   for (const ticket of numbers) {
-    let found: Found | undefined;
+    let found: TicketState | undefined;
     try {
       found = await deps.scheduler.get(session, ticket, plan);
     } catch (error) {
@@ -61,17 +53,4 @@ export async function* ticketsOf(deps: AppDeps, session: string, numbers: readon
     // A ticket gone from disk meanwhile (a pruned session) is left out.
     if (found !== undefined) yield { kind: 'ticket', found };
   }
-}
-
-/**
- * The sessions disk has no room (507) or cannot be written (503). `nothingDone` says what did
- * not happen, so that the agent knows what state it is in.
- */
-export function noStorage(error: StorageUnavailable, nothingDone: string): HttpError {
-  if (error.reason === 'full') {
-    return new HttpError(507, `${error.message} (${error.detail})`, `${nothingDone}. Commands already running still finish. Try again later; the operator must free space on the sessions disk`, {
-      'Retry-After': '60',
-    });
-  }
-  return new HttpError(503, error.message, `${nothingDone}. Try again in a minute; tell the operator if it persists`, { 'Retry-After': '60' });
 }

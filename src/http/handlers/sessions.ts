@@ -3,10 +3,13 @@
 // next command. format=text gives the same as lines, the newest session's last ticket first.
 import fs from 'node:fs';
 import type { Handler } from '../requestContext.js';
-import { sendJson, sendText, type Query } from '../respond.js';
+import { sendJson, sendText } from '../respond.js';
+import type { Query } from '../query.js';
 import { optionalFormat } from '../params.js';
 import type { Answer, AnswerContext, AppDeps } from '../requestContext.js';
-import { historyEntry, historyUrl, shellUrl, statusLine, viewUrl } from '../../answers/views.js';
+import { historyEntry } from '../../answers/ticketViews.js';
+import { historyUrl, shellUrl, viewUrl } from '../../answers/links.js';
+import { statusText } from '../../answers/statusLine.js';
 import { outputPlan } from './lookups.js';
 
 export interface SessionSummary {
@@ -76,7 +79,7 @@ export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query
   let first = `[${summaries.length} session(s)`;
   if (newest !== undefined && newest.last_ticket !== null) {
     const found = await scheduler.get(newest.session, newest.last_ticket, outputPlan(deps)).catch(() => undefined);
-    if (found !== undefined) first += ` · newest ${newest.session}: ${statusLine(historyEntry(view, found)).slice(1, -1)}`;
+    if (found !== undefined) first += ` · newest ${newest.session}: ${statusText(historyEntry(view, found))}`;
   }
   const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), made by ${s.key ?? 'unknown'}, last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  view (read-only): ${s.view}\n  shell: ${s.shell}`);
   const text = `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n`;

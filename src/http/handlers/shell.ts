@@ -1,22 +1,16 @@
 // GET /shell: submit a command. Answers at once with the ticket (on disk before the answer
 // leaves), or with `wait=N` holds the answer until the command finishes or N seconds pass.
 // An identical repeat of the session's latest submission is answered as a replay (dedup.ts).
-import { submissionIdentity } from '../../scheduling/replays.js';
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
-import { HttpError, sendJson, sendText, type Query } from '../respond.js';
-import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, requireCommand, waitNotice } from '../params.js';
+import { sendJson, sendText } from '../respond.js';
+import type { Query } from '../query.js';
+import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, requireCommand, submissionIdentity, waitNotice } from '../params.js';
 import { isFinal, type Submission, type TicketView } from '../../protocol/types.js';
-import { SchedulerUnavailable, StorageUnavailable } from '../../scheduling/scheduler.js';
-import { submissionText, submissionView, textTranscript, ticketView } from '../../answers/views.js';
-import { noStorage, outputPlan, requireTicketRecord } from './lookups.js';
-
-function unavailable(error: SchedulerUnavailable, maxQueue: number): HttpError {
-  const hint =
-    error.reason === 'queue-full'
-      ? `${maxQueue} tickets are already waiting; try again in ${error.retryAfterSeconds} s, or cancel tickets you no longer need`
-      : `the server is restarting; try again in ${error.retryAfterSeconds} s`;
-  return new HttpError(503, error.message, hint, { 'Retry-After': String(error.retryAfterSeconds) });
-}
+import { StorageUnavailable } from '../../scheduling/unavailable.js';
+import { noStorage } from '../domainErrors.js';
+import { submissionView, ticketView } from '../../answers/ticketViews.js';
+import { submissionText, textTranscript } from '../../answers/transcripts.js';
+import { outputPlan, requireTicketRecord } from './lookups.js';
 
 export const shell: Handler = async (ctx) => {
   const answer = await shellAnswer(ctx, ctx.query);
@@ -40,7 +34,6 @@ export async function shellAnswer(ctx: AnswerContext, query: Query): Promise<Ans
   try {
     submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client, ctx.principal?.key ?? 'HASH');
   } catch (error) {
-    if (error instanceof SchedulerUnavailable) throw unavailable(error, config.maxQueue);
     if (error instanceof StorageUnavailable) throw noStorage(error, 'no ticket was made and nothing ran');
     throw error;
   }

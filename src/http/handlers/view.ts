@@ -8,20 +8,12 @@ import { htmlSecurityHeaders, sendTextStream } from '../respond.js';
 import { requireSession } from '../params.js';
 import { isFinal, type DamagedEntry, type TicketView } from '../../protocol/types.js';
 import { escapeHtml, pageCsp, pageEnd, pageStart } from '../../answers/html.js';
-import type { ViewContext } from '../../answers/views.js';
+import type { ViewContext } from '../../answers/viewContext.js';
+import { statusParts } from '../../answers/statusLine.js';
 import { requireKnownSession } from './lookups.js';
 import { historyBatches } from './history.js';
 
 const FINAL = "['done','timeout','canceled','interrupted','error']";
-
-/** Kept in step with statusText() below: the page must read the same before and after a refresh. */
-function statusText(view: TicketView): string {
-  const parts = [`#${view.ticket}`, view.status];
-  if (view.exit_code !== null) parts.push(`exit ${view.exit_code}`);
-  if (view.signal !== null) parts.push(view.signal);
-  if (view.duration_ms !== null) parts.push(`${view.duration_ms} ms`);
-  return parts.join(' · ');
-}
 
 const SCRIPT = `(() => {
   const params = new URLSearchParams(location.search);
@@ -32,12 +24,11 @@ const SCRIPT = `(() => {
   const final = new Set(${FINAL});
   let settled = Number(state.dataset.settled || '0');
   let active = state.dataset.active === '1';
+  // The status line's one definition (answers/statusLine.ts), as compiled, headed as pageStatus()
+  // heads it: the page reads the same before and after a refresh.
+  ${statusParts.toString()}
   function statusText(t) {
-    const parts = ['#' + t.ticket, t.status];
-    if (t.exit_code !== null) parts.push('exit ' + t.exit_code);
-    if (t.signal !== null) parts.push(t.signal);
-    if (t.duration_ms !== null) parts.push(t.duration_ms + ' ms');
-    return parts.join(' · ');
+    return ['#' + t.ticket, ...statusParts(t).slice(1)].join(' · ');
   }
   function render(t) {
     let el = document.getElementById('t' + t.ticket);
@@ -89,9 +80,14 @@ const SCRIPT = `(() => {
   setTimeout(poll, active ? 1000 : 2000);
 })();`;
 
+/** A ticket's status on the page: the status line's words, headed by its number as `#3`. */
+function pageStatus(view: TicketView): string {
+  return [`#${view.ticket}`, ...statusParts(view).slice(1)].join(' · ');
+}
+
 function ticketHtml(v: TicketView): string {
   return `<section class="ticket" id="t${v.ticket}">
-<div class="status ${escapeHtml(v.status)}">${escapeHtml(statusText(v))}</div>
+<div class="status ${escapeHtml(v.status)}">${escapeHtml(pageStatus(v))}</div>
 <pre class="cmd">${escapeHtml(`$ ${v.input}`)}</pre>
 <pre class="out">${escapeHtml(v.output)}</pre>
 </section>

@@ -1,0 +1,127 @@
+// Shapes a ticket into the answers a model reads cold, and keeps them small: ready URLs only
+// where they are the next step, optional fields only when they say something, `next` in plain
+// words (wording.ts). The ticket view, a history entry, a damaged entry, a submission. Pure.
+import type { DamagedEntry, Submission, TicketMeta, TicketView } from '../protocol/types.js';
+import { isFinished } from '../protocol/types.js';
+import type { OutputWindow } from '../protocol/outputParts.js';
+import type { TicketState } from '../protocol/ticketState.js';
+import { callbackUrl, cancelUrl, pageUrl, shellUrl, suggestedWait } from './links.js';
+import { outputView } from './outputView.js';
+import type { ViewContext } from './viewContext.js';
+import { describeEnd, droppedAdvice, stepsFor } from './wording.js';
+
+export interface ViewOptions {
+  readonly window?: OutputWindow;
+  /** Tickets ahead of this one when it is queued. */
+  readonly queuePosition?: number;
+  /** Said to the agent about this request (a wait that was shortened). */
+  readonly notice?: string;
+  readonly now?: number;
+}
+
+/** The fields every ticket view has: what a history entry holds. */
+function ticketFields(ctx: ViewContext, found: TicketState, window?: OutputWindow): TicketView {
+  const record = found.meta;
+  const { session, ticket } = record;
+  const finished = isFinished(record) ? record : undefined;
+  const page = (offset: number, limit: number): string => pageUrl(ctx, session, ticket, offset, limit);
+  const output = outputView(found.output, found, ctx.outputViewBytes, page, window?.limit, stepsFor(ctx.front, session, ticket));
+  const view: TicketView = {
+    type: finished !== undefined ? 'result' : 'status',
+    ticket,
+    session,
+    input: record.input,
+    status: record.status,
+    exit_code: finished?.exit_code ?? null,
+    signal: finished?.signal ?? null,
+    ...output,
+    submitted_at: record.submitted_at,
+    started_at: record.started_at,
+    finished_at: finished?.finished_at ?? null,
+    duration_ms: finished?.duration_ms ?? null,
+    timeout: record.timeout,
+  };
+  if (record.idle_timeout !== null) view.idle_timeout = record.idle_timeout;
+  if (finished?.timeout_kind) view.timeout_kind = finished.timeout_kind;
+  if (finished?.reason) view.reason = finished.reason;
+  if (found.outputDropped !== null && found.outputDropped > 0) view.output_dropped_bytes = found.outputDropped;
+  if (found.background.length > 0) view.background = found.background;
+  return view;
+}
+
+/** A ticket in a history: its fields, no URLs, no advice. */
+export function historyEntry(ctx: ViewContext, found: TicketState): TicketView {
+  return ticketFields(ctx, found);
+}
+
+export function ticketView(ctx: ViewContext, found: TicketState, options: ViewOptions = {}): TicketView {
+  const record = found.meta;
+  const { session, ticket } = record;
+  const view = ticketFields(ctx, found, options.window);
+  if (options.notice !== undefined) view.notice = options.notice;
+
+  const say = stepsFor(ctx.front, session, ticket);
+  let next: string;
+  if (isFinished(record)) {
+    view.shell = shellUrl(ctx, session);
+    next = `${describeEnd(record)} ${say.nextCommand}`;
+    if (view.background !== undefined) next += ` Still running in the background: ${view.background.map((p) => `pid ${p.pid}`).join(', ')}.`;
+  } else {
+    const elapsedMs = Math.max(0, (options.now ?? Date.now()) - Date.parse(record.started_at ?? record.submitted_at));
+    const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);
+    view.poll = callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`);
+    view.cancel = cancelUrl(ctx, session, ticket);
+    if (record.status === 'queued') {
+      const ahead = options.queuePosition ?? 0;
+      next = `Queued${ahead > 0 ? ` behind ${ahead} ticket(s)` : ''}. ${say.poll(waitSeconds)}`;
+    } else if (found.note !== undefined) {
+      next = `${found.note} ${say.stillPoll}`;
+    } else {
+      next = `Running for ${Math.round(elapsedMs / 1000)} s; output so far shown. ${say.poll(waitSeconds)} ${say.cancel}`;
+    }
+  }
+  if (view.output_dropped_bytes !== undefined && options.window === undefined) next += droppedAdvice(view.output_dropped_bytes);
+  if (view.next_page !== undefined) next += ` ${say.nextPage}`;
+  view.next = next;
+  return view;
+}
+
+/** A history entry for a ticket whose record is damaged: the problem, never the file's bytes. */
+export function damagedEntry(session: string, ticket: number, problem: string): DamagedEntry {
+  return { type: 'damaged', ticket, session, error: `ticket ${ticket}'s record on disk is damaged: ${problem}` };
+}
+
+export interface SubmissionOptions {
+  /** When this answer replays an earlier identical submission: when that one was made. */
+  readonly replayOf?: { readonly submittedAt: number };
+  readonly notice?: string;
+  readonly now?: number;
+}
+
+export function submissionView(ctx: ViewContext, record: TicketMeta, options: SubmissionOptions = {}): Submission {
+  const { session, ticket } = record;
+  const waitSeconds = suggestedWait(0, ctx.maxWait);
+  const state = isFinished(record) ? `It has ended (${record.status}).` : `It is ${record.status}.`;
+  const say = stepsFor(ctx.front, session, ticket);
+  let first: string;
+  if (options.replayOf !== undefined) {
+    const ago = Math.max(0, Math.round(((options.now ?? Date.now()) - options.replayOf.submittedAt) / 1000));
+    first = `Not run again: this is a replay of ticket ${ticket}, the same request made ${ago} s ago in session ${session}. ${state} ${say.runAgain}`;
+  } else {
+    first = `Accepted as ticket ${ticket} in session ${session}. ${state}`;
+  }
+  const view: Submission = {
+    type: 'submission',
+    ticket,
+    session,
+    input: record.input,
+    status: record.status,
+    cached: options.replayOf !== undefined,
+    callback: callbackUrl(ctx, session, ticket),
+    poll: callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`),
+    cancel: cancelUrl(ctx, session, ticket),
+    next: `${first} ${say.poll(waitSeconds)} ${say.keepSession}`,
+  };
+  if (options.notice !== undefined) view.notice = options.notice;
+  return view;
+}

@@ -1,0 +1,47 @@
+// Where domain errors become answers: every error a module below the edge throws (a refused
+// credential, a full queue, a disk without room, a damaged record) gets its status, message and
+// hint here, and nowhere else.
+import { AuthRefused, type RefusalKind } from '../auth/refusals.js';
+import { SchedulerUnavailable, type StorageUnavailable } from '../scheduling/unavailable.js';
+import { HttpError } from './httpError.js';
+
+const REFUSAL_STATUS: Readonly<Record<RefusalKind, number>> = { missing: 401, wrong: 401, locked: 429, forbidden: 403 };
+
+/** The answer to an error with no context of its own to add; undefined for one that is not a domain error. */
+export function answerFor(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  if (error instanceof AuthRefused) {
+    const headers: Record<string, string> = error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) };
+    return new HttpError(REFUSAL_STATUS[error.kind], error.message, error.hint, headers);
+  }
+  if (error instanceof SchedulerUnavailable) {
+    const hint =
+      error.reason === 'queue-full'
+        ? `${error.limit} tickets are already waiting; try again in ${error.retryAfterSeconds} s, or cancel tickets you no longer need`
+        : `the server is restarting; try again in ${error.retryAfterSeconds} s`;
+    return new HttpError(503, error.message, hint, { 'Retry-After': String(error.retryAfterSeconds) });
+  }
+  return undefined;
+}
+
+/**
+ * The sessions disk has no room (507) or cannot be written (503). `nothingDone` says what did
+ * not happen, so that the agent knows what state it is in.
+ */
+export function noStorage(error: StorageUnavailable, nothingDone: string): HttpError {
+  if (error.reason === 'full') {
+    return new HttpError(507, `${error.message} (${error.detail})`, `${nothingDone}. Commands already running still finish. Try again later; the operator must free space on the sessions disk`, {
+      'Retry-After': '60',
+    });
+  }
+  return new HttpError(503, error.message, `${nothingDone}. Try again in a minute; tell the operator if it persists`, { 'Retry-After': '60' });
+}
+
+/** A ticket whose record on disk is damaged (DamagedRecord): 422, naming the problem, never the bytes. */
+export function damagedError(session: string, ticket: number, problem: string): HttpError {
+  return new HttpError(
+    422,
+    `ticket ${ticket} of session ${session} is damaged on disk: ${problem}`,
+    `its result cannot be read; the session's other tickets are not affected. Run the command again if you need its result, and tell the operator (the file is ${session}/${ticket}.ticket under SESSIONS_DIR)`,
+  );
+}
