@@ -2,7 +2,7 @@
 // chunking; and every kind of damage refused with a problem that quotes nothing of the file.
 import { describe, expect, it } from 'vitest';
 import { RecordParser } from '../src/storage/recordParser.js';
-import { DamagedRecord } from '../src/storage/records.js';
+import { DamagedRecord } from '../src/storage/recordFields.js';
 
 class Bytes {
   parts: Buffer[] = [];

@@ -1,6 +1,6 @@
 // The request log line, one per request, written out by hand: the cheapest way that still gives
 // the same JSON as the logger would. Split in two around the duration, so that an answer sent
-// again from the answer cache (answerCache.ts) carries its line ready-made but for the time.
+// again from the answer cache (keptAnswers.ts) carries its line ready-made but for the time.
 
 /** What a handler adds to its request's line. */
 export interface RequestLogFields {

@@ -60,7 +60,7 @@ const COMMON_ERRORS = [400, 404, 414, 431];
 export const ENDPOINTS: Record<string, EndpointSpec> = {
   '/shell': {
     summary: 'Run a shell command',
-    description: 'Runs cmd in a session (a new one without session). Answers at once with a ticket, or with wait=N the result if it finished in time. Then GET the poll URL of the answer until type is result.',
+    description: 'RunningTickets cmd in a session (a new one without session). Answers at once with a ticket, or with wait=N the result if it finished in time. Then GET the poll URL of the answer until type is result.',
     params: ['cmd', 'cmd64', 'session', 'timeout', 'idle_timeout', 'nonce', 'wait', 'format'],
     required: [],
     answers: ['ShellResult', 'Submission'],

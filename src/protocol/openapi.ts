@@ -1,5 +1,5 @@
 // /openapi.json: OpenAPI 3.1, built from the endpoint and parameter descriptions the server
-// itself uses (apiSpec.ts) and the answer schemas the tests check real answers against
+// itself uses (endpoints.ts) and the answer schemas the tests check real answers against
 // (schemas.ts). No key needed.
 import { ENDPOINTS, FORMATS, PARAMS } from './endpoints.js';
 import { SCHEMAS } from './schemas.js';

@@ -43,8 +43,12 @@ const OVERSIZE_DRAIN_MS = 5000;
 function refuseOversized(req: IncomingMessage, onData: (chunk: Buffer) => void): HttpError {
   req.off('data', onData);
   req.resume();
-  setTimeout(() => req.destroy(), OVERSIZE_DRAIN_MS).unref();
-  return new HttpError(413, `the MCP message is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`, 'send smaller messages', { Connection: 'close' });
+  // No `Connection: close`: node would then close the socket as soon as the answer is out, with
+  // the body still arriving, and the client's next write would meet a reset instead.
+  const drainLimit = setTimeout(() => req.destroy(), OVERSIZE_DRAIN_MS);
+  drainLimit.unref();
+  req.once('end', () => clearTimeout(drainLimit));
+  return new HttpError(413, `the MCP message is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`, 'send smaller messages');
 }
 
 function readBody(req: IncomingMessage): Promise<unknown> {

@@ -4,7 +4,7 @@
 #
 # It merges stderr into stdout, applies the limits and sets the EXIT trap, then waits for the
 # server's go on fd 3, which carries the command: the shell may be started before the command is
-# known (warmShells.ts), and whatever can be done before it is. Once it holds the command it says
+# known (shellsAhead.ts), and whatever can be done before it is. Once it holds the command it says
 # so on fd 3 ("started"): that line is the server's only evidence that the command ran, and a
 # shell that exits without it ends its ticket `error` (bash skips an unreadable BASH_ENV without
 # a word, and would run nothing, successfully). On exit it hands the shell state back on fd 3: the

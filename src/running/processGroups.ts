@@ -87,7 +87,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** What, besides its process group, a ticket's processes are: see processTracker.ts. */
+/** What, besides its process group, a ticket's processes are: see processTracking.ts. */
 export interface Tracked {
   members(): number[];
   signal(signal: NodeJS.Signals): void;

@@ -4,7 +4,7 @@
 // command never started. Each problem is named by its step, with the fix. Success only from
 // evidence: the prelude's announcement, the command's own output, a background process of the
 // check seen in its tracking, and its tracking seen empty after the server ended it.
-import type { OutputSink } from './capture.js';
+import type { OutputSink } from './outputPipes.js';
 import { terminateGroup } from './processGroups.js';
 import { ProcessTracking } from './processTracking.js';
 import { goMessage } from './prelude.js';

@@ -1,11 +1,11 @@
 // The runner: spawns a shell (through setpriv when confined) in its own process group with
 // stdin at /dev/null and fd 3 to talk to the prelude, puts it under tracking before anything may
 // run (the prelude waits for the go on fd 3), then hands it its command with the go, its output
-// to capture.ts, and ends all its processes on a time limit or a request (processGroup.ts).
+// to outputPipes.ts, and ends all its processes on a time limit or a request (processGroups.ts).
 // It knows nothing of tickets, sessions or HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { captureOutput, type OutputSink } from './capture.js';
+import { captureOutput, type OutputSink } from './outputPipes.js';
 import { commandLine, groupProcesses, processStartTicks, signalGroup, terminateGroup } from './processGroups.js';
 import type { TicketProcesses } from './processTracking.js';
 import type { BackgroundProcess } from '../protocol/types.js';

@@ -1,7 +1,7 @@
 // Warm shells: a session's next shell, started ahead while the session is idle. Starting bash
 // (fork, exec, the prelude) is most of a short command's turnaround; a shell started as soon as
 // the session's last command ended, with the state that command left, waits in the prelude for
-// its go (runner.ts), which carries the command. It is tracked from its start like any other,
+// its go (shellProcess.ts), which carries the command. It is tracked from its start like any other,
 // under the id its ticket is given at submission (claim). Kept for a few sessions, most recent
 // first, and for a while: a session idle longer gets a fresh shell when it is used again.
 import { isDirectory } from '../storage/safeFiles.js';

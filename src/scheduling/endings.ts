@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import type { FinalStatus, FinishedTicket, QueuedTicket, TimeoutKind } from '../protocol/types.js';
 import { PRELUDE_FILE } from '../running/prelude.js';
 import type { RunOutcome } from '../running/shellProcess.js';
-import { finalRecord } from '../storage/records.js';
+import { finalRecord } from '../storage/recordFields.js';
 import { storedText, type OutputSpool } from '../storage/spool.js';
 
 /** The final record of a ticket whose run came to `outcome`, with the output its spool kept. */

@@ -11,7 +11,7 @@ import { groupMembers, processStartTicks, terminateGroup } from '../running/proc
 import type { ProcessTracking } from '../running/processTracking.js';
 import type { QueuedTicket, RunningTicket } from '../protocol/types.js';
 import { isFinished } from '../protocol/types.js';
-import { DamagedRecord, finalRecord } from '../storage/records.js';
+import { DamagedRecord, finalRecord } from '../storage/recordFields.js';
 import { SessionLayout } from '../storage/sessionLayout.js';
 import type { TicketStore } from '../storage/ticketStore.js';
 

@@ -1,6 +1,6 @@
 // The scheduler: between the handlers and the parts that do the work. It takes submissions
-// (dedup.ts spots replays, queue.ts keeps order and limits), starts them when there is room
-// (runs.ts runs and finishes them), cancels, shuts down, and answers what a ticket is now,
+// (replays.ts spots replays, queue.ts keeps order and limits), starts them when there is room
+// (runningTickets.ts runs and finishes them), cancels, shuts down, and answers what a ticket is now,
 // from memory while it is active and from disk after. It knows nothing of HTTP.
 import type { AuditLog } from '../logging/audit.js';
 import type { Config } from '../config/config.js';
@@ -13,11 +13,11 @@ import type { OutputPlan } from '../protocol/outputParts.js';
 import type { TicketState } from '../protocol/ticketState.js';
 import type { FinishedTicket, QueuedTicket, TicketRequest } from '../protocol/types.js';
 import { TicketQueue, type Waiting } from './queue.js';
-import { finalRecord } from '../storage/records.js';
+import { finalRecord } from '../storage/recordFields.js';
 import type { Redactor } from '../logging/redact.js';
 import type { CommandUser } from '../running/commandUser.js';
 import type { ProcessTracking } from '../running/processTracking.js';
-import { Runs } from './runs.js';
+import { RunningTickets } from './runningTickets.js';
 import type { StartedShell } from '../running/shellProcess.js';
 import type { ShellStates } from '../running/shellState.js';
 import type { SessionIndex, TicketStore } from '../storage/ticketStore.js';
@@ -62,7 +62,7 @@ export interface SchedulerDeps {
 
 export class Scheduler {
   private readonly queue: TicketQueue;
-  private readonly runs: Runs;
+  private readonly runs: RunningTickets;
   private readonly waiters = new Waiters();
   private readonly finisher: Finisher;
   private readonly dedup: Dedup;
@@ -79,7 +79,7 @@ export class Scheduler {
       onError: deps.onError,
       onFinished: (record) => this.dedup.finished(record.session, record.ticket),
     });
-    this.runs = new Runs({
+    this.runs = new RunningTickets({
       config: deps.config,
       tracking: deps.tracking,
       commandUser: deps.commandUser,

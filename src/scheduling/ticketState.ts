@@ -9,11 +9,11 @@ import type { ProcessTracking, TicketProcesses } from '../running/processTrackin
 import { collectText } from '../storage/outputCollector.js';
 import type { TicketStore } from '../storage/ticketStore.js';
 import type { TicketQueue } from './queue.js';
-import type { Runs } from './runs.js';
+import type { RunningTickets } from './runningTickets.js';
 
 /** The parts a ticket may be held by. */
 export interface TicketSources {
-  readonly runs: Runs;
+  readonly runs: RunningTickets;
   readonly queue: TicketQueue;
   readonly store: TicketStore;
   readonly tracking: ProcessTracking;

@@ -2,7 +2,7 @@
 // UTF-8 bytes JSON.parse followed by Buffer.from(text, 'utf8') would give: escapes undone, \u
 // escapes and surrogate pairs made into UTF-8, lone surrogates into U+FFFD as Buffer.from makes
 // them. The bytes go to a sink in staged runs. Pure; what is not valid JSON throws DamagedRecord.
-import { DamagedRecord } from './records.js';
+import { DamagedRecord } from './recordFields.js';
 
 export interface ByteSink {
   push(bytes: Buffer): void;

@@ -3,7 +3,7 @@
 // final record does not fit, the ticket first gives up its spool (the output is in the record
 // already), then keeps less of its output each time, head and tail with a line saying how much
 // was not stored, down to a few KiB; only a record that small that still does not fit waits for
-// room. Pure: finisher.ts tries, runs.ts frees the spool.
+// room. Pure: finisher.ts tries, runningTickets.ts frees the spool.
 import type { FinishedTicket } from '../protocol/types.js';
 
 /** Below this many characters of output a record is not cut further: it waits for room instead. */

@@ -6,7 +6,7 @@
 // Pure: no I/O. Anything that is not such an object throws DamagedRecord, naming the problem
 // but never quoting the bytes.
 import { BACKSLASH, JsonStringDecoder, QUOTE, type ByteSink } from './jsonStringDecoder.js';
-import { DamagedRecord } from './records.js';
+import { DamagedRecord } from './recordFields.js';
 
 
 /** Other string fields (the command, at most 128 KiB as text) may not grow past this. */

@@ -1,4 +1,4 @@
-// Reading a ticket record back: every record is checked (records.ts) before it is believed,
+// Reading a ticket record back: every record is checked (recordFields.ts) before it is believed,
 // opened without following links, a small one read synchronously and parsed whole, a large one
 // streamed so that memory holds a chunk and the part of its output an answer shows. Finished
 // small records are answered from the record cache.
@@ -9,7 +9,7 @@ import type { CollectedOutput, OutputPlan } from '../protocol/outputParts.js';
 import type { FinishedTicket, TicketMeta, TicketRecord } from '../protocol/types.js';
 import type { RecordCache } from './recordCache.js';
 import { RecordParser } from './recordParser.js';
-import { DamagedRecord, validateMeta } from './records.js';
+import { DamagedRecord, validateMeta } from './recordFields.js';
 import type { SessionLayout } from './sessionLayout.js';
 import { SYNC_IO_LIMIT } from './recordWriter.js';
 

@@ -4,7 +4,7 @@
 // file until the final one replaces it). So the temp files records will go to are created off
 // the request's path, in the thread pool, and kept open: the next ticket's two (queued and
 // final) while its session is idle, a final record's while its command runs when it had none
-// (tickets.ts asks for them).
+// (ticketStore.ts asks for them).
 import fs from 'node:fs';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;

@@ -3,7 +3,7 @@
 import type { AppDeps } from '../requestContext.js';
 import { HttpError } from '../httpError.js';
 import type { OutputPlan, OutputWindow } from '../../protocol/outputParts.js';
-import { DamagedRecord } from '../../storage/records.js';
+import { DamagedRecord } from '../../storage/recordFields.js';
 import { damagedError } from '../domainErrors.js';
 import type { TicketState } from '../../protocol/ticketState.js';
 

@@ -1,6 +1,6 @@
 // GET /shell: submit a command. Answers at once with the ticket (on disk before the answer
 // leaves), or with `wait=N` holds the answer until the command finishes or N seconds pass.
-// An identical repeat of the session's latest submission is answered as a replay (dedup.ts).
+// An identical repeat of the session's latest submission is answered as a replay (replays.ts).
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
 import { sendJson, sendText } from '../respond.js';
 import type { Query } from '../query.js';

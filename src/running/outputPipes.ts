@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
 
-/** Where a command's output goes: its spool (output.ts), or the self-check's memory. */
+/** Where a command's output goes: its spool (spool.ts), or the self-check's memory. */
 export interface OutputSink {
   append(chunk: Buffer): void;
   /** The command's output has ended: nothing more is appended. */
@@ -44,7 +44,7 @@ export function captureOutput(child: ChildProcess, spool: OutputSink, maxStateBy
     stateBytes += chunk.length;
     if (stateBytes <= maxStateBytes) stateParts.push(chunk);
   });
-  // Its errors (a shell that never reads its go, or closes fd 3) are ignored from the spawn on (runner.ts).
+  // Its errors (a shell that never reads its go, or closes fd 3) are ignored from the spawn on (shellProcess.ts).
   const onData = (chunk: Buffer): void => {
     last = Date.now();
     spool.append(chunk);

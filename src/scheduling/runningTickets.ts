@@ -1,5 +1,5 @@
 // Running tickets, from start to stored end: starts a queued ticket's command with its output
-// spooled (in the session's shell started ahead, warmShells.ts, or in a new one), answers what
+// spooled (in the session's shell started ahead, shellsAhead.ts, or in a new one), answers what
 // it has printed so far, and when it ends builds its final record, has finisher.ts store it,
 // keeps the session's shell state, and frees the session. Until the final record is on disk the
 // ticket counts as running, with a note saying why.
@@ -53,7 +53,7 @@ interface Run {
   readonly finished: Promise<FinishedTicket | undefined>;
 }
 
-export interface RunsDeps {
+export interface RunningTicketsDeps {
   readonly config: Config;
   readonly tracking: ProcessTracking;
   readonly commandUser: CommandUser | null;
@@ -68,12 +68,12 @@ export interface RunsDeps {
   readonly onError: (message: string, error: unknown) => void;
 }
 
-export class Runs {
+export class RunningTickets {
   private readonly runs = new Map<string, Run>();
   private readonly warm: WarmShells;
   private readonly launcher: ShellLauncher;
 
-  constructor(private readonly deps: RunsDeps) {
+  constructor(private readonly deps: RunningTicketsDeps) {
     this.launcher = new ShellLauncher(deps.config.commandShell, deps.commandUser, deps.tracking, deps.shells.usesPrelude);
     this.warm = new WarmShells({
       start: (session) => this.launcher.start(this.deps.shells.launch(session), ProcessTracking.newId(), ''),
@@ -112,7 +112,7 @@ export class Runs {
 
   /**
    * The tracking id for a ticket about to be queued in `session`: its ready shell's, when it has
-   * one to start in (warmShells.ts), else a new one.
+   * one to start in (shellsAhead.ts), else a new one.
    */
   trackingIdFor(session: string): { readonly id: string; readonly shellReady: boolean } {
     const claimed = this.warm.claim(session);

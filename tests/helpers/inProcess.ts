@@ -1,0 +1,65 @@
+// An app in this process, for fast tests at the edges: createApp() with a temp SESSIONS_DIR,
+// prepared as start() prepares it (recovery and the self-check, real commands), but listening on
+// nothing: requests go through app.inject(), the real node:http server and pipeline without a
+// socket. Its log lines are kept for the test to read.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createApp, type App } from '../../src/app.js';
+import { Keyring } from '../../src/auth/keys.js';
+import { loadConfig, readEnv, type Config } from '../../src/config/config.js';
+import type { InjectedAnswer } from '../../src/http/inject.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { Redactor } from '../../src/logging/redact.js';
+import { randomHash, tempDir } from './server.js';
+
+export interface InProcessApp {
+  readonly app: App;
+  readonly config: Config;
+  readonly hash: string;
+  readonly dir: string;
+  readonly sessionsDir: string;
+  /** The log lines written so far. */
+  readonly logLines: string[];
+  /** GET `pathname` with `params` (the hash added unless `hash` is given), through the seam. */
+  get(pathname: string, params?: Record<string, string | number>, headers?: Record<string, string>): Promise<InjectedAnswer>;
+  close(): Promise<void>;
+}
+
+const opened = new Set<InProcessApp>();
+
+export async function inProcessApp(env: Record<string, string> = {}): Promise<InProcessApp> {
+  const dir = tempDir('llmass-inproc-');
+  const hash = randomHash();
+  const sessionsDir = path.join(dir, 'sessions');
+  const config = loadConfig(readEnv({ PORT: '0', HASH: hash, SESSIONS_DIR: sessionsDir, ...env }, dir), dir);
+  const redactor = new Redactor([hash]);
+  const logLines: string[] = [];
+  const logger = createLogger(redactor, { write: (line: string) => logLines.push(line) });
+  const app = createApp(config, logger, redactor, new Keyring(hash, config.keysFile), null);
+  app.reloadKeys();
+  await app.prepare();
+  const handle: InProcessApp = {
+    app,
+    config,
+    hash,
+    dir,
+    sessionsDir,
+    logLines,
+    get(pathname, params = {}, headers = {}) {
+      const query = new URLSearchParams(Object.entries({ hash, ...params }).map(([name, value]) => [name, String(value)]));
+      return app.inject({ url: `${pathname}?${query.toString()}`, headers });
+    },
+    async close() {
+      opened.delete(handle);
+      await app.shutdown();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  opened.add(handle);
+  return handle;
+}
+
+/** Closes every app a test file opened and did not close (afterEach). */
+export async function closeInProcessApps(): Promise<void> {
+  await Promise.all([...opened].map((handle) => handle.close()));
+}
