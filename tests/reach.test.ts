@@ -100,7 +100,11 @@ describe('/mcp', () => {
       const shortText = (short.content as Array<{ type: string; text: string }>)[0]?.text ?? '';
       expect(shortText.split('\n')[0]).toMatch(/^\[ticket 1 · done · exit 0 · \d+ ms\]$/);
       expect(shortText).toContain('via mcp\n');
-      expect(short.structuredContent).toMatchObject({ ticket: 1, session: 'mcp', status: 'done', exit_code: 0, output: 'via mcp\n' });
+      // The output goes once, in the text the model reads; the fields go without it, and without URLs.
+      expect(short.structuredContent).toMatchObject({ ticket: 1, session: 'mcp', status: 'done', exit_code: 0, output_bytes: 8 });
+      expect(short.structuredContent).not.toHaveProperty('output');
+      expect(short.structuredContent).not.toHaveProperty('shell');
+      expect(shortText).not.toMatch(/https?:\/\//);
       // next speaks in tool calls, not in URLs to GET.
       expect(short.structuredContent).toMatchObject({ next: expect.stringMatching(/call shell with session mcp/) });
 
@@ -108,11 +112,14 @@ describe('/mcp', () => {
       expect(long.structuredContent).toMatchObject({ type: 'submission', ticket: 2, next: expect.stringMatching(/Call callback with session mcp, ticket 2/) });
       expect((long.structuredContent as { next: string }).next).not.toMatch(/\bGET\b/);
       let view = long.structuredContent as { status: string };
+      let polledText = '';
       while (view.status === 'queued' || view.status === 'running' || (view as { type?: string }).type === 'submission') {
         const polled = await client.callTool({ name: 'callback', arguments: { session: 'mcp', ticket: 2, wait: 5 } });
         view = polled.structuredContent as { status: string };
+        polledText = (polled.content as Array<{ text: string }>)[0]?.text ?? '';
       }
-      expect(view).toMatchObject({ status: 'done', output: 'slow\n' });
+      expect(view).toMatchObject({ status: 'done', output_bytes: 5 });
+      expect(polledText).toContain('$ sleep 1.5; echo slow\nslow\n');
 
       const history = await client.callTool({ name: 'history', arguments: { session: 'mcp' } });
       expect((history.structuredContent as { tickets: unknown[] }).tickets).toHaveLength(2);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dedup } from '../src/scheduling/replays.js';
+import { loadConfig } from '../src/config/config.js';
 import { submissionIdentity } from '../src/http/params.js';
 import { parseQuery } from '../src/http/query.js';
 import { OutputSpool, recoverSpool, storedText } from '../src/storage/spool.js';
@@ -22,38 +23,58 @@ describe('Dedup', () => {
     let now = 0;
     const dedup = new Dedup(60_000, () => now);
     const ls = submissionIdentity(new Map([['session', 's'], ['cmd', 'ls']]));
-    dedup.remember('s', 's', 1, ls, stored);
-    expect(dedup.find('s', ls)?.ticket).toBe(1);
-    expect(dedup.find('s', submissionIdentity(new Map([['session', 's'], ['cmd', 'ls'], ['nonce', '2']])))).toBeUndefined();
-    expect(dedup.find('s', submissionIdentity(new Map([['session', 's'], ['cmd64', 'bHM']])))).toBeUndefined();
-    expect(dedup.find('t', ls)).toBeUndefined();
+    dedup.remember('s', 's', 1, ls, stored, 'K');
+    expect(dedup.find('s', ls, 'K')?.ticket).toBe(1);
+    expect(dedup.find('s', submissionIdentity(new Map([['session', 's'], ['cmd', 'ls'], ['nonce', '2']])), 'K')).toBeUndefined();
+    expect(dedup.find('s', submissionIdentity(new Map([['session', 's'], ['cmd64', 'bHM']])), 'K')).toBeUndefined();
+    expect(dedup.find('t', ls, 'K')).toBeUndefined();
     // Unfinished: a replay however late.
     now = 600_000;
-    expect(dedup.find('s', ls)?.ticket).toBe(1);
+    expect(dedup.find('s', ls, 'K')?.ticket).toBe(1);
     dedup.finished('s', 1);
     now += 59_999;
-    expect(dedup.find('s', ls)?.ticket).toBe(1);
+    expect(dedup.find('s', ls, 'K')?.ticket).toBe(1);
     now += 1;
-    expect(dedup.find('s', ls)).toBeUndefined();
+    expect(dedup.find('s', ls, 'K')).toBeUndefined();
   });
 
   it('never replays once something else was submitted to the session, and forgets a failed one', () => {
     const dedup = new Dedup(60_000, () => 0);
     const run = submissionIdentity(new Map([['session', 's'], ['cmd', 'python3 main.py']]));
     const edit = submissionIdentity(new Map([['session', 's'], ['cmd', 'sed -i s/a/b/ main.py']]));
-    dedup.remember('s', 's', 1, run, stored);
-    dedup.remember('s', 's', 2, edit, stored);
-    expect(dedup.find('s', run)).toBeUndefined();
+    dedup.remember('s', 's', 1, run, stored, 'K');
+    dedup.remember('s', 's', 2, edit, stored, 'K');
+    expect(dedup.find('s', run, 'K')).toBeUndefined();
     const fresh = submissionIdentity(new Map([['cmd', 'pwd']]));
-    dedup.remember(undefined, 'new1', 1, fresh, stored);
-    expect(dedup.find(undefined, fresh)?.session).toBe('new1');
-    expect(dedup.find(undefined, submissionIdentity(new Map([['cmd', 'pwd'], ['wait', '5']])))).toBeUndefined();
-    dedup.remember('new1', 'new1', 2, submissionIdentity(new Map([['session', 'new1'], ['cmd', 'ls']])), stored);
-    expect(dedup.find(undefined, fresh)).toBeUndefined();
-    dedup.remember(undefined, 'new2', 1, fresh, stored);
+    dedup.remember(undefined, 'new1', 1, fresh, stored, 'K');
+    expect(dedup.find(undefined, fresh, 'K')?.session).toBe('new1');
+    expect(dedup.find(undefined, submissionIdentity(new Map([['cmd', 'pwd'], ['wait', '5']])), 'K')).toBeUndefined();
+    dedup.remember('new1', 'new1', 2, submissionIdentity(new Map([['session', 'new1'], ['cmd', 'ls']])), stored, 'K');
+    expect(dedup.find(undefined, fresh, 'K')).toBeUndefined();
+    dedup.remember(undefined, 'new2', 1, fresh, stored, 'K');
     dedup.forget('new2', 1);
-    expect(dedup.find(undefined, fresh)).toBeUndefined();
-    expect(dedup.find('new2', fresh)).toBeUndefined();
+    expect(dedup.find(undefined, fresh, 'K')).toBeUndefined();
+    expect(dedup.find('new2', fresh, 'K')).toBeUndefined();
+  });
+});
+
+describe('Dedup per key', () => {
+  it('gives each key its own sessionless slot, and never replays one key\'s submission to another', () => {
+    const dedup = new Dedup(10_000, () => 0);
+    const pwd = submissionIdentity(new Map([['cmd', 'pwd']]));
+    dedup.remember(undefined, 'a1', 1, pwd, Promise.resolve(), 'alice');
+    dedup.remember(undefined, 'b1', 1, pwd, Promise.resolve(), 'bob');
+    expect(dedup.find(undefined, pwd, 'alice')?.session).toBe('a1');
+    expect(dedup.find(undefined, pwd, 'bob')?.session).toBe('b1');
+    expect(dedup.find(undefined, pwd, 'carol')).toBeUndefined();
+    const ls = submissionIdentity(new Map([['session', 's'], ['cmd', 'ls']]));
+    dedup.remember('s', 's', 1, ls, Promise.resolve(), 'alice');
+    expect(dedup.find('s', ls, 'bob')).toBeUndefined();
+    expect(dedup.find('s', ls, 'alice')?.ticket).toBe(1);
+  });
+
+  it('replays a finished ticket for DEDUP_WINDOW, 10 s unless set', () => {
+    expect(loadConfig({ HASH: 'h'.repeat(40) }, '/').dedupWindow).toBe(10);
   });
 });
 

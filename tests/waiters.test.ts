@@ -79,7 +79,8 @@ describe('TicketQueue', () => {
     expect(queue.takeStartable(0)).toEqual([]);
     expect(queue.isSessionBusy('a')).toBe(true);
     queue.release('a');
-    expect(queue.position('a', 2)).toBe(0);
+    // First in line, held by the busy slots (b and c run), no longer by its session.
+    expect(queue.standing('a', 2)).toEqual({ position: 1, behind: { kind: 'slots', running: 2, max_concurrency: 2, sessions: ['b', 'c'] } });
     // b and c still run: no room under MAX_CONCURRENCY until one of them ends.
     expect(queue.takeStartable(2)).toEqual([]);
     queue.release('b');

@@ -25,9 +25,19 @@ export function statusLine(view: StatusFields): string {
   return `[${statusText(view)}]`;
 }
 
-/** A submission's status line: it has no exit code yet, and says so. */
-export function submissionStatusLine(view: { readonly ticket: number; readonly status: string }): string {
-  return `[ticket ${view.ticket} · ${view.status} · exit none yet]`;
+/**
+ * A replay's status line, which says first that nothing ran again and how old the result is:
+ * `[replay of ticket 7 · done 43 s ago · exit 0 · 12 ms]`.
+ */
+export function replayStatusLine(view: StatusFields & { readonly finished_at: string | null }, now: number): string {
+  const [, status, ...rest] = statusParts(view);
+  const age = view.finished_at === null ? '' : ` ${Math.max(0, Math.round((now - Date.parse(view.finished_at)) / 1000))} s ago`;
+  return `[${[`replay of ticket ${view.ticket}`, `${status ?? view.status}${age}`, ...rest].join(' · ')}]`;
+}
+
+/** A submission's status line: it has no exit code yet, and says so (and whether it is a replay). */
+export function submissionStatusLine(view: { readonly ticket: number; readonly status: string; readonly cached?: boolean }): string {
+  return `[${view.cached === true ? 'replay of ' : ''}ticket ${view.ticket} · ${view.status} · exit none yet]`;
 }
 
 /** A damaged ticket's status line. */

@@ -1,19 +1,22 @@
 // Shapes a ticket into the answers a model reads cold, and keeps them small: ready URLs only
 // where they are the next step, optional fields only when they say something, `next` in plain
 // words (wording.ts). The ticket view, a history entry, a damaged entry, a submission. Pure.
-import type { DamagedEntry, Submission, TicketMeta, TicketView } from '../protocol/types.js';
+import type { DamagedEntry, QueuedBehind, Submission, TicketMeta, TicketView } from '../protocol/types.js';
 import { isFinished } from '../protocol/types.js';
 import type { OutputWindow } from '../protocol/outputParts.js';
 import type { TicketState } from '../protocol/ticketState.js';
 import { callbackUrl, cancelUrl, pageUrl, shellUrl, suggestedWait } from './links.js';
 import { outputView } from './outputView.js';
 import type { ViewContext } from './viewContext.js';
-import { describeEnd, droppedAdvice, stepsFor } from './wording.js';
+import { cutCommandAdvice, describeEnd, describeQueued, describeReplay, droppedAdvice, secondsAgo, stepsFor } from './wording.js';
+import type { QueueStanding } from '../protocol/ticketState.js';
 
 export interface ViewOptions {
   readonly window?: OutputWindow;
-  /** Tickets ahead of this one when it is queued. */
-  readonly queuePosition?: number;
+  /** Where it stands when it is queued. */
+  readonly queue?: QueueStanding;
+  /** When this answer replays an earlier identical submission: when that one was made. */
+  readonly replayOf?: { readonly submittedAt: number };
   /** Said to the agent about this request (a wait that was shortened). */
   readonly notice?: string;
   readonly now?: number;
@@ -62,18 +65,21 @@ export function ticketView(ctx: ViewContext, found: TicketState, options: ViewOp
 
   const say = stepsFor(ctx.front, session, ticket);
   let next: string;
+  const now = options.now ?? Date.now();
   if (isFinished(record)) {
     view.shell = shellUrl(ctx, session);
-    next = `${describeEnd(record)} ${say.nextCommand}`;
+    next = `${describeEnd(record)}${ctx.front === 'mcp' ? '' : cutCommandAdvice(record, view.output)} ${say.nextCommand}`;
+    if (options.replayOf !== undefined) {
+      next = `${describeReplay(ticket, session, secondsAgo(options.replayOf.submittedAt, now), secondsAgo(Date.parse(record.finished_at), now), say)} ${next}`;
+    }
     if (view.background !== undefined) next += ` Still running in the background: ${view.background.map((p) => `pid ${p.pid}`).join(', ')}.`;
   } else {
-    const elapsedMs = Math.max(0, (options.now ?? Date.now()) - Date.parse(record.started_at ?? record.submitted_at));
+    const elapsedMs = Math.max(0, now - Date.parse(record.started_at ?? record.submitted_at));
     const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);
     view.poll = callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`);
     view.cancel = cancelUrl(ctx, session, ticket);
     if (record.status === 'queued') {
-      const ahead = options.queuePosition ?? 0;
-      next = `Queued${ahead > 0 ? ` behind ${ahead} ticket(s)` : ''}. ${say.poll(waitSeconds)}`;
+      next = `${queuedState(view, options.queue)} ${say.poll(waitSeconds)}`;
     } else if (found.note !== undefined) {
       next = `${found.note} ${say.stillPoll}`;
     } else {
@@ -86,6 +92,14 @@ export function ticketView(ctx: ViewContext, found: TicketState, options: ViewOp
   return view;
 }
 
+/** A queued ticket's place and what holds it, set on its view and said in words. */
+function queuedState(view: { queue_position?: number; queued_behind?: QueuedBehind }, queue: QueueStanding | undefined): string {
+  if (queue === undefined) return 'Queued.';
+  view.queue_position = queue.position;
+  view.queued_behind = queue.behind;
+  return describeQueued(queue.position, queue.behind);
+}
+
 /** A history entry for a ticket whose record is damaged: the problem, never the file's bytes. */
 export function damagedEntry(session: string, ticket: number, problem: string): DamagedEntry {
   return { type: 'damaged', ticket, session, error: `ticket ${ticket}'s record on disk is damaged: ${problem}` };
@@ -94,6 +108,8 @@ export function damagedEntry(session: string, ticket: number, problem: string): 
 export interface SubmissionOptions {
   /** When this answer replays an earlier identical submission: when that one was made. */
   readonly replayOf?: { readonly submittedAt: number };
+  /** Where it stands when it is queued. */
+  readonly queue?: QueueStanding;
   readonly notice?: string;
   readonly now?: number;
 }
@@ -101,15 +117,13 @@ export interface SubmissionOptions {
 export function submissionView(ctx: ViewContext, record: TicketMeta, options: SubmissionOptions = {}): Submission {
   const { session, ticket } = record;
   const waitSeconds = suggestedWait(0, ctx.maxWait);
-  const state = isFinished(record) ? `It has ended (${record.status}).` : `It is ${record.status}.`;
   const say = stepsFor(ctx.front, session, ticket);
-  let first: string;
-  if (options.replayOf !== undefined) {
-    const ago = Math.max(0, Math.round(((options.now ?? Date.now()) - options.replayOf.submittedAt) / 1000));
-    first = `Not run again: this is a replay of ticket ${ticket}, the same request made ${ago} s ago in session ${session}. ${state} ${say.runAgain}`;
-  } else {
-    first = `Accepted as ticket ${ticket} in session ${session}. ${state}`;
-  }
+  const queued: { queue_position?: number; queued_behind?: QueuedBehind } = {};
+  const state = isFinished(record) ? `It has ended (${record.status}).` : record.status === 'queued' ? queuedState(queued, options.queue) : `It is ${record.status}.`;
+  const first =
+    options.replayOf !== undefined
+      ? `${describeReplay(ticket, session, secondsAgo(options.replayOf.submittedAt, options.now ?? Date.now()), null, say)} ${state}`
+      : `Accepted as ticket ${ticket} in session ${session}. ${state}`;
   const view: Submission = {
     type: 'submission',
     ticket,
@@ -120,6 +134,7 @@ export function submissionView(ctx: ViewContext, record: TicketMeta, options: Su
     callback: callbackUrl(ctx, session, ticket),
     poll: callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`),
     cancel: cancelUrl(ctx, session, ticket),
+    ...queued,
     next: `${first} ${say.poll(waitSeconds)} ${say.keepSession}`,
   };
   if (options.notice !== undefined) view.notice = options.notice;

@@ -2,7 +2,7 @@
 // their field names in JSON, by their labels in a text transcript, tools to call over MCP), how
 // a ticket ended, and what to do about output that is not shown or was not stored. The one place
 // an answer's advice is worded.
-import type { FinishedMeta } from '../protocol/types.js';
+import type { FinishedMeta, QueuedBehind } from '../protocol/types.js';
 import type { Front } from './viewContext.js';
 
 /** The next steps a ticket's answer may name. */
@@ -82,4 +82,53 @@ export function droppedAdvice(dropped: number): string {
 /** The notice set where the middle of a long output is left out of a view. */
 export function omittedNotice(omitted: number, from: number, to: number, stored: number, steps: Steps): string {
   return `\n\n[llmass: ${omitted} stored bytes not shown here (bytes ${from} to ${to} of ${stored}); ${steps.readOmitted}.]\n\n`;
+}
+
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th';
+  return `${n}${suffix}`;
+}
+
+/** Why a queued ticket waits and where it stands: the start of its `next`. */
+export function describeQueued(position: number, behind: QueuedBehind): string {
+  const place = `Queued, ${ordinal(position)} to start`;
+  if (behind.kind === 'session') return `${place}: ticket ${behind.ticket} of this session runs first (a session runs one command at a time).`;
+  if (behind.running < behind.max_concurrency) return `${place}: it starts now.`;
+  return `${place}: all ${behind.max_concurrency} command slots (MAX_CONCURRENCY) are busy, with session(s) ${behind.sessions.join(', ')}.`;
+}
+
+/** How long ago, in whole seconds (never negative). */
+export function secondsAgo(then: number, now: number): number {
+  return Math.max(0, Math.round((now - then) / 1000));
+}
+
+/**
+ * What a replayed submission says first: that nothing ran again, which ticket it is, when that
+ * was asked (and, finished, when it ended), and how to run the command again.
+ */
+export function describeReplay(ticket: number, session: string, madeAgo: number, endedAgo: number | null, steps: Steps): string {
+  const ended = endedAgo === null ? '' : ` It ended ${endedAgo} s ago: this is that result, not a new one.`;
+  return `Not run again: this is a replay of ticket ${ticket}, the same request made ${madeAgo} s ago in session ${session}.${ended} ${steps.runAgain}`;
+}
+
+const CUT_BY_HASH = /unexpected EOF while looking for matching|syntax error: unexpected end of file/;
+
+/**
+ * A shell syntax error at the end of the command: most often the URL was cut by an unencoded #
+ * (the rest is a fragment, never sent); said to agents that build URLs, not to MCP clients.
+ */
+export function cutCommandAdvice(record: FinishedMeta, output: string): string {
+  if (record.status !== 'done' || record.exit_code !== 2 || !CUT_BY_HASH.test(output)) return '';
+  return ' If the command held a # (or a quote after one), encode it as %23: an unencoded # ends the URL, and what follows never reached the server.';
+}
+
+/** What a list of sessions says to do next. */
+export function describeSessions(front: Front | undefined, count: number): string {
+  if (front === 'mcp') {
+    return count === 0 ? 'No sessions yet. Call shell with a command (and no session) to start one.' : 'Call history with a session for its tickets, or shell with a session to run a command there.';
+  }
+  return count === 0
+    ? 'No sessions yet. GET /shell with a command (and no session=) to start one.'
+    : "GET a session's history URL for its tickets, its view URL for a live page, or its shell URL plus a URL-encoded command to run one there.";
 }

@@ -172,7 +172,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     outputViewBytes: integer(env, 'OUTPUT_VIEW_BYTES', 32768, 256),
     maxConcurrency: integer(env, 'MAX_CONCURRENCY', 4, 1, 1024),
     maxQueue: integer(env, 'MAX_QUEUE', 1000, 0),
-    dedupWindow: integer(env, 'DEDUP_WINDOW', 60, 0),
+    dedupWindow: integer(env, 'DEDUP_WINDOW', 10, 0),
     shutdownGrace: integer(env, 'SHUTDOWN_GRACE', 10, 0, 3600),
     trustProxy: proxyList(env.TRUST_PROXY),
     socket: env.SOCKET?.trim() ? path.resolve(cwd, env.SOCKET.trim()) : null,

@@ -64,6 +64,24 @@ export function waitNotice(wait: Wait): string | undefined {
   return wait.shortenedFrom === undefined ? undefined : `wait=${wait.shortenedFrom} was shortened to ${wait.seconds} s, the longest this server holds an answer here.`;
 }
 
+/**
+ * A `+` in the raw `cmd=` is a space once decoded (form encoding): said when the client plainly
+ * meant a plus (arithmetic, a regex, a URL), which then runs as a space.
+ */
+export function plusNotice(rawTarget: string | undefined): string | undefined {
+  const raw = /[?&]cmd=([^&]*)/.exec(rawTarget ?? '')?.[1];
+  // Spaces sent as %20 beside a +: that + was not meant as a space. (All spaces as +, form
+  // encoding's way, says nothing: that client encodes a plus as %2B.)
+  if (raw === undefined || !raw.includes('+') || !/%20| /.test(raw)) return undefined;
+  return 'each + in cmd was read as a space (form encoding); if you meant a plus sign, encode it as %2B, or send the command as cmd64=.';
+}
+
+/** Notices for one answer, joined; undefined when there is none. */
+export function joinNotices(...notices: Array<string | undefined>): string | undefined {
+  const said = notices.filter((notice): notice is string => notice !== undefined);
+  return said.length === 0 ? undefined : said.join(' ');
+}
+
 /** Seconds, 1..max, for limits that may only lower the configured one. */
 export function optionalLimit(q: Query, name: string, max: number): number | undefined {
   const value = optionalWhole(q, name, `${name} is a whole number of seconds from 1 to ${max}`);

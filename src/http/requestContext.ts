@@ -68,6 +68,9 @@ export type AnswerContext = Omit<RequestContext, 'req' | 'res' | 'query' | 'answ
 /** An answer: the JSON view, and its plain-text rendering (format=text, and MCP's text part). */
 export interface Answer<T> {
   readonly json: T;
-  /** Rendered only when asked for: most answers go out as JSON. */
-  text(): string;
+  /**
+   * The answer as text, rendered only when asked for (most go out as JSON); of `view` when
+   * given: MCP renders its lean view, without ready URLs.
+   */
+  text(view?: T): string;
 }

@@ -32,6 +32,11 @@ export function closest(name: string, known: readonly string[]): string | undefi
   return best;
 }
 
+/** A name a typo of `nearest` could have made: close to it, and a name at all. */
+function isTypo(name: string, nearest: string | undefined): nearest is string {
+  return nearest !== undefined && /^[a-z_0-9]{2,20}$/i.test(name) && editDistance(name.toLowerCase(), nearest) <= 2;
+}
+
 /** Throws 400 for the first parameter `path` does not take. */
 export function checkParams(path: string, query: Query, takes: readonly string[]): void {
   for (const name of query.keys()) {
@@ -39,10 +44,13 @@ export function checkParams(path: string, query: Query, takes: readonly string[]
     const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
     const nearest = takes.length === 0 ? undefined : closest(name, takes);
     const offered = takes.length === 0 ? `${path} takes no parameters` : `${path} takes ${takes.join(', ')}`;
-    throw new HttpError(
-      400,
-      `${path} does not take the parameter ${shown}`,
-      nearest === undefined ? `${offered}; remove ${shown}` : `did you mean ${nearest}? ${offered}`,
-    );
+    const typo = isTypo(name, nearest);
+    // With a command in the request, an unknown name is most often the rest of that command,
+    // cut at an & that was not encoded.
+    const cutCommand = query.has('cmd')
+      ? `if ${shown} was part of your command, an unencoded & ended cmd there: encode & as %26 (and + as %2B, # as %23), or send the command as cmd64=`
+      : undefined;
+    const hint = typo ? `did you mean ${nearest}? ${offered}${cutCommand === undefined ? '' : `; ${cutCommand}`}` : cutCommand === undefined ? `${offered}; remove ${shown}` : `${cutCommand}; ${offered}`;
+    throw new HttpError(400, `${path} does not take the parameter ${shown}`, hint);
   }
 }

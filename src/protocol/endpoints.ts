@@ -138,11 +138,11 @@ export const ENDPOINTS: Record<string, EndpointSpec> = {
   '/openapi.json': { summary: 'This document', description: 'OpenAPI 3.1 for every endpoint. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'application/json' },
 };
 
-/** /context and /callback take format=md and format=text respectively: the format's values differ per endpoint. */
-export const FORMATS: Partial<Record<string, readonly string[]>> = {
-  '/context': ['md', 'html'],
-  '/shell': ['json', 'text'],
-  '/callback': ['json', 'text'],
-  '/history': ['json', 'text'],
-  '/sessions': ['json', 'text'],
+/** The format each endpoint takes: its values and what they give (they differ per endpoint). */
+export const FORMATS: Partial<Record<string, { readonly values: readonly string[]; readonly description: string }>> = {
+  '/context': { values: ['md', 'html'], description: 'md: the page as markdown (text/markdown); html, the default: the page as HTML.' },
+  '/shell': { values: ['json', 'text'], description: 'text: a plain-text answer whose first line states ticket, status and exit code; json, the default: the JSON answer.' },
+  '/callback': { values: ['json', 'text'], description: 'text: the ticket as a terminal transcript whose first line states ticket, status and exit code; json, the default: the ticket view.' },
+  '/history': { values: ['json', 'text'], description: 'text: the session as a terminal transcript whose first line states its last ticket; json, the default: an array of ticket views.' },
+  '/sessions': { values: ['json', 'text'], description: 'text: one paragraph a session, newest first; json, the default: the list.' },
 };

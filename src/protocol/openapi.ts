@@ -28,13 +28,13 @@ function operation(path: string): Record<string, unknown> {
   if (spec === undefined) throw new Error(`no spec for ${path}`);
   const parameters = spec.params.map((name) => {
     const param = PARAMS[name];
-    const values = name === 'format' ? FORMATS[path] : undefined;
+    const format = name === 'format' ? FORMATS[path] : undefined;
     return {
       name,
       in: 'query',
       required: spec.required.includes(name),
-      description: param.description,
-      schema: values === undefined ? param.schema : { type: 'string', enum: values },
+      description: format?.description ?? param.description,
+      schema: format === undefined ? param.schema : { type: 'string', enum: format.values },
     };
   });
   const content: Record<string, unknown> = {};
@@ -43,7 +43,8 @@ function operation(path: string): Record<string, unknown> {
     content['application/json'] = { schema: refs.length === 1 ? refs[0] : { oneOf: refs } };
   }
   if (spec.page !== undefined) content[spec.page] = { schema: { type: spec.page === 'application/json' ? 'object' : 'string' } };
-  if (FORMATS[path]?.includes('text')) content['text/plain'] = { schema: { type: 'string' } };
+  if (FORMATS[path]?.values.includes('text')) content['text/plain'] = { schema: { type: 'string' } };
+  if (FORMATS[path]?.values.includes('md')) content['text/markdown'] = { schema: { type: 'string' } };
   const errors = spec.open === true ? spec.errors : [...spec.errors, 401, 403, 429];
   const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
   for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);

@@ -11,6 +11,32 @@ const url = (description: string): Schema => ({ type: 'string', format: 'uri', d
 
 const STATUS = { type: 'string', enum: ['queued', 'running', 'done', 'timeout', 'canceled', 'interrupted', 'error'], description: 'queued/running: not finished; done: see exit_code' };
 
+const QUEUE_FIELDS: Record<string, Schema> = {
+  queue_position: int('queued: its place in the queue, 1 for the first to start when room comes', 1),
+  queued_behind: {
+    description: 'queued: what holds it',
+    oneOf: [
+      {
+        type: 'object',
+        properties: { kind: { const: 'session' }, ticket: int('the earlier ticket of its session, which runs first', 1) },
+        required: ['kind', 'ticket'],
+        additionalProperties: false,
+      },
+      {
+        type: 'object',
+        properties: {
+          kind: { const: 'slots' },
+          running: int('commands running now'),
+          max_concurrency: int('commands that may run at once (MAX_CONCURRENCY)', 1),
+          sessions: { type: 'array', items: { type: 'string' }, description: 'the sessions running them' },
+        },
+        required: ['kind', 'running', 'max_concurrency', 'sessions'],
+        additionalProperties: false,
+      },
+    ],
+  },
+};
+
 const TICKET_FIELDS: Record<string, Schema> = {
   type: { type: 'string', enum: ['status', 'result'], description: 'status while queued or running, result once finished' },
   ticket: int('the ticket number, 1, 2, 3 … per session', 1),
@@ -43,6 +69,7 @@ const TICKET_FIELDS: Record<string, Schema> = {
   poll: url('unfinished: the callback URL with a long-poll wait; new with every answer'),
   cancel: url('unfinished: stops the command'),
   shell: url('finished: append a URL-encoded command to run the next one in this session'),
+  ...QUEUE_FIELDS,
   notice: str('something about this request the server changed (a shortened wait)'),
   next: str('what to do now, in words'),
 };
@@ -72,6 +99,7 @@ export const SCHEMAS: Record<string, Schema> = {
       callback: url('the ticket view'),
       poll: url('the ticket view with a long-poll wait'),
       cancel: url('stops the command'),
+      ...QUEUE_FIELDS,
       notice: str('something about this request the server changed'),
       next: str('what to do now'),
     },

@@ -2,7 +2,7 @@
 // disk), with the part of its output an answer asked for: what the scheduler answers and the
 // views shape.
 import type { CollectedOutput } from './outputParts.js';
-import type { TicketMeta } from './types.js';
+import type { QueuedBehind, TicketMeta } from './types.js';
 
 export interface TicketState {
   readonly meta: TicketMeta;
@@ -15,4 +15,10 @@ export interface TicketState {
   readonly background: Array<{ pid: number; command: string }>;
   /** Said to the agent when the ticket is in a state its status alone does not tell. */
   readonly note?: string;
+}
+
+/** Where a waiting ticket stands: its place (1: the first to start) and what holds it. */
+export interface QueueStanding {
+  readonly position: number;
+  readonly behind: QueuedBehind;
 }

@@ -122,6 +122,11 @@ export interface OutputView {
   next_page?: string;
 }
 
+/** What holds a queued ticket: its session's earlier ticket, or every command slot being busy. */
+export type QueuedBehind =
+  | { readonly kind: 'session'; readonly ticket: number }
+  | { readonly kind: 'slots'; readonly running: number; readonly max_concurrency: number; readonly sessions: readonly string[] };
+
 export interface TicketView extends OutputView {
   type: 'status' | 'result';
   ticket: number;
@@ -150,6 +155,10 @@ export interface TicketView extends OutputView {
   cancel?: string;
   /** Finished: a prefix for the next command in this session: append the URL-encoded command. */
   shell?: string;
+  /** Queued: its place in the queue, 1 for the first to start when room comes. */
+  queue_position?: number;
+  /** Queued: what holds it. */
+  queued_behind?: QueuedBehind;
   /** Something about this request the agent should know (a wait that was shortened). */
   notice?: string;
   /** What to do now, in words; history entries leave it out. */
@@ -168,6 +177,8 @@ export interface Submission {
   /** The callback URL with a long-poll wait. */
   poll: string;
   cancel: string;
+  queue_position?: number;
+  queued_behind?: QueuedBehind;
   notice?: string;
   next: string;
 }

@@ -90,12 +90,33 @@ function query(args: Args): Map<string, string> {
   return map;
 }
 
-/** A tool's result: its text (status line first, then the output) and the protocol's view. */
+/** Ready URLs: an MCP client calls tools, so its results carry none. */
+const LINK_FIELDS = new Set(['callback', 'poll', 'cancel', 'shell', 'next_page', 'history', 'view']);
+
+/** A view without its ready URLs (and, for structuredContent, without its output). */
+function lean(value: unknown, dropOutput: boolean): unknown {
+  if (Array.isArray(value)) return value.map((item) => lean(item, dropOutput));
+  if (value === null || typeof value !== 'object') return value;
+  const kept: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(value)) {
+    if (LINK_FIELDS.has(name) || (dropOutput && name === 'output')) continue;
+    kept[name] = name === 'sessions' ? lean(field, dropOutput) : field;
+  }
+  return kept;
+}
+
+/**
+ * A tool's result. The output goes once, in the text part the model reads (status line first,
+ * then the output and what next); structuredContent holds the protocol's view without the
+ * output and without ready URLs, for a client that acts on the fields. So a result is the
+ * output plus well under a kilobyte.
+ */
 async function result<T>(answer: () => Promise<Answer<T>>): Promise<{ content: Array<{ type: 'text'; text: string }>; structuredContent: Record<string, unknown>; isError?: boolean }> {
   try {
     const { json, text: render } = await answer();
-    const text = render();
-    const structured = Array.isArray(json) ? { tickets: json } : (json as Record<string, unknown>);
+    const text = render(lean(json, false) as T);
+    const fields = lean(json, true);
+    const structured = Array.isArray(fields) ? { tickets: fields } : (fields as Record<string, unknown>);
     return { content: [{ type: 'text', text }], structuredContent: structured };
   } catch (thrown) {
     const error = answerFor(thrown);

@@ -1,7 +1,8 @@
 // The queue and its limits: tickets waiting to start, in the order their numbers were handed
 // out; one running ticket per session; at most MAX_CONCURRENCY running; at most MAX_QUEUE
 // waiting. Pure bookkeeping: it starts nothing itself.
-import type { QueuedTicket } from '../protocol/types.js';
+import type { QueuedBehind, QueuedTicket } from '../protocol/types.js';
+import type { QueueStanding } from '../protocol/ticketState.js';
 
 export interface Waiting {
   readonly record: QueuedTicket;
@@ -13,7 +14,8 @@ export interface Waiting {
 
 export class TicketQueue {
   private waiting: Waiting[] = [];
-  private readonly busy = new Set<string>();
+  /** Sessions with a ticket started, and that ticket's number. */
+  private readonly busy = new Map<string, number>();
 
   constructor(
     private readonly maxConcurrency: number,
@@ -42,10 +44,20 @@ export class TicketQueue {
     return this.waiting.find((entry) => entry.record.session === session && entry.record.ticket === ticket);
   }
 
-  /** How many tickets wait before this one (0 when it is next, or not waiting). */
-  position(session: string, ticket: number): number {
+  /**
+   * Where a waiting ticket stands: its place in the queue (1: the first to start when room
+   * comes) and what holds it: its session's earlier ticket (running, or waiting before it), or
+   * every MAX_CONCURRENCY slot being busy. Undefined when it is not waiting.
+   */
+  standing(session: string, ticket: number): QueueStanding | undefined {
     const index = this.waiting.findIndex((entry) => entry.record.session === session && entry.record.ticket === ticket);
-    return index === -1 ? 0 : index;
+    if (index === -1) return undefined;
+    const earlier = this.busy.get(session) ?? this.waiting.slice(0, index).find((entry) => entry.record.session === session)?.record.ticket;
+    const behind: QueuedBehind =
+      earlier !== undefined
+        ? { kind: 'session', ticket: earlier }
+        : { kind: 'slots', running: this.busy.size, max_concurrency: this.maxConcurrency, sessions: [...this.busy.keys()] };
+    return { position: index + 1, behind };
   }
 
   all(): readonly Waiting[] {
@@ -63,7 +75,7 @@ export class TicketQueue {
    */
   takeStartable(running: number): Waiting[] {
     const started: Waiting[] = [];
-    const blocked = new Set(this.busy);
+    const blocked = new Set(this.busy.keys());
     let room = this.maxConcurrency - running;
     for (let i = 0; i < this.waiting.length && room > 0; ) {
       const entry = this.waiting[i];
@@ -76,7 +88,7 @@ export class TicketQueue {
       }
       this.waiting.splice(i, 1);
       blocked.add(session);
-      this.busy.add(session);
+      this.busy.set(session, entry.record.ticket);
       started.push(entry);
       room -= 1;
     }

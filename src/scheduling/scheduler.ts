@@ -10,7 +10,7 @@ import { SchedulerUnavailable, storageError, StorageUnavailable } from './unavai
 import { freeBytes } from '../storage/safeFiles.js';
 import { Finisher, ticketKey } from './finisher.js';
 import type { OutputPlan } from '../protocol/outputParts.js';
-import type { TicketState } from '../protocol/ticketState.js';
+import type { QueueStanding, TicketState } from '../protocol/ticketState.js';
 import type { FinishedTicket, QueuedTicket, TicketRequest } from '../protocol/types.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { finalRecord } from '../storage/recordFields.js';
@@ -123,7 +123,7 @@ export class Scheduler {
   async submit(session: string | undefined, request: TicketRequest, identity: string, client: string, key: string): Promise<SubmitResult> {
     this.assertAccepting();
     // Looked for before the session is opened too: a replay must not make a new session.
-    const replay = this.dedup.find(session, identity);
+    const replay = this.dedup.find(session, identity, key);
     if (replay !== undefined) return replayed(replay);
     this.assertRoom();
     const name = session ?? this.deps.newSessionName();
@@ -172,7 +172,7 @@ export class Scheduler {
    * to exactly one record in the order of the queue.
    */
   private admit(asked: string | undefined, name: string, index: SessionIndex, request: TicketRequest, identity: string, key: string): Admission {
-    const raced = this.dedup.find(asked, identity);
+    const raced = this.dedup.find(asked, identity, key);
     if (raced !== undefined) return { kind: 'replay', replay: raced };
     if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5, this.deps.config.maxQueue);
     const ticket = this.deps.store.allocate(index);
@@ -191,7 +191,7 @@ export class Scheduler {
     };
     const entry = this.queue.add(record, request.input);
     const persisted = this.deps.store.write(record);
-    this.dedup.remember(asked, name, ticket, identity, persisted);
+    this.dedup.remember(asked, name, ticket, identity, persisted, key);
     return { kind: 'admitted', entry, record, persisted, shellReady: tracking.shellReady };
   }
 
@@ -215,10 +215,11 @@ export class Scheduler {
     return ticketState({ runs: this.runs, queue: this.queue, store: this.deps.store, tracking: this.deps.tracking }, session, ticket, plan);
   }
 
-  /** How many tickets wait before this queued one can start (0 when it is next). */
-  positionInQueue(session: string, ticket: number): number {
-    return this.queue.position(session, ticket);
+  /** Where a queued ticket stands, and what holds it; undefined when it is not queued. */
+  standing(session: string, ticket: number): QueueStanding | undefined {
+    return this.queue.standing(session, ticket);
   }
+
 
   /** Resolves with the finished record, or undefined after `ms` or when `signal` aborts. */
   waitFor(session: string, ticket: number, ms: number, signal?: AbortSignal): Promise<FinishedTicket | undefined> {

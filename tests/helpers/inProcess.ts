@@ -46,8 +46,9 @@ export async function inProcessApp(env: Record<string, string> = {}): Promise<In
     sessionsDir,
     logLines,
     get(pathname, params = {}, headers = {}) {
-      const query = new URLSearchParams(Object.entries({ hash, ...params }).map(([name, value]) => [name, String(value)]));
-      return app.inject({ url: `${pathname}?${query.toString()}`, headers });
+      // Each value URL-encoded once, a space as %20, as fetch tools send it.
+      const query = Object.entries({ hash, ...params }).map(([name, value]) => `${name}=${encodeURIComponent(String(value))}`);
+      return app.inject({ url: `${pathname}?${query.join('&')}`, headers });
     },
     async close() {
       opened.delete(handle);

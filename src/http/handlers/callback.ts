@@ -74,8 +74,8 @@ export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<
   }
   const view = ticketView(ctx.view, found, {
     window,
-    queuePosition: deps.scheduler.positionInQueue(session, ticket),
+    queue: deps.scheduler.standing(session, ticket),
     notice: waitNotice(wait),
   });
-  return { json: view, text: () => textTranscript(view) };
+  return { json: view, text: (shown = view) => textTranscript(shown) };
 }

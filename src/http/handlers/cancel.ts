@@ -38,5 +38,5 @@ export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<An
         ? `Ticket ${ticket}'s command had already ended before this cancel; its result is still being stored.`
         : `Ticket ${ticket} had already ended (${view.status}) before this cancel; nothing was changed.`;
   const json = { ...view, canceled: result === 'canceled', next: `${said} ${view.next}` };
-  return { json, text: () => textTranscript(json) };
+  return { json, text: (shown = json) => textTranscript(shown) };
 }

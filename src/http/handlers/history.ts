@@ -60,11 +60,12 @@ export async function historyAnswer(ctx: AnswerContext, query: Query): Promise<A
   const { session, numbers } = await historyRequest(ctx, query);
   const entries: Array<TicketView | DamagedEntry> = [];
   for await (const batch of historyBatches(ctx.deps, ctx.view, session, numbers)) entries.push(...batch);
-  let text = '';
-  for await (const part of textBatches(await historyFirstLine(ctx, session, numbers), (async function* () {
-    yield entries;
-  })())) text += part;
-  return { json: entries, text: () => text };
+  const firstLine = await historyFirstLine(ctx, session, numbers);
+  return { json: entries, text: (shown = entries) => firstLine + shown.map(entryTranscript).join('\n') };
+}
+
+function entryTranscript(entry: TicketView | DamagedEntry): string {
+  return entry.type === 'damaged' ? damagedTranscript(entry) : textTranscript(entry);
 }
 
 /** The first line states the last ticket's status: fetch tools that summarise keep first lines. */
@@ -72,7 +73,7 @@ async function* textBatches(firstLine: string, batches: AsyncIterable<Array<Tick
   yield firstLine;
   let first = true;
   for await (const batch of batches) {
-    const parts = batch.map((entry) => (entry.type === 'damaged' ? damagedTranscript(entry) : textTranscript(entry)));
+    const parts = batch.map(entryTranscript);
     if (parts.length === 0) continue;
     yield (first ? '' : '\n') + parts.join('\n');
     first = false;

@@ -10,6 +10,7 @@ import type { Answer, AnswerContext, AppDeps } from '../requestContext.js';
 import { historyEntry } from '../../answers/ticketViews.js';
 import { historyUrl, shellUrl, viewUrl } from '../../answers/links.js';
 import { statusText } from '../../answers/statusLine.js';
+import { describeSessions } from '../../answers/wording.js';
 import { outputPlan } from './lookups.js';
 
 export interface SessionSummary {
@@ -70,10 +71,7 @@ export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query
     });
   }
   summaries.sort((a, b) => b.last_activity.localeCompare(a.last_activity));
-  const next =
-    summaries.length === 0
-      ? 'No sessions yet. GET /shell with a command (and no session=) to start one.'
-      : "GET a session's history URL for its tickets, its view URL for a live page, or its shell URL plus a URL-encoded command to run one there.";
+  const next = describeSessions(view.front, summaries.length);
   const json: SessionsAnswer = { type: 'sessions', count: summaries.length, sessions: summaries, next };
   const newest = summaries[0];
   let first = `[${summaries.length} session(s)`;
@@ -81,7 +79,12 @@ export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query
     const found = await scheduler.get(newest.session, newest.last_ticket, outputPlan(deps)).catch(() => undefined);
     if (found !== undefined) first += ` · newest ${newest.session}: ${statusText(historyEntry(view, found))}`;
   }
-  const lines = summaries.map((s) => `${s.session}: ${s.tickets} ticket(s), made by ${s.key ?? 'unknown'}, last activity ${s.last_activity}${s.busy ? ', busy' : ''}\n  history: ${s.history}&format=text\n  view (read-only): ${s.view}\n  shell: ${s.shell}`);
-  const text = `${first}]\n\n${lines.join('\n')}\n\nNext: ${next}\n`;
-  return { json, text: () => text };
+  const line = (s: Partial<SessionSummary> & Pick<SessionSummary, 'session' | 'tickets' | 'key' | 'last_activity' | 'busy'>): string => {
+    let text = `${s.session}: ${s.tickets} ticket(s), made by ${s.key ?? 'unknown'}, last activity ${s.last_activity}${s.busy ? ', busy' : ''}`;
+    if (s.history !== undefined) text += `\n  history: ${s.history}&format=text`;
+    if (s.view !== undefined) text += `\n  view (read-only): ${s.view}`;
+    if (s.shell !== undefined) text += `\n  shell: ${s.shell}`;
+    return text;
+  };
+  return { json, text: (shown = json) => `${first}]\n\n${shown.sessions.map(line).join('\n')}\n\nNext: ${next}\n` };
 }

@@ -4,7 +4,7 @@
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
 import { sendJson, sendText } from '../respond.js';
 import type { Query } from '../query.js';
-import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, requireCommand, submissionIdentity, waitNotice } from '../params.js';
+import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, joinNotices, plusNotice, requireCommand, submissionIdentity, waitNotice } from '../params.js';
 import { isFinal, type Submission, type TicketView } from '../../protocol/types.js';
 import { StorageUnavailable } from '../../scheduling/unavailable.js';
 import { noStorage } from '../domainErrors.js';
@@ -13,12 +13,13 @@ import { submissionText, textTranscript } from '../../answers/transcripts.js';
 import { outputPlan, requireTicketRecord } from './lookups.js';
 
 export const shell: Handler = async (ctx) => {
-  const answer = await shellAnswer(ctx, ctx.query);
+  const answer = await shellAnswer(ctx, ctx.query, plusNotice(ctx.req.url));
   if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
   else sendJson(ctx.req, ctx.res, 200, answer.json);
 };
 
-export async function shellAnswer(ctx: AnswerContext, query: Query): Promise<Answer<(TicketView & { cached: boolean }) | Submission>> {
+/** `notice`: what the front noticed about the request itself (a + read as a space). */
+export async function shellAnswer(ctx: AnswerContext, query: Query, frontNotice?: string): Promise<Answer<(TicketView & { cached: boolean }) | Submission>> {
   const { deps } = ctx;
   const { config, scheduler } = deps;
   const session = optionalSession(query);
@@ -42,11 +43,15 @@ export async function shellAnswer(ctx: AnswerContext, query: Query): Promise<Ans
 
   if (wait.seconds > 0) await scheduler.waitFor(submitted.session, submitted.ticket, wait.seconds * 1000, ctx.signal);
   const current = await requireTicketRecord(deps, submitted.session, submitted.ticket, outputPlan(deps));
-  const notice = waitNotice(wait);
+  const notice = joinNotices(waitNotice(wait), frontNotice);
   if (wait.seconds > 0 && isFinal(current.meta.status)) {
-    const view = ticketView(ctx.view, current, { notice });
-    return { json: { ...view, cached: submitted.replayOf !== undefined }, text: () => textTranscript(view) };
+    const view = ticketView(ctx.view, current, { notice, replayOf: submitted.replayOf });
+    const replay = submitted.replayOf === undefined ? undefined : { now: Date.now() };
+    const json = { ...view, cached: replay !== undefined };
+    const result: Answer<TicketView & { cached: boolean }> = { json, text: (shown = json) => textTranscript(shown, replay) };
+    return result;
   }
-  const view = submissionView(ctx.view, current.meta, { replayOf: submitted.replayOf, notice });
-  return { json: view, text: () => submissionText(view) };
+  const view = submissionView(ctx.view, current.meta, { replayOf: submitted.replayOf, notice, queue: scheduler.standing(submitted.session, submitted.ticket) });
+  const submission: Answer<Submission> = { json: view, text: (shown = view) => submissionText(shown) };
+  return submission;
 }
