@@ -2,6 +2,7 @@
 // and a node:http server whose every request goes through the one pipeline (http/pipeline.ts)
 // over the route table (routes.ts). All state lives in here.
 import http from 'node:http';
+import path from 'node:path';
 import os from 'node:os';
 import { customAlphabet } from 'nanoid';
 import { AuditLog } from './logging/audit.js';
@@ -32,6 +33,8 @@ import { Health } from './scheduling/health.js';
 import { describeFailure, runSelfCheck, type SelfCheckResult } from './running/selfCheck.js';
 import { ShellStates } from './running/shellState.js';
 import { TicketStore } from './storage/ticketStore.js';
+import { Uploads } from './storage/uploads.js';
+import { FileHelpers } from './running/fileHelpers.js';
 
 /** New session names: letters and digits only, so they always match the session rule. */
 const newSessionName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12);
@@ -119,10 +122,14 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   });
   const site: SiteContext = { fqdn: config.fqdn, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
   const lockOut = new LockOut({ maxFailures: config.authMaxFailures, window: config.authWindow });
+  const uploads = new Uploads(path.join(privateDir, 'uploads'), config.maxUploadBytes);
   const deps: AppDeps = {
     config,
     store,
     scheduler,
+    files: new FileHelpers(commandUser),
+    uploads,
+    audit,
     keyring,
     signer,
     tokens,
@@ -146,12 +153,17 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   server.keepAliveTimeout = 5000;
 
   let releaseLock: (() => void) | undefined;
-  // Finished tickets' background processes keep their cgroups; empty ones are removed.
-  const sweeper = setInterval(() => tracking.sweep(), 60_000);
+  // Finished tickets' background processes keep their cgroups; empty ones are removed. Uploads
+  // left unfinished for an hour are dropped.
+  const sweeper = setInterval(() => {
+    tracking.sweep();
+    uploads.sweep();
+  }, 60_000);
   sweeper.unref();
 
   const prepare = async (): Promise<void> => {
     releaseLock = acquireLock(privateDir, logger);
+    uploads.reset();
     await recoverTickets(store, tracking, config.maxOutputBytes, logger);
     tracking.sweep();
     // Nothing is served until one command has gone the whole way a command goes.

@@ -14,6 +14,8 @@ import { openapi } from './http/handlers/openapi.js';
 import { sessions } from './http/handlers/sessions.js';
 import { shell } from './http/handlers/shell.js';
 import { view } from './http/handlers/view.js';
+import { file } from './http/handlers/file.js';
+import { upload } from './http/handlers/upload.js';
 import { ENDPOINTS } from './protocol/endpoints.js';
 
 /** An endpoint's parameters, from the one description of the protocol. */
@@ -23,8 +25,8 @@ function paramsOf(path: string): readonly string[] {
   return spec.params;
 }
 
-function get(path: string, handler: Handler, access: Route['access']): [string, Route] {
-  return [path, { handler, access, params: paramsOf(path), methods: 'get', credential: 'query-or-header' }];
+function get(path: string, handler: Handler, access: Route['access'], methods: Route['methods'] = 'get'): [string, Route] {
+  return [path, { handler, access, params: paramsOf(path), methods, credential: 'query-or-header' }];
 }
 
 const mcp: Handler = async (ctx) => (await import('./reach/mcp.js')).mcp(ctx);
@@ -40,6 +42,9 @@ export const routes: RouteTable = new Map<string, Route>([
   get('/cancel', cancel, 'exec'),
   get('/sessions', sessions, 'key'),
   get('/view', view, 'read'),
+  // Files are the host's, not the session's record: a read token (a watcher's) opens neither.
+  get('/file', file, 'exec'),
+  get('/upload', upload, 'exec', 'get-put'),
   [
     '/mcp',
     {

@@ -90,8 +90,8 @@ if (process.env.CI && !shellcheck) throw new Error('shellcheck is missing: under
 if (!shellcheck) process.stdout.write('deploy.test.ts: lint skipped: shellcheck is not installed (apt-get install shellcheck)\n');
 
 describe.skipIf(!shellcheck)('the shipped shell code', () => {
-  it('passes shellcheck: the prelude every command sources, and install.sh', () => {
-    for (const [file, shell] of [['src/running/prelude.bash', 'bash'], ['deploy/install.sh', 'sh']] as const) {
+  it('passes shellcheck: the prelude every command sources, the file helpers, and install.sh', () => {
+    for (const [file, shell] of [['src/running/prelude.bash', 'bash'], ['src/running/readFile.bash', 'bash'], ['src/running/writeFile.bash', 'bash'], ['deploy/install.sh', 'sh']] as const) {
       const result = spawnSync('shellcheck', ['--shell', shell, '--severity', 'style', path.join(ROOT, file)], { encoding: 'utf8' });
       expect(result.stdout, file).toBe('');
       expect(result.status, file).toBe(0);

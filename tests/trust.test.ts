@@ -172,11 +172,11 @@ describe('MCP results', () => {
 describe('/openapi.json', () => {
   it('says what the server does: every parameter it lists is taken, no other; every format it lists answers as documented', async () => {
     const server = await inProcessApp();
-    const submitted = await json(server, '/shell', { session: 'o', cmd: 'echo doc', wait: 10 });
+    const submitted = await json(server, '/shell', { session: 'o', cmd: 'echo doc > f.txt', wait: 10 });
     const doc = (await server.app.inject({ url: '/openapi.json' })).json<{
       paths: Record<string, { get: { parameters: Array<{ name: string; required: boolean; schema: { enum?: string[] } }>; responses: Record<string, { content?: Record<string, unknown> }> } }>;
     }>();
-    const sample: Record<string, string | number> = { session: 'o', ticket: submitted.ticket, cmd: 'true', wait: 0, offset: 0, limit: 1, after: 0, timeout: 5, idle_timeout: 5, nonce: 'n', cursor: 'abc', cmd64: 'dHJ1ZQ' };
+    const sample: Record<string, string | number> = { session: 'o', ticket: submitted.ticket, cmd: 'true', wait: 0, offset: 0, limit: 1, after: 0, timeout: 5, idle_timeout: 5, nonce: 'n', cursor: 'abc', cmd64: 'dHJ1ZQ', path: 'f.txt', data64: 'ZG9j', done: 0, sha256: '0'.repeat(64), mode: '644', input: 'full' };
     for (const [route, { get }] of Object.entries(doc.paths)) {
       const listed = get.parameters.map((param) => param.name);
       const base: Record<string, string | number> = {};

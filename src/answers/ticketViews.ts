@@ -6,13 +6,27 @@ import { isFinished } from '../protocol/types.js';
 import type { OutputWindow } from '../protocol/outputParts.js';
 import type { TicketState } from '../protocol/ticketState.js';
 import { callbackUrl, cancelUrl, pageUrl, shellUrl, suggestedWait } from './links.js';
-import { outputView } from './outputView.js';
+import { charBoundary, outputView } from './outputView.js';
 import type { ViewContext } from './viewContext.js';
-import { cutCommandAdvice, describeEnd, describeQueued, describeReplay, droppedAdvice, secondsAgo, stepsFor } from './wording.js';
+import { cutCommandAdvice, describeEnd, describeQueued, describeReplay, droppedAdvice, secondsAgo, stepsFor, type Steps } from './wording.js';
 import type { QueueStanding } from '../protocol/ticketState.js';
+
+/** How much of a command an answer echoes: a long one (a file sent in base64) is not echoed whole. */
+export const INPUT_SHOWN_BYTES = 1024;
+
+/** The command as an answer shows it: whole, or its first KiB with a line saying how to see all. */
+function shownInput(input: string, full: boolean, steps: Steps): { input: string; input_bytes?: number } {
+  const bytes = Buffer.byteLength(input, 'utf8');
+  if (full || bytes <= INPUT_SHOWN_BYTES) return { input };
+  const encoded = Buffer.from(input, 'utf8');
+  const head = encoded.subarray(0, charBoundary(encoded, INPUT_SHOWN_BYTES)).toString('utf8');
+  return { input: `${head}… [llmass: the command is ${bytes} bytes; ${steps.wholeInput}]`, input_bytes: bytes };
+}
 
 export interface ViewOptions {
   readonly window?: OutputWindow;
+  /** input=full: the whole command, however long. */
+  readonly fullInput?: boolean;
   /** Where it stands when it is queued. */
   readonly queue?: QueueStanding;
   /** When this answer replays an earlier identical submission: when that one was made. */
@@ -23,7 +37,7 @@ export interface ViewOptions {
 }
 
 /** The fields every ticket view has: what a history entry holds. */
-function ticketFields(ctx: ViewContext, found: TicketState, window?: OutputWindow): TicketView {
+function ticketFields(ctx: ViewContext, found: TicketState, window?: OutputWindow, fullInput = false): TicketView {
   const record = found.meta;
   const { session, ticket } = record;
   const finished = isFinished(record) ? record : undefined;
@@ -33,7 +47,7 @@ function ticketFields(ctx: ViewContext, found: TicketState, window?: OutputWindo
     type: finished !== undefined ? 'result' : 'status',
     ticket,
     session,
-    input: record.input,
+    ...shownInput(record.input, fullInput, stepsFor(ctx.front, session, ticket)),
     status: record.status,
     exit_code: finished?.exit_code ?? null,
     signal: finished?.signal ?? null,
@@ -60,7 +74,7 @@ export function historyEntry(ctx: ViewContext, found: TicketState): TicketView {
 export function ticketView(ctx: ViewContext, found: TicketState, options: ViewOptions = {}): TicketView {
   const record = found.meta;
   const { session, ticket } = record;
-  const view = ticketFields(ctx, found, options.window);
+  const view = ticketFields(ctx, found, options.window, options.fullInput);
   if (options.notice !== undefined) view.notice = options.notice;
 
   const say = stepsFor(ctx.front, session, ticket);
@@ -128,7 +142,7 @@ export function submissionView(ctx: ViewContext, record: TicketMeta, options: Su
     type: 'submission',
     ticket,
     session,
-    input: record.input,
+    ...shownInput(record.input, false, say),
     status: record.status,
     cached: options.replayOf !== undefined,
     callback: callbackUrl(ctx, session, ticket),

@@ -16,6 +16,8 @@ export interface Steps {
   readonly stillPoll: string;
   /** Inside the output, where its middle is left out: how to read that part. */
   readonly readOmitted: string;
+  /** After the first KiB of a long command: how to see all of it. */
+  readonly wholeInput: string;
 }
 
 function mcpSteps(session: string, ticket: number): Steps {
@@ -28,6 +30,7 @@ function mcpSteps(session: string, ticket: number): Steps {
     keepSession: `Keep session ${session} on later commands to keep this shell's directory and variables.`,
     stillPoll: 'Call callback again.',
     readOmitted: `call callback with session ${session}, ticket ${ticket}, offset and limit to read them`,
+    wholeInput: `call callback with session ${session}, ticket ${ticket} and input "full" for all of it`,
   };
 }
 
@@ -42,6 +45,7 @@ function getSteps(session: string, link: (field: 'poll' | 'cancel' | 'next_page'
     keepSession: `Keep &session=${session} on later commands to keep this shell's directory and variables.`,
     stillPoll: `GET ${link('poll')}.`,
     readOmitted: `GET ${link('next_page')} to read them`,
+    wholeInput: 'add &input=full to the ticket\'s callback URL for all of it',
   };
 }
 

@@ -32,6 +32,8 @@ export interface Config {
   /** Seconds. */
   readonly commandTimeout: number;
   readonly maxOutputBytes: number;
+  /** The largest file an upload may put in place. */
+  readonly maxUploadBytes: number;
   /** Absolute path. */
   readonly workdir: string;
   /** False when WORKDIR was not set: with COMMAND_USER, commands then start in that user's home. */
@@ -166,6 +168,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     commandShell,
     commandTimeout: integer(env, 'COMMAND_TIMEOUT', 300, 1),
     maxOutputBytes,
+    maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 1024 * 1024 * 1024, 1),
     workdir,
     workdirConfigured: Boolean(env.WORKDIR?.trim()),
     maxWait: integer(env, 'MAX_WAIT', 40, 0, 3600),

@@ -3,6 +3,7 @@
 // hint here, and nowhere else.
 import { AuthRefused, type RefusalKind } from '../auth/refusals.js';
 import { SchedulerUnavailable, type StorageUnavailable } from '../scheduling/unavailable.js';
+import type { FileRefusal } from '../running/fileHelpers.js';
 import { HttpError } from './httpError.js';
 
 const REFUSAL_STATUS: Readonly<Record<RefusalKind, number>> = { missing: 401, wrong: 401, locked: 429, forbidden: 403 };
@@ -44,4 +45,27 @@ export function damagedError(session: string, ticket: number, problem: string): 
     `ticket ${ticket} of session ${session} is damaged on disk: ${problem}`,
     `its result cannot be read; the session's other tickets are not affected. Run the command again if you need its result, and tell the operator (the file is ${session}/${ticket}.ticket under SESSIONS_DIR)`,
   );
+}
+
+/** What the command user's helper found instead of the file (running/fileHelpers.ts), as an answer. */
+export function fileRefused(kind: FileRefusal, path: string, writing: boolean): HttpError {
+  const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path);
+  switch (kind) {
+    case 'missing':
+      return new HttpError(404, `there is no file ${shown}`, 'check the path (relative paths start in the session\'s working directory): GET /shell with ls or find to look');
+    case 'denied':
+      return new HttpError(403, `the command user may not ${writing ? 'write' : 'read'} ${shown}`, writing ? 'choose a place the command user may write, such as its home or /tmp' : 'read only what the command user may read; the server\'s own files are out of reach by design');
+    case 'directory':
+      return new HttpError(400, `${shown} is a directory`, writing ? 'give the path of the file to write, including its name' : 'give a file\'s path; to list a directory, GET /shell with ls');
+    case 'special':
+      return new HttpError(400, `${shown} is not a regular file (a FIFO, a device or a socket)`, 'read it with a command instead, e.g. head -c 1000 <path>');
+    case 'nodir':
+      return new HttpError(404, `the directory of ${shown} does not exist`, 'make it first: GET /shell with mkdir -p <directory>; the upload so far is kept, so send done=1 again then');
+    case 'nocwd':
+      return new HttpError(409, 'the session\'s working directory no longer exists', 'give an absolute path, or change directory with a command first');
+    case 'failed':
+      return new HttpError(507, `${shown} could not be written (no room, or a failing disk)`, 'free space on the host, then send done=1 again: the upload so far is kept');
+    case 'timeout':
+      return new HttpError(503, `${shown} did not open in time (a hung file system?)`, 'try again later, or read it with a command and a timeout', { 'Retry-After': '10' });
+  }
 }

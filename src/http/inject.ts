@@ -9,7 +9,7 @@ export interface InjectedRequest {
   /** The request target, as sent: `/callback?session=a&ticket=1`. */
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
+  readonly body?: string | Buffer;
   /** The peer address the server sees (default 127.0.0.1). */
   readonly remoteAddress?: string;
 }
@@ -17,7 +17,10 @@ export interface InjectedRequest {
 export interface InjectedAnswer {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
+  /** The body as UTF-8 text. */
   readonly body: string;
+  /** The body's bytes as they came. */
+  readonly raw: Buffer;
   /** The body parsed as JSON (throws if it is not JSON). */
   json<T = unknown>(): T;
 }
@@ -57,8 +60,9 @@ export function inject(server: http.Server, request: InjectedRequest): Promise<I
         const parts: Buffer[] = [];
         res.on('data', (chunk: Buffer) => parts.push(chunk));
         res.on('end', () => {
-          const body = Buffer.concat(parts).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T });
+          const raw = Buffer.concat(parts);
+          const body = raw.toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, raw, json: <T>() => JSON.parse(body) as T });
           serverSide.destroy();
         });
         res.on('error', reject);

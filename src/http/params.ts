@@ -28,7 +28,7 @@ export function requireSession(q: Query): string {
 }
 
 /** A non-negative whole number in decimal digits, or undefined when absent. */
-function optionalWhole(q: Query, name: string, hint: string): number | undefined {
+export function optionalWhole(q: Query, name: string, hint: string): number | undefined {
   const value = q.get(name);
   if (value === undefined || value === '') return undefined;
   if (!/^\d{1,15}$/.test(value)) throw new HttpError(400, `${name} must be a whole number of at most 15 digits, got ${show(value)}`, hint);
@@ -104,6 +104,14 @@ export function optionalFormat<T extends string>(q: Query, allowed: readonly T[]
   if (value === undefined || value === '') return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new HttpError(400, `format ${show(value)} is not offered here`, `use format=${allowed.join(' or format=')}, or leave it out for JSON`);
+}
+
+/** `input=full`: the whole command in the answer; anything else is refused. */
+export function optionalFullInput(q: Query): boolean {
+  const value = q.get('input');
+  if (value === undefined || value === '') return false;
+  if (value === 'full') return true;
+  throw new HttpError(400, `input ${show(value)} is not offered`, 'use input=full for the whole command, or leave it out');
 }
 
 export function optionalNonce(q: Query): string | null {

@@ -86,8 +86,10 @@ async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, r
       throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, `the endpoints are ${[...routes.keys()].filter((path) => path !== '/').join(', ')}; GET /context for how to use them`);
     }
     // 3. The method.
-    if (route.methods === 'get' && req.method !== 'GET' && req.method !== 'HEAD') {
-      throw new HttpError(405, `method ${String(req.method).slice(0, 20)} is not allowed`, 'every LLMASS endpoint is a GET with its parameters in the query string', { Allow: 'GET, HEAD' });
+    const allowed = route.methods === 'any' || req.method === 'GET' || req.method === 'HEAD' || (route.methods === 'get-put' && req.method === 'PUT');
+    if (!allowed) {
+      const hint = route.methods === 'get-put' ? `${pathname} takes GET (in chunks) or PUT with the whole body` : 'every LLMASS endpoint is a GET with its parameters in the query string';
+      throw new HttpError(405, `method ${String(req.method).slice(0, 20)} is not allowed`, hint, { Allow: route.methods === 'get-put' ? 'GET, HEAD, PUT' : 'GET, HEAD' });
     }
     // 4. The query, decoded once.
     const query = parseQuery(rawQuery);

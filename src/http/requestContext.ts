@@ -13,12 +13,20 @@ import type { Redactor } from '../logging/redact.js';
 import type { RequestLogFields } from '../logging/requestLine.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
 import type { TicketStore } from '../storage/ticketStore.js';
+import type { FileHelpers } from '../running/fileHelpers.js';
+import type { Uploads } from '../storage/uploads.js';
+import type { AuditLog } from '../logging/audit.js';
 import type { SiteContext, ViewContext } from '../answers/viewContext.js';
 
 export interface AppDeps {
   readonly config: Config;
   readonly store: TicketStore;
   readonly scheduler: Scheduler;
+  /** The command user's hands on the host's files (/file, /upload). */
+  readonly files: FileHelpers;
+  /** Uploads on their way in. */
+  readonly uploads: Uploads;
+  readonly audit: AuditLog;
   readonly auth: Auth;
   readonly keyring: Keyring;
   readonly signer: TokenSigner;

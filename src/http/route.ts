@@ -9,8 +9,8 @@ export interface Route {
   readonly access: RouteAccess;
   /** The parameters the endpoint takes (besides the credential); any other is a 400. */
   readonly params: readonly string[];
-  /** `get`: GET and HEAD only (the GET protocol); `any`: the handler answers every method (MCP's transport). */
-  readonly methods: 'get' | 'any';
+  /** `get`: GET and HEAD only (the GET protocol); `get-put`: and PUT with a body (/upload); `any`: the handler answers every method (MCP's transport). */
+  readonly methods: 'get' | 'get-put' | 'any';
   /** Where the credential is read: the query or the Authorization header, or (MCP) a key in the header only. */
   readonly credential: 'query-or-header' | 'header-key';
   /** What a 401 on this route says instead of the usual, and the headers it adds (MCP's WWW-Authenticate). */

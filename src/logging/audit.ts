@@ -1,4 +1,5 @@
-// The audit log: append-only JSON lines, one when a command is accepted and one when it ends.
+// The audit log: append-only JSON lines, one when a command is accepted and one when it ends,
+// and one per file read or put in place.
 // Each line is written synchronously on a file held open in append mode: a line of a few
 // hundred bytes costs microseconds, and the record of a command is on disk before the answer
 // that reports it. It holds each command exactly as sent, but for the secret's exact value,
@@ -20,6 +21,16 @@ export type AuditEvent =
       timeout: number;
       idle_timeout: number | null;
       nonce: string | null;
+    }
+  | {
+      /** A file read through /file, or put in place through /upload (by the command user). */
+      event: 'file_read' | 'file_written';
+      client: string;
+      key: string;
+      session: string;
+      path: string;
+      bytes: number;
+      sha256: string;
     }
   | {
       event: 'ended';

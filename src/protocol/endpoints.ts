@@ -32,6 +32,12 @@ export const PARAMS = {
   limit: { description: 'Bytes of stored output to show from offset.', schema: { type: 'integer', minimum: 1 } },
   cursor: { description: 'Opaque; it makes each poll URL new so that no cache replays an old answer. Keep it as given.', schema: { type: 'string', pattern: '^[0-9a-z]{1,24}$' } },
   after: { description: 'Only the tickets numbered above this one.', schema: { type: 'integer', minimum: 0 } },
+  path: { description: 'The file: absolute, or relative to the session\'s working directory (where its last command ended). Up to 4096 bytes, URL-encoded once.', schema: { type: 'string', maxLength: 4096 } },
+  data64: { description: 'One chunk of the file, base64 (standard or URL-safe, padding optional), at most 96 KiB decoded.', schema: { type: 'string' } },
+  done: { description: '1: this is the end; put the file in place (offset = the total, after this request\'s chunk).', schema: { type: 'string', enum: ['0', '1'] } },
+  sha256: { description: 'The whole file\'s SHA-256 in hex, checked before it is put in place (a mismatch: 422, nothing put in place).', schema: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } },
+  mode: { description: 'The file\'s permission bits in octal (default 644).', schema: { type: 'string', pattern: '^0?[0-7]{3}$' } },
+  input: { description: 'full: show the whole command in input (answers show its first KiB otherwise).', schema: { type: 'string', enum: ['full'] } },
 } satisfies Record<string, ParamSpec>;
 
 export type ParamName = keyof typeof PARAMS;
@@ -53,6 +59,8 @@ export interface EndpointSpec {
   readonly open?: boolean;
   /** The answer is not JSON (a page). */
   readonly page?: string;
+  /** Also taken as a PUT with a body (the parameters it then takes). */
+  readonly put?: { readonly params: readonly ParamName[]; readonly required: readonly ParamName[] };
 }
 
 const COMMON_ERRORS = [400, 404, 414, 431];
@@ -60,17 +68,37 @@ const COMMON_ERRORS = [400, 404, 414, 431];
 export const ENDPOINTS: Record<string, EndpointSpec> = {
   '/shell': {
     summary: 'Run a shell command',
-    description: 'RunningTickets cmd in a session (a new one without session). Answers at once with a ticket, or with wait=N the result if it finished in time. Then GET the poll URL of the answer until type is result.',
+    description: 'Runs cmd in a session (a new one without session). Answers at once with a ticket, or with wait=N the result if it finished in time. Then GET the poll URL of the answer until type is result.',
     params: ['cmd', 'cmd64', 'session', 'timeout', 'idle_timeout', 'nonce', 'wait', 'format'],
     required: [],
     answers: ['ShellResult', 'Submission'],
     consequential: true,
     errors: [...COMMON_ERRORS, 503, 507],
   },
+  '/file': {
+    summary: 'Download a file',
+    description: 'A file of the host, as the session\'s command user reads it, after the session\'s running command. A Range header, or offset and limit, give a part (206). format=text gives UTF-8 text.',
+    params: ['session', 'path', 'offset', 'limit', 'format'],
+    required: ['session', 'path'],
+    answers: [],
+    consequential: false,
+    errors: [...COMMON_ERRORS, 403, 409, 416, 503],
+    page: 'application/octet-stream',
+  },
+  '/upload': {
+    summary: 'Upload a file',
+    description: 'A file onto the host, as the session\'s command user: base64 chunks of up to 96 KiB at offset (a repeated chunk is not written twice), then done=1 puts it in place atomically. PUT with the body does it in one request.',
+    params: ['session', 'path', 'offset', 'data64', 'done', 'sha256', 'mode'],
+    required: ['session', 'path', 'offset'],
+    answers: ['UploadAnswer'],
+    consequential: true,
+    errors: [...COMMON_ERRORS, 403, 409, 413, 422, 503, 507],
+    put: { params: ['session', 'path', 'sha256', 'mode'], required: ['session', 'path'] },
+  },
   '/callback': {
     summary: 'Read a ticket',
     description: 'The ticket as it stands: status, exit code and output so far. wait=N answers as soon as it finishes (long-poll); offset and limit page through the stored output.',
-    params: ['session', 'ticket', 'wait', 'offset', 'limit', 'format', 'cursor'],
+    params: ['session', 'ticket', 'wait', 'offset', 'limit', 'format', 'cursor', 'input'],
     required: ['session', 'ticket'],
     answers: ['TicketView'],
     consequential: false,
@@ -144,5 +172,6 @@ export const FORMATS: Partial<Record<string, { readonly values: readonly string[
   '/shell': { values: ['json', 'text'], description: 'text: a plain-text answer whose first line states ticket, status and exit code; json, the default: the JSON answer.' },
   '/callback': { values: ['json', 'text'], description: 'text: the ticket as a terminal transcript whose first line states ticket, status and exit code; json, the default: the ticket view.' },
   '/history': { values: ['json', 'text'], description: 'text: the session as a terminal transcript whose first line states its last ticket; json, the default: an array of ticket views.' },
+  '/file': { values: ['bytes', 'text'], description: 'text: the file as UTF-8 text (text/plain; invalid bytes become U+FFFD); bytes, the default: the bytes as they are.' },
   '/sessions': { values: ['json', 'text'], description: 'text: one paragraph a session, newest first; json, the default: the list.' },
 };

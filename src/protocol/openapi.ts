@@ -23,16 +23,18 @@ const errorResponse = (status: number, schema = 'ErrorAnswer'): Record<string, u
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
 });
 
-function operation(path: string): Record<string, unknown> {
+function operation(path: string, method: 'get' | 'put' = 'get'): Record<string, unknown> {
   const spec = ENDPOINTS[path];
   if (spec === undefined) throw new Error(`no spec for ${path}`);
-  const parameters = spec.params.map((name) => {
+  const params = method === 'put' && spec.put !== undefined ? spec.put.params : spec.params;
+  const required = method === 'put' && spec.put !== undefined ? spec.put.required : spec.required;
+  const parameters = params.map((name) => {
     const param = PARAMS[name];
     const format = name === 'format' ? FORMATS[path] : undefined;
     return {
       name,
       in: 'query',
-      required: spec.required.includes(name),
+      required: required.includes(name),
       description: format?.description ?? param.description,
       schema: format === undefined ? param.schema : { type: 'string', enum: format.values },
     };
@@ -48,12 +50,14 @@ function operation(path: string): Record<string, unknown> {
   const errors = spec.open === true ? spec.errors : [...spec.errors, 401, 403, 429];
   const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
   for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);
+  const body = method === 'put' ? { requestBody: { required: true, description: 'the whole file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } } : {};
   return {
-    operationId: path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_'),
+    operationId: (path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_')) + (method === 'put' ? '_put' : ''),
     summary: spec.summary,
     description: spec.description,
     parameters,
     responses,
+    ...body,
     'x-openai-isConsequential': spec.consequential,
     ...(spec.open === true ? { security: [] } : {}),
   };
@@ -61,7 +65,7 @@ function operation(path: string): Record<string, unknown> {
 
 export function openApiDocument(fqdn: string, version: string): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
-  for (const path of Object.keys(ENDPOINTS)) paths[path] = { get: operation(path) };
+  for (const [path, spec] of Object.entries(ENDPOINTS)) paths[path] = spec.put === undefined ? { get: operation(path) } : { get: operation(path), put: operation(path, 'put') };
   return {
     openapi: '3.1.0',
     info: {

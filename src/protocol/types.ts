@@ -132,6 +132,8 @@ export interface TicketView extends OutputView {
   ticket: number;
   session: string;
   input: string;
+  /** The whole command's length, when `input` shows only its first KiB. */
+  input_bytes?: number;
   status: TicketStatus;
   exit_code: number | null;
   signal: string | null;
@@ -170,6 +172,7 @@ export interface Submission {
   ticket: number;
   session: string;
   input: string;
+  input_bytes?: number;
   status: TicketStatus;
   cached: boolean;
   /** The ticket view; it changes with every answer. */

@@ -18,6 +18,10 @@ import { sessionsAnswer } from '../http/handlers/sessions.js';
 import { shellAnswer } from '../http/handlers/shell.js';
 import { HttpError } from '../http/httpError.js';
 import { requestView } from '../http/requestView.js';
+import { optionalMode, requirePath } from '../http/fileParams.js';
+import { requireSession } from '../http/params.js';
+import { readFileAnswer, READ_FILE_MAX_BYTES } from '../http/handlers/readFile.js';
+import { writeWholeAnswer, type UploadAnswer } from '../http/handlers/upload.js';
 
 /** The longest wait a tool call holds: below the usual 60 s limit MCP clients put on one call. */
 export const MCP_MAX_WAIT = 45;
@@ -99,7 +103,7 @@ function lean(value: unknown, dropOutput: boolean): unknown {
   if (value === null || typeof value !== 'object') return value;
   const kept: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(value)) {
-    if (LINK_FIELDS.has(name) || (dropOutput && name === 'output')) continue;
+    if (LINK_FIELDS.has(name) || (dropOutput && (name === 'output' || name === 'content'))) continue;
     kept[name] = name === 'sessions' ? lean(field, dropOutput) : field;
   }
   return kept;
@@ -123,6 +127,14 @@ async function result<T>(answer: () => Promise<Answer<T>>): Promise<{ content: A
     if (error === undefined) throw thrown;
     return { content: [{ type: 'text', text: `error: ${error.message}\nhint: ${error.hint}` }], structuredContent: { error: error.message, hint: error.hint }, isError: true };
   }
+}
+
+/** write_file's arguments, checked as /upload checks its own. */
+async function writeFileAnswer(ctx: AnswerContext, args: { session: string; path: string; content?: string; content64?: string; mode?: string }): Promise<Answer<UploadAnswer>> {
+  if ((args.content === undefined) === (args.content64 === undefined)) throw new HttpError(400, 'give the file once: content or content64', 'content for text, content64 (base64) for binary files');
+  const bytes = args.content !== undefined ? Buffer.from(args.content, 'utf8') : Buffer.from(args.content64 ?? '', 'base64');
+  const q = query({ session: args.session, path: args.path, mode: args.mode });
+  return writeWholeAnswer(ctx, requireSession(q), requirePath(q), bytes, optionalMode(q));
 }
 
 function buildServer(ctx: AnswerContext, version: string): McpServer {
@@ -154,6 +166,7 @@ function buildServer(ctx: AnswerContext, version: string): McpServer {
         wait: waitArg(maxWait),
         offset: z.number().int().min(0).optional().describe('Byte offset into the stored output.'),
         limit: z.number().int().min(1).optional().describe('Bytes to show from offset.'),
+        input: z.enum(['full']).optional().describe('full: the whole command, when the answer shows only its first KiB.'),
       },
       annotations: { readOnlyHint: true },
     },
@@ -176,6 +189,35 @@ function buildServer(ctx: AnswerContext, version: string): McpServer {
       annotations: { destructiveHint: true },
     },
     (args) => result(() => cancelAnswer(ctx, query(args))),
+  );
+  server.registerTool(
+    'read_file',
+    {
+      description: `Read a file of the host, as the session's command user, after its running command. Text comes as UTF-8, anything else as base64; at most ${READ_FILE_MAX_BYTES} bytes a call (offset and limit read further).`,
+      inputSchema: {
+        session: SESSION,
+        path: z.string().min(1).max(4096).describe("The file: absolute, or relative to the session's working directory."),
+        offset: z.number().int().min(0).optional().describe('Byte offset into the file.'),
+        limit: z.number().int().min(1).optional().describe('Bytes to read from offset.'),
+      },
+      annotations: { readOnlyHint: true },
+    },
+    (args) => result(() => readFileAnswer(ctx, requireSession(query({ session: args.session })), requirePath(query({ path: args.path })), args.offset ?? 0, args.limit)),
+  );
+  server.registerTool(
+    'write_file',
+    {
+      description: 'Write a file on the host, as the session\'s command user, after its running command: put in place atomically (a temp file beside it, renamed over it). Give content (text) or content64 (base64).',
+      inputSchema: {
+        session: SESSION,
+        path: z.string().min(1).max(4096).describe("The file: absolute, or relative to the session's working directory."),
+        content: z.string().optional().describe('The whole file as text (UTF-8).'),
+        content64: z.string().optional().describe('The whole file as base64, for binary files.'),
+        mode: z.string().optional().describe('Permission bits in octal, default 644.'),
+      },
+      annotations: { destructiveHint: true },
+    },
+    (args) => result(() => writeFileAnswer(ctx, args)),
   );
   server.registerTool(
     'sessions',

@@ -40,22 +40,16 @@ export function resolveCommandUser(name: string): CommandUser {
 
 /** The program and arguments that run `input`: the shell, through setpriv when confined. */
 export function commandLine(shell: string, input: string, user: CommandUser | null): { program: string; args: string[] } {
-  if (user === null) return { program: shell, args: ['-c', input] };
+  return asCommandUser([shell, '-c', input], user);
+}
+
+/** Any program with its arguments, as the command user when there is one (setpriv as above). */
+export function asCommandUser(argv: readonly [string, ...string[]], user: CommandUser | null): { program: string; args: string[] } {
+  const [program, ...args] = argv;
+  if (user === null) return { program, args };
   return {
     program: SETPRIV,
-    args: [
-      `--reuid=${user.uid}`,
-      `--regid=${user.gid}`,
-      '--init-groups',
-      '--inh-caps=-all',
-      '--ambient-caps=-all',
-      '--bounding-set=-all',
-      '--no-new-privs',
-      '--',
-      shell,
-      '-c',
-      input,
-    ],
+    args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--no-new-privs', '--', program, ...args],
   };
 }
 

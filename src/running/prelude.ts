@@ -1,5 +1,5 @@
 // The prelude bash sources (BASH_ENV) before each command is installed code: src/prelude.bash,
-// copied by the build next to this module (scripts/copyPrelude.mjs), root-owned and readable by
+// copied by the build next to this module (scripts/copyShellScripts.mjs), root-owned and readable by
 // the command user like the rest of the code. No file of the server's is written to a shared
 // temp directory, where a cleaner or another server could remove it. This module holds what the
 // server says to the prelude (the go) and what it hears back (the start announcement).

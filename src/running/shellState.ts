@@ -74,6 +74,12 @@ export class ShellStates {
     };
   }
 
+  /** The session's working directory as its last command left it (its first: WORKDIR). */
+  cwdOf(session: string): string {
+    if (!this.usesPrelude) return this.workdir;
+    return this.load(session)?.cwd ?? this.workdir;
+  }
+
   /** After a command: keep the state its shell handed back, if it is complete. */
   capture(session: string, text: Buffer): void {
     if (!this.usesPrelude) return;

@@ -4,7 +4,9 @@
 // from memory while it is active and from disk after. It knows nothing of HTTP.
 import type { AuditLog } from '../logging/audit.js';
 import type { Config } from '../config/config.js';
-import { Dedup, type Replay } from './replays.js';
+import { Dedup } from './replays.js';
+import { replayed, type Admission, type CancelResult, type SubmitResult } from './admission.js';
+
 import { ticketState } from './ticketState.js';
 import { SchedulerUnavailable, storageError, StorageUnavailable } from './unavailable.js';
 import { freeBytes } from '../storage/safeFiles.js';
@@ -21,28 +23,7 @@ import { RunningTickets } from './runningTickets.js';
 import type { StartedShell } from '../running/shellProcess.js';
 import type { ShellStates } from '../running/shellState.js';
 import type { SessionIndex, TicketStore } from '../storage/ticketStore.js';
-import { Waiters } from './waiters.js';
-
-export interface SubmitResult {
-  readonly session: string;
-  readonly ticket: number;
-  /** Set when this was a replay of an earlier identical submission: when that one was made. */
-  readonly replayOf?: { readonly submittedAt: number };
-}
-
-/** What cancel did: ended the ticket, found it already ended, or found its end still being stored. */
-export type CancelResult = 'canceled' | 'already-ended' | 'storing';
-
-/** What the numbering critical section decided: a replay, or a ticket whose record is being written. */
-type Admission =
-  | { readonly kind: 'replay'; readonly replay: Replay }
-  | { readonly kind: 'admitted'; readonly entry: Waiting; readonly record: QueuedTicket; readonly persisted: Promise<void>; readonly shellReady: boolean };
-
-/** A replay's answer, once the first submission's record is on disk. */
-async function replayed(replay: Replay): Promise<SubmitResult> {
-  await replay.persisted;
-  return { session: replay.session, ticket: replay.ticket, replayOf: replay };
-}
+import { IdleWaiters, Waiters } from './waiters.js';
 
 export interface SchedulerDeps {
   readonly config: Config;
@@ -64,6 +45,7 @@ export class Scheduler {
   private readonly queue: TicketQueue;
   private readonly runs: RunningTickets;
   private readonly waiters = new Waiters();
+  private readonly idle = new IdleWaiters();
   private readonly finisher: Finisher;
   private readonly dedup: Dedup;
   private accepting = true;
@@ -94,6 +76,7 @@ export class Scheduler {
         this.dispatch();
         // Idle now: its next command's shell is started ahead, with the state this one left.
         if (this.accepting && !this.queue.isSessionBusy(session)) this.runs.prepareNext(session);
+        this.idle.notify(session, this.queue.isSessionBusy(session));
       },
     });
   }
@@ -113,6 +96,21 @@ export class Scheduler {
 
   isSessionBusy(session: string): boolean {
     return this.queue.isSessionBusy(session);
+  }
+
+  /**
+   * Resolves true once the session has no ticket running or queued (at once if it has none), or
+   * false after `ms` or when `signal` aborts: what file transfers wait for (they go behind the
+   * session's commands).
+   */
+  whenIdle(session: string, ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (!this.queue.isSessionBusy(session)) return Promise.resolve(true);
+    return this.idle.wait(session, ms, signal);
+  }
+
+  /** The session's working directory, as its last command left it. */
+  cwdOf(session: string): string {
+    return this.deps.shells.cwdOf(session);
   }
 
   /**
@@ -257,6 +255,7 @@ export class Scheduler {
     this.queue.remove(entry);
     this.finisher.announce(record);
     this.dispatch();
+    this.idle.notify(entry.record.session, this.queue.isSessionBusy(entry.record.session));
   }
 
   /**

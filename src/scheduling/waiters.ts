@@ -51,3 +51,32 @@ export class Waiters {
     return n;
   }
 }
+
+/** Requests waiting for a session to have nothing running or queued (file transfers). */
+export class IdleWaiters {
+  private readonly waiting = new Map<string, Set<(idle: boolean) => void>>();
+
+  wait(session: string, ms: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const set = this.waiting.get(session) ?? new Set<(idle: boolean) => void>();
+      this.waiting.set(session, set);
+      const done = (idle: boolean): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
+        set.delete(done);
+        if (set.size === 0 && this.waiting.get(session) === set) this.waiting.delete(session);
+        resolve(idle);
+      };
+      const aborted = (): void => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      signal?.addEventListener('abort', aborted, { once: true });
+      set.add(done);
+    });
+  }
+
+  /** The session's ticket ended: those waiting are answered if nothing else runs or waits there. */
+  notify(session: string, stillBusy: boolean): void {
+    if (stillBusy) return;
+    for (const done of [...(this.waiting.get(session) ?? [])]) done(true);
+  }
+}

@@ -5,7 +5,7 @@ import type { Answer, AnswerContext, Handler, RequestContext } from '../requestC
 import { HttpError } from '../httpError.js';
 import { sendJsonText, sendText } from '../respond.js';
 import type { Query } from '../query.js';
-import { optionalFormat, optionalWait, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
+import { optionalFormat, optionalFullInput, optionalWait, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
 import { isFinal, type TicketView } from '../../protocol/types.js';
 import { ticketView } from '../../answers/ticketViews.js';
 import { textTranscript } from '../../answers/transcripts.js';
@@ -60,6 +60,7 @@ export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<
     throw new HttpError(400, 'cursor is not one this server hands out', 'use the poll, callback or next_page URL as given, or leave cursor out');
   }
   const plan = outputPlan(deps, window);
+  const fullInput = optionalFullInput(query);
 
   let found = await requireTicketRecord(deps, session, ticket, plan);
   if (wait.seconds > 0 && !isFinal(found.meta.status)) {
@@ -75,6 +76,7 @@ export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<
   const view = ticketView(ctx.view, found, {
     window,
     queue: deps.scheduler.standing(session, ticket),
+    fullInput,
     notice: waitNotice(wait),
   });
   return { json: view, text: (shown = view) => textTranscript(shown) };

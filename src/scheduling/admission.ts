@@ -1,0 +1,26 @@
+// What a submission comes to: a new ticket, or a replay of an earlier identical one; and what a
+// cancel did. The scheduler's answers to its callers, as types.
+import type { QueuedTicket } from '../protocol/types.js';
+import type { Waiting } from './queue.js';
+import type { Replay } from './replays.js';
+
+export interface SubmitResult {
+  readonly session: string;
+  readonly ticket: number;
+  /** Set when this was a replay of an earlier identical submission: when that one was made. */
+  readonly replayOf?: { readonly submittedAt: number };
+}
+
+/** What cancel did: ended the ticket, found it already ended, or found its end still being stored. */
+export type CancelResult = 'canceled' | 'already-ended' | 'storing';
+
+/** What the numbering critical section decided: a replay, or a ticket whose record is being written. */
+export type Admission =
+  | { readonly kind: 'replay'; readonly replay: Replay }
+  | { readonly kind: 'admitted'; readonly entry: Waiting; readonly record: QueuedTicket; readonly persisted: Promise<void>; readonly shellReady: boolean };
+
+/** A replay's answer, once the first submission's record is on disk. */
+export async function replayed(replay: Replay): Promise<SubmitResult> {
+  await replay.persisted;
+  return { session: replay.session, ticket: replay.ticket, replayOf: replay };
+}
