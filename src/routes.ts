@@ -15,6 +15,7 @@ import { sessions } from './http/handlers/sessions.js';
 import { shell } from './http/handlers/shell.js';
 import { view } from './http/handlers/view.js';
 import { file } from './http/handlers/file.js';
+import { screen, stdin } from './http/handlers/terminal.js';
 import { upload } from './http/handlers/upload.js';
 import { ENDPOINTS } from './protocol/endpoints.js';
 
@@ -42,6 +43,8 @@ export const routes: RouteTable = new Map<string, Route>([
   get('/cancel', cancel, 'exec'),
   get('/sessions', sessions, 'key'),
   get('/view', view, 'read'),
+  get('/stdin', stdin, 'exec'),
+  get('/screen', screen, 'read'),
   // Files are the host's, not the session's record: a read token (a watcher's) opens neither.
   get('/file', file, 'exec'),
   get('/upload', upload, 'exec', 'get-put'),

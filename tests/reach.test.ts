@@ -30,11 +30,11 @@ describe('/openapi.json', () => {
     expect(doc.components.securitySchemes).toMatchObject({ bearer: { type: 'http', scheme: 'bearer' }, key: { type: 'apiKey', in: 'query', name: 'hash' } });
   });
 
-  it('marks /shell, /cancel and /upload consequential, and keeps within GPT Actions\' limits', () => {
+  it('marks /shell, /cancel, /upload and /stdin consequential, and keeps within GPT Actions\' limits', () => {
     for (const [path, item] of Object.entries<{ get: { description: string; parameters: Array<{ description: string }>; 'x-openai-isConsequential': boolean } }>(doc.paths)) {
       expect(item.get.description.length, path).toBeLessThanOrEqual(300);
       for (const parameter of item.get.parameters) expect(parameter.description.length).toBeLessThanOrEqual(700);
-      expect(item.get['x-openai-isConsequential'], path).toBe(path === '/shell' || path === '/cancel' || path === '/upload');
+      expect(item.get['x-openai-isConsequential'], path).toBe(path === '/shell' || path === '/cancel' || path === '/upload' || path === '/stdin');
     }
   });
 });
@@ -93,7 +93,7 @@ describe('/mcp', () => {
     const client = await connect(server.hash);
     try {
       const tools = await client.listTools();
-      expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['callback', 'cancel', 'history', 'read_file', 'sessions', 'shell', 'write_file']);
+      expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['callback', 'cancel', 'history', 'read_file', 'screen', 'sessions', 'shell', 'stdin', 'write_file']);
       expect(tools.tools.find((tool) => tool.name === 'shell')?.description).toMatch(/callback/);
 
       const short = await client.callTool({ name: 'shell', arguments: { cmd: 'echo via mcp', session: 'mcp', wait: 10 } });

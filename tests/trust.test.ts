@@ -176,7 +176,7 @@ describe('/openapi.json', () => {
     const doc = (await server.app.inject({ url: '/openapi.json' })).json<{
       paths: Record<string, { get: { parameters: Array<{ name: string; required: boolean; schema: { enum?: string[] } }>; responses: Record<string, { content?: Record<string, unknown> }> } }>;
     }>();
-    const sample: Record<string, string | number> = { session: 'o', ticket: submitted.ticket, cmd: 'true', wait: 0, offset: 0, limit: 1, after: 0, timeout: 5, idle_timeout: 5, nonce: 'n', cursor: 'abc', cmd64: 'dHJ1ZQ', path: 'f.txt', data64: 'ZG9j', done: 0, sha256: '0'.repeat(64), mode: '644', input: 'full' };
+    const sample: Record<string, string | number> = { session: 'o', ticket: submitted.ticket, cmd: 'true', wait: 0, offset: 0, limit: 1, after: 0, timeout: 5, idle_timeout: 5, nonce: 'n', cursor: 'abc', cmd64: 'dHJ1ZQ', path: 'f.txt', data64: 'ZG9j', done: 0, sha256: '0'.repeat(64), mode: '644', input: 'full', n: 1, text: 'x', text64: 'eA', eof: 0, secret: 0, quiet: 0, since: 0, tty: 0, cols: 80, rows: 24 };
     for (const [route, { get }] of Object.entries(doc.paths)) {
       const listed = get.parameters.map((param) => param.name);
       const base: Record<string, string | number> = {};

@@ -53,3 +53,8 @@ export function historyUrl(ctx: ViewContext, session: string): string {
 export function viewUrl(ctx: ViewContext, session: string): string {
   return url(ctx, '/view', session, '', 'read');
 }
+
+/** A prefix for the next write to a tty=1 ticket's terminal: append the URL-encoded text. */
+export function stdinUrl(ctx: ViewContext, session: string, ticket: number, n: number): string {
+  return url(ctx, '/stdin', session, `&ticket=${ticket}&n=${n}&text=`);
+}

@@ -5,10 +5,10 @@ import type { DamagedEntry, QueuedBehind, Submission, TicketMeta, TicketView } f
 import { isFinished } from '../protocol/types.js';
 import type { OutputWindow } from '../protocol/outputParts.js';
 import type { TicketState } from '../protocol/ticketState.js';
-import { callbackUrl, cancelUrl, pageUrl, shellUrl, suggestedWait } from './links.js';
+import { callbackUrl, cancelUrl, pageUrl, shellUrl, stdinUrl, suggestedWait } from './links.js';
 import { charBoundary, outputView } from './outputView.js';
 import type { ViewContext } from './viewContext.js';
-import { cutCommandAdvice, describeEnd, describeQueued, describeReplay, droppedAdvice, secondsAgo, stepsFor, type Steps } from './wording.js';
+import { cutCommandAdvice, describeEnd, describeQueued, describeReplay, describeTerminal, droppedAdvice, secondsAgo, stepsFor, type Steps } from './wording.js';
 import type { QueueStanding } from '../protocol/ticketState.js';
 
 /** How much of a command an answer echoes: a long one (a file sent in base64) is not echoed whole. */
@@ -59,6 +59,11 @@ function ticketFields(ctx: ViewContext, found: TicketState, window?: OutputWindo
     timeout: record.timeout,
   };
   if (record.idle_timeout !== null) view.idle_timeout = record.idle_timeout;
+  if (record.tty !== null) {
+    view.tty = true;
+    view.stdin_writes = found.terminal?.stdinWrites ?? (finished?.stdin_writes ?? 0);
+    if (found.terminal !== undefined) view.quiet_ms = found.terminal.quietMs;
+  }
   if (finished?.timeout_kind) view.timeout_kind = finished.timeout_kind;
   if (finished?.reason) view.reason = finished.reason;
   if (found.outputDropped !== null && found.outputDropped > 0) view.output_dropped_bytes = found.outputDropped;
@@ -96,6 +101,9 @@ export function ticketView(ctx: ViewContext, found: TicketState, options: ViewOp
       next = `${queuedState(view, options.queue)} ${say.poll(waitSeconds)}`;
     } else if (found.note !== undefined) {
       next = `${found.note} ${say.stillPoll}`;
+    } else if (found.terminal !== undefined) {
+      view.stdin = stdinUrl(ctx, session, ticket, found.terminal.stdinWrites + 1);
+      next = `Running for ${Math.round(elapsedMs / 1000)} s. ${describeTerminal(found.terminal.quietMs)} ${say.typeInto} ${say.poll(waitSeconds)} ${say.cancel}`;
     } else {
       next = `Running for ${Math.round(elapsedMs / 1000)} s; output so far shown. ${say.poll(waitSeconds)} ${say.cancel}`;
     }

@@ -19,7 +19,7 @@ export function textTranscript(view: TicketView, replay: { readonly now: number 
   if (view.output !== '' && !view.output.endsWith('\n')) text += '\n';
   if (view.next !== undefined) text += `\nNext: ${view.next}\n`;
   if (view.notice !== undefined) text += `Notice: ${view.notice}\n`;
-  for (const field of ['poll', 'cancel', 'next_page', 'shell'] as const) {
+  for (const field of ['poll', 'stdin', 'cancel', 'next_page', 'shell'] as const) {
     const link = view[field];
     if (link !== undefined) text += `${TEXT_LINK_LABELS[field]}: ${link}\n`;
   }

@@ -18,6 +18,8 @@ export interface Steps {
   readonly readOmitted: string;
   /** After the first KiB of a long command: how to see all of it. */
   readonly wholeInput: string;
+  /** A program on a terminal: how to type into it and see it. */
+  readonly typeInto: string;
 }
 
 function mcpSteps(session: string, ticket: number): Steps {
@@ -31,11 +33,12 @@ function mcpSteps(session: string, ticket: number): Steps {
     stillPoll: 'Call callback again.',
     readOmitted: `call callback with session ${session}, ticket ${ticket}, offset and limit to read them`,
     wholeInput: `call callback with session ${session}, ticket ${ticket} and input "full" for all of it`,
+    typeInto: `Call stdin with session ${session}, ticket ${ticket} and text (\\r for Enter, \\u0003 for Ctrl-C), or screen to see a full-screen program.`,
   };
 }
 
 /** URLs to GET, named as the answer names them: JSON fields, or a transcript's labels. */
-function getSteps(session: string, link: (field: 'poll' | 'cancel' | 'next_page' | 'shell') => string): Steps {
+function getSteps(session: string, link: (field: 'poll' | 'cancel' | 'next_page' | 'shell' | 'stdin') => string): Steps {
   return {
     nextCommand: `Next command: GET ${link('shell')} with it URL-encoded after cmd=.`,
     poll: (wait) => `GET ${link('poll')}: it answers when the command finishes, or after ${wait} s.`,
@@ -46,11 +49,12 @@ function getSteps(session: string, link: (field: 'poll' | 'cancel' | 'next_page'
     stillPoll: `GET ${link('poll')}.`,
     readOmitted: `GET ${link('next_page')} to read them`,
     wholeInput: 'add &input=full to the ticket\'s callback URL for all of it',
+    typeInto: `To type into it, GET ${link('stdin')} with the text URL-encoded (%0D is Enter, %03 Ctrl-C); /screen shows a full-screen program.`,
   };
 }
 
 /** The labels a text transcript gives its links (transcripts.ts prints them so). */
-export const TEXT_LINK_LABELS = { poll: 'Poll', cancel: 'Cancel', next_page: 'Next page', shell: 'Shell' } as const;
+export const TEXT_LINK_LABELS = { poll: 'Poll', cancel: 'Cancel', next_page: 'Next page', shell: 'Shell', stdin: 'Stdin' } as const;
 
 /** The next steps of one ticket, worded for `front`. */
 export function stepsFor(front: Front | undefined, session: string, ticket: number): Steps {
@@ -135,4 +139,13 @@ export function describeSessions(front: Front | undefined, count: number): strin
   return count === 0
     ? 'No sessions yet. GET /shell with a command (and no session=) to start one.'
     : "GET a session's history URL for its tickets, its view URL for a live page, or its shell URL plus a URL-encoded command to run one there.";
+}
+
+/** How long a program on a terminal has printed nothing: past this, it may wait for input. */
+export const SEEMS_WAITING_MS = 1000;
+
+/** What a running program on a terminal seems to be doing, from its quiet. */
+export function describeTerminal(quietMs: number): string {
+  if (quietMs < SEEMS_WAITING_MS) return 'It runs on a terminal.';
+  return `It has printed nothing for ${Math.round(quietMs / 100) / 10} s: it may be waiting for input (a prompt, a password, a key).`;
 }

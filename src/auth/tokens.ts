@@ -77,7 +77,9 @@ export class TokenSigner {
   mint(key: string, session: string, access: Access, ttlSeconds: number): string {
     const keySecret = this.keySecret(key);
     if (keySecret === undefined) throw new Error(`no key ${key} to mint a token with`);
-    const expires = Math.floor(this.now() / 1000) + ttlSeconds;
+    // Rounded up: a token is good for at least its TTL, never for less because of where in a
+    // second it was minted.
+    const expires = Math.ceil(this.now() / 1000) + ttlSeconds;
     const body = `${access === 'exec' ? 'x' : 'r'}.${session}.${key}.${expires.toString(36)}`;
     return `${body}.${this.mac(body, keySecret)}`;
   }

@@ -45,14 +45,20 @@ export function optionalByteRange(req: IncomingMessage, q: Query): ByteRange | u
   return { kind: 'from', offset: offset ?? 0, count: limit ?? null };
 }
 
-/** A chunk's bytes from `data64` (standard or URL-safe base64, padding optional); empty when absent. */
-export function optionalChunk(q: Query): Buffer {
-  const value = q.get('data64');
+/** Bytes sent as base64 in `name` (standard or URL-safe, padding optional); empty when absent. */
+export function optionalBase64(q: Query, name: string, maxBytes: number): Buffer {
+  const value = q.get(name);
   if (value === undefined || value === '') return Buffer.alloc(0);
   // Standard base64's '+' arrives as a space when sent unencoded: read it back as '+'.
   const text = value.trim().replace(/ /g, '+').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) throw new HttpError(400, 'data64 is not base64', 'encode the chunk\'s bytes as base64 (A-Z a-z 0-9 with + / or - _, padding optional)');
-  const bytes = Buffer.from(text, 'base64url');
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) throw new HttpError(400, `${name} is not base64`, 'encode the bytes as base64 (A-Z a-z 0-9 with + / or - _, padding optional)');
+  if ((text.length * 3) / 4 > maxBytes + 2) throw new HttpError(413, `${name} is larger than ${maxBytes} bytes decoded`, 'send less at once');
+  return Buffer.from(text, 'base64url');
+}
+
+/** A chunk's bytes from `data64`; empty when absent. */
+export function optionalChunk(q: Query): Buffer {
+  const bytes = optionalBase64(q, 'data64', MAX_CHUNK_BYTES * 2);
   if (bytes.length > MAX_CHUNK_BYTES) throw new HttpError(413, `the chunk is larger than ${MAX_CHUNK_BYTES / 1024} KiB decoded`, `send at most ${MAX_CHUNK_BYTES} bytes a chunk (${(MAX_CHUNK_BYTES / 3) * 4} base64 characters), or the whole file with PUT /upload`);
   return bytes;
 }

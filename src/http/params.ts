@@ -1,6 +1,7 @@
 // Small typed parsers for query parameters. Handlers call these once, at the edge; inner
 // modules take the typed values and never re-check. Every refusal says how to fix the request.
 import type { OutputWindow } from '../protocol/outputParts.js';
+import type { TerminalSize } from '../protocol/types.js';
 import { CREDENTIAL_PARAMS } from './credentials.js';
 import { HttpError } from './httpError.js';
 import type { Query } from './query.js';
@@ -104,6 +105,21 @@ export function optionalFormat<T extends string>(q: Query, allowed: readonly T[]
   if (value === undefined || value === '') return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new HttpError(400, `format ${show(value)} is not offered here`, `use format=${allowed.join(' or format=')}, or leave it out for JSON`);
+}
+
+/** `tty=1` with `cols` and `rows` (default 120×40): the command's terminal, or null for none. */
+export function optionalTerminal(q: Query): TerminalSize | null {
+  const tty = q.get('tty');
+  const hint = 'tty=1 runs the command on a terminal, cols from 20 to 500 and rows from 5 to 200 (default 120 by 40)';
+  if (tty === undefined || tty === '' || tty === '0') {
+    if (q.has('cols') || q.has('rows')) throw new HttpError(400, 'cols and rows are for a terminal', 'add &tty=1, or leave cols and rows out');
+    return null;
+  }
+  if (tty !== '1') throw new HttpError(400, `tty must be 1 or 0, got ${show(tty)}`, hint);
+  const cols = optionalWhole(q, 'cols', hint) ?? 120;
+  const rows = optionalWhole(q, 'rows', hint) ?? 40;
+  if (cols < 20 || cols > 500 || rows < 5 || rows > 200) throw new HttpError(400, `a terminal of ${cols}×${rows} is out of range`, hint);
+  return { cols, rows };
 }
 
 /** `input=full`: the whole command in the answer; anything else is refused. */

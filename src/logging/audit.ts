@@ -33,6 +33,16 @@ export type AuditEvent =
       sha256: string;
     }
   | {
+      /** A write to a tty=1 ticket's terminal: its text, or `[secret input, N bytes]`. */
+      event: 'stdin';
+      client: string;
+      key: string;
+      session: string;
+      ticket: number;
+      n: number;
+      text: string;
+    }
+  | {
       event: 'ended';
       session: string;
       ticket: number;

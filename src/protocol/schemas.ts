@@ -71,6 +71,10 @@ const TICKET_FIELDS: Record<string, Schema> = {
   cancel: url('unfinished: stops the command'),
   shell: url('finished: append a URL-encoded command to run the next one in this session'),
   ...QUEUE_FIELDS,
+  tty: { type: 'boolean', description: 'true for a command on a terminal (tty=1)' },
+  stdin_writes: int('writes to its terminal accepted so far'),
+  quiet_ms: int('running on a terminal: milliseconds since its last output'),
+  stdin: url('running on a terminal: a prefix for the next write; append the URL-encoded text'),
   notice: str('something about this request the server changed (a shortened wait)'),
   next: str('what to do now, in words'),
 };
@@ -144,6 +148,25 @@ export const SCHEMAS: Record<string, Schema> = {
     },
     ['type', 'count', 'sessions', 'next'],
     'every session, newest first',
+  ),
+  StdinAnswer: object(
+    { ...TICKET_FIELDS, replay: { type: 'boolean', description: 'true when this write was accepted before: nothing was typed again' } },
+    [...TICKET_REQUIRED, 'next', 'replay'],
+    'the ticket after the write, its output from where the write began',
+  ),
+  ScreenAnswer: object(
+    {
+      type: { const: 'screen' },
+      ticket: int('the ticket', 1),
+      session: str('the session'),
+      status: STATUS,
+      cols: int('columns', 1),
+      rows: int('rows', 1),
+      cursor: object({ row: int('from 0'), col: int('from 0') }, ['row', 'col'], 'where the cursor is'),
+      lines: { type: 'array', items: { type: 'string' }, description: 'every row, trailing spaces trimmed' },
+    },
+    ['type', 'ticket', 'session', 'status', 'cols', 'rows', 'cursor', 'lines'],
+    'a terminal\'s screen',
   ),
   UploadAnswer: object(
     {

@@ -15,6 +15,8 @@ export interface TicketState {
   readonly background: Array<{ pid: number; command: string }>;
   /** Said to the agent when the ticket is in a state its status alone does not tell. */
   readonly note?: string;
+  /** A running tty=1 ticket: its writes so far, and how long its output has been quiet. */
+  readonly terminal?: { readonly stdinWrites: number; readonly quietMs: number };
 }
 
 /** Where a waiting ticket stands: its place (1: the first to start) and what holds it. */

@@ -17,7 +17,21 @@ export function isFinal(status: TicketStatus): status is FinalStatus {
 }
 
 /** What the submitter asked for, kept with the ticket so the record explains itself. */
+/** A terminal's size, in characters (tty=1). */
+export interface TerminalSize {
+  readonly cols: number;
+  readonly rows: number;
+}
+
+/** A terminal's screen as an emulator renders it: every row, trailing spaces trimmed; the cursor from 0. */
+export interface Screen extends TerminalSize {
+  readonly cursor: { readonly row: number; readonly col: number };
+  readonly lines: readonly string[];
+}
+
 export interface TicketRequest {
+  /** Run on a pseudo-terminal of this size (tty=1), or null: stdin is /dev/null. */
+  readonly tty: TerminalSize | null;
   readonly input: string;
   /** Seconds: the hard limit applied to this ticket (never above COMMAND_TIMEOUT). */
   readonly timeout: number;
@@ -71,6 +85,10 @@ export interface FinishedMeta extends TicketBase {
   readonly background: readonly BackgroundProcess[];
   /** Why it ended as it did, in words, where the status alone does not tell (error: why nothing ran); null otherwise. */
   readonly reason: string | null;
+  /** A tty=1 ticket's last screen; null otherwise. */
+  readonly screen: Screen | null;
+  /** Writes to its terminal that were accepted (/stdin). */
+  readonly stdin_writes: number;
 }
 
 export interface FinishedTicket extends FinishedMeta {
@@ -157,6 +175,14 @@ export interface TicketView extends OutputView {
   cancel?: string;
   /** Finished: a prefix for the next command in this session: append the URL-encoded command. */
   shell?: string;
+  /** A command on a terminal (tty=1). */
+  tty?: boolean;
+  /** tty=1: writes to its terminal accepted so far. */
+  stdin_writes?: number;
+  /** tty=1, running: milliseconds since its last output. */
+  quiet_ms?: number;
+  /** tty=1, running: a prefix for the next write (append the URL-encoded text). */
+  stdin?: string;
   /** Queued: its place in the queue, 1 for the first to start when room comes. */
   queue_position?: number;
   /** Queued: what holds it. */

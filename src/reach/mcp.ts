@@ -22,6 +22,7 @@ import { optionalMode, requirePath } from '../http/fileParams.js';
 import { requireSession } from '../http/params.js';
 import { readFileAnswer, READ_FILE_MAX_BYTES } from '../http/handlers/readFile.js';
 import { writeWholeAnswer, type UploadAnswer } from '../http/handlers/upload.js';
+import { screenAnswer, stdinAnswer } from '../http/handlers/terminal.js';
 
 /** The longest wait a tool call holds: below the usual 60 s limit MCP clients put on one call. */
 export const MCP_MAX_WAIT = 45;
@@ -95,7 +96,7 @@ function query(args: Args): Map<string, string> {
 }
 
 /** Ready URLs: an MCP client calls tools, so its results carry none. */
-const LINK_FIELDS = new Set(['callback', 'poll', 'cancel', 'shell', 'next_page', 'history', 'view']);
+const LINK_FIELDS = new Set(['callback', 'poll', 'cancel', 'shell', 'next_page', 'history', 'view', 'stdin']);
 
 /** A view without its ready URLs (and, for structuredContent, without its output). */
 function lean(value: unknown, dropOutput: boolean): unknown {
@@ -151,6 +152,9 @@ function buildServer(ctx: AnswerContext, version: string): McpServer {
         timeout: z.number().int().min(1).optional().describe('Seconds: a lower time limit for this command.'),
         idle_timeout: z.number().int().min(1).optional().describe('Seconds of silence that end the command.'),
         nonce: z.string().optional().describe('A new value runs an identical latest command again instead of replaying it.'),
+        tty: z.literal(1).optional().describe('1: run it on a terminal (prompts, REPLs, ssh, full-screen programs); then type with stdin, look with screen.'),
+        cols: z.number().int().min(20).max(500).optional().describe('With tty: the terminal width (default 120).'),
+        rows: z.number().int().min(5).max(200).optional().describe('With tty: the terminal height (default 40).'),
       },
       annotations: { destructiveHint: true, openWorldHint: true },
     },
@@ -189,6 +193,32 @@ function buildServer(ctx: AnswerContext, version: string): McpServer {
       annotations: { destructiveHint: true },
     },
     (args) => result(() => cancelAnswer(ctx, query(args))),
+  );
+  server.registerTool(
+    'stdin',
+    {
+      description: 'Type into a running tty=1 command\'s terminal. n numbers the writes (1 first; a repeated n types nothing). The result is the ticket once its output has been quiet, showing what the write produced.',
+      inputSchema: {
+        session: SESSION,
+        ticket: TICKET,
+        n: z.number().int().min(1).describe('The number of this write on this ticket: 1, 2, 3 …'),
+        text: z.string().optional().describe('What to type: \\r is Enter, \\u0003 Ctrl-C, \\u001b Esc.'),
+        eof: z.literal(1).optional().describe('1: then send end-of-file (Ctrl-D).'),
+        secret: z.literal(1).optional().describe('1: a password: stored nowhere.'),
+        wait: waitArg(maxWait),
+      },
+      annotations: { destructiveHint: true },
+    },
+    (args) => result(() => stdinAnswer(ctx, query(args))),
+  );
+  server.registerTool(
+    'screen',
+    {
+      description: 'The screen of a tty=1 command, now (or last, once it ended), rendered by a terminal emulator: for full-screen programs such as top, less or vi.',
+      inputSchema: { session: SESSION, ticket: TICKET },
+      annotations: { readOnlyHint: true },
+    },
+    (args) => result(() => screenAnswer(ctx, query(args))),
   );
   server.registerTool(
     'read_file',

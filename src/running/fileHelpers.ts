@@ -44,7 +44,9 @@ function firstLine(child: ChildProcess, withinMs = ANSWER_WITHIN_MS): Promise<st
       const newline = text.indexOf('\n');
       if (newline !== -1) finish(text.slice(0, newline));
     });
-    child.once('exit', () => setImmediate(() => finish(text.includes('\n') ? text.slice(0, text.indexOf('\n')) : undefined)));
+    // The helper closes fd 3 once it has said what it found (or by exiting): its whole line is in.
+    status?.once('end', () => finish(text.includes('\n') ? text.slice(0, text.indexOf('\n')) : undefined));
+    if (status === null || status === undefined) child.once('exit', () => finish(undefined));
   });
 }
 

@@ -1,12 +1,34 @@
 // Starting a command's shell: through setpriv as the command user when confined, in the
 // directory and with the variables the session's last command left, under tracking from its
 // first instruction. With the prelude, the command itself comes later, with the go.
-import { commandLine, environmentThroughSetpriv, type CommandUser } from './commandUser.js';
+import { asCommandUser, commandLine, environmentThroughSetpriv, type CommandUser } from './commandUser.js';
+import type { TerminalSize } from '../protocol/types.js';
 import { RUN_HANDED_COMMAND } from './prelude.js';
 import { MARKER_VARIABLE, type ProcessTracking } from './processTracking.js';
 import { spawnShell } from './shellProcess.js';
 import type { ReadyShell } from './shellsAhead.js';
 import type { ShellLaunch } from './shellState.js';
+
+/** Single-quoted for sh: nothing in it is expanded. */
+function quoted(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The shell on a pseudo-terminal: util-linux's script makes one, sets its size, and runs the
+ * shell on it, passing our fd 3 through (so the prelude's go, its start announcement and the
+ * shell state work as for any command) and relaying our stdin pipe to the terminal. script runs
+ * its -c through $SHELL, set to /bin/sh for it (a bash there would source the prelude itself);
+ * the shell gets its own SHELL back.
+ */
+function onTerminal(shell: string, input: string, tty: TerminalSize, ownShell: string | undefined): [string, ...string[]] {
+  const restore = ownShell === undefined ? '' : `SHELL=${quoted(ownShell)} `;
+  const inner = `stty cols ${tty.cols} rows ${tty.rows} 2>/dev/null; ${restore}exec ${quoted(shell)} -c ${quoted(input)}`;
+  return [SCRIPT, '--quiet', '--flush', '--return', '--command', inner, '/dev/null'];
+}
+
+/** util-linux's script, beside setpriv. */
+const SCRIPT = '/usr/bin/script';
 
 export class ShellLauncher {
   constructor(
@@ -16,13 +38,19 @@ export class ShellLauncher {
     private readonly usesPrelude: boolean,
   ) {}
 
-  /** A shell for a command, with the directory and variables `launch` gives (the session's last command's). */
-  start(launch: ShellLaunch, trackingId: string, command: string): ReadyShell {
+  /**
+   * A shell for a command, with the directory and variables `launch` gives (the session's last
+   * command's); with `tty`, on a pseudo-terminal of that size (onTerminal).
+   */
+  start(launch: ShellLaunch, trackingId: string, command: string, tty: TerminalSize | null = null): ReadyShell {
     const processes = this.tracking.forTicket(trackingId, true);
     try {
       // With the prelude, the command comes with the go; another shell takes it as its argument.
       const input = this.usesPrelude ? RUN_HANDED_COMMAND : command;
-      const { program, args } = commandLine(this.commandShell, input, this.commandUser);
+      const { program, args } = tty === null ? commandLine(this.commandShell, input, this.commandUser) : asCommandUser(onTerminal(this.commandShell, input, tty, launch.env.SHELL), this.commandUser);
+      // TERM is the terminal's on one, and dumb otherwise: a terminal's TERM kept in the session's
+      // state must not reach a later command that has none.
+      const env = tty === null ? { ...launch.env, TERM: 'dumb' } : { ...launch.env, SHELL: '/bin/sh', TERM: 'xterm-256color' };
       // Confined, the directory is entered by the command user (in the prelude): the server,
       // root without DAC capabilities, may not enter a private home.
       const confined = this.commandUser !== null;
@@ -31,9 +59,10 @@ export class ShellLauncher {
         args,
         cwd: confined ? '/' : launch.cwd,
         env: confined
-          ? environmentThroughSetpriv({ ...launch.env, [MARKER_VARIABLE]: processes.id, LLMASS_CWD: launch.cwd })
-          : { ...launch.env, [MARKER_VARIABLE]: processes.id },
+          ? environmentThroughSetpriv({ ...env, [MARKER_VARIABLE]: processes.id, LLMASS_CWD: launch.cwd })
+          : { ...env, [MARKER_VARIABLE]: processes.id },
         processes,
+        stdin: tty === null ? 'ignore' : 'pipe',
       });
       return { shell, cwd: launch.cwd, note: launch.note };
     } catch (error) {

@@ -27,6 +27,8 @@ export interface ShellSpec {
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
   readonly processes: TicketProcesses;
+  /** `pipe` for a command on a terminal (its input, through script); else /dev/null. */
+  readonly stdin?: 'ignore' | 'pipe';
 }
 
 /** A shell spawned and tracked, waiting (in the prelude) for the go that hands it its command. */
@@ -87,8 +89,10 @@ export function spawnShell(spec: ShellSpec): StartedShell {
     cwd: spec.cwd,
     env: spec.env,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    stdio: [spec.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe'],
   });
+  // A terminal's input that nobody reads any more (the program ended): nothing to report.
+  child.stdin?.on('error', () => undefined);
   // A shell that exits without reading its go, or closes fd 3: nothing to report.
   child.stdio[3]?.on('error', () => undefined);
   const pid = child.pid;

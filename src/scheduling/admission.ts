@@ -1,5 +1,5 @@
-// What a submission comes to: a new ticket, or a replay of an earlier identical one; and what a
-// cancel did. The scheduler's answers to its callers, as types.
+// What a submission comes to: a new ticket, or a replay of an earlier identical one; what a
+// cancel did; what a write to a terminal did. The scheduler's answers to its callers, as types.
 import type { QueuedTicket } from '../protocol/types.js';
 import type { Waiting } from './queue.js';
 import type { Replay } from './replays.js';
@@ -24,3 +24,10 @@ export async function replayed(replay: Replay): Promise<SubmitResult> {
   await replay.persisted;
   return { session: replay.session, ticket: replay.ticket, replayOf: replay };
 }
+
+/** What a write to a ticket's terminal did. */
+export type StdinResult =
+  | { readonly kind: 'written' | 'replay'; readonly offset: number }
+  | { readonly kind: 'conflict'; readonly expected: number; readonly reason: 'other-text' | 'gap' }
+  | { readonly kind: 'no-terminal' }
+  | { readonly kind: 'not-running' };

@@ -2,14 +2,21 @@
 // timeout kind and reason, and the notes added to its output (a limit it hit, processes a stop
 // could not end, an interruption). Pure: the final record is built here and stored elsewhere.
 import type { Config } from '../config/config.js';
-import type { FinalStatus, FinishedTicket, QueuedTicket, TimeoutKind } from '../protocol/types.js';
+import type { FinalStatus, FinishedTicket, QueuedTicket, Screen, TimeoutKind } from '../protocol/types.js';
 import { PRELUDE_FILE } from '../running/prelude.js';
 import type { RunOutcome } from '../running/shellProcess.js';
 import { finalRecord } from '../storage/recordFields.js';
 import { storedText, type OutputSpool } from '../storage/spool.js';
 
 /** The final record of a ticket whose run came to `outcome`, with the output its spool kept. */
-export function endingRecord(queued: QueuedTicket, startedAt: Date, outcome: RunOutcome, spool: OutputSpool, config: Config): FinishedTicket {
+export function endingRecord(
+  queued: QueuedTicket,
+  startedAt: Date,
+  outcome: RunOutcome,
+  spool: OutputSpool,
+  config: Config,
+  terminal: { readonly screen: Screen | null; readonly stdinWrites: number } = { screen: null, stdinWrites: 0 },
+): FinishedTicket {
   const reason = reasonOf(outcome);
   return finalRecord(queued, {
     status: statusOf(outcome),
@@ -24,6 +31,8 @@ export function endingRecord(queued: QueuedTicket, startedAt: Date, outcome: Run
     truncated: spool.truncated,
     droppedBytes: spool.dropped,
     background: outcome.kind === 'exited' ? outcome.background : [],
+    screen: terminal.screen,
+    stdinWrites: terminal.stdinWrites,
     ...(reason === undefined ? {} : { reason }),
   });
 }

@@ -12,6 +12,10 @@ import type { CollectedOutput, OutputPlan } from '../protocol/outputParts.js';
 import type { FinishedTicket, QueuedTicket, RunningTicket } from '../protocol/types.js';
 import type { Waiting } from './queue.js';
 import { endingRecord } from './endings.js';
+import type { LiveTicket, Run, StopResult } from './runState.js';
+import { OutputWatch } from './outputWatch.js';
+import { TicketTerminal } from './ticketTerminal.js';
+import { TerminalOutput } from '../running/terminal.js';
 import { withHalfTheOutput } from '../storage/recordFit.js';
 import type { Redactor } from '../logging/redact.js';
 import type { CommandUser } from '../running/commandUser.js';
@@ -24,34 +28,6 @@ import { MAX_STATE_BYTES, type ShellStates } from '../running/shellState.js';
 import { raceTimeout } from '../running/timeLimit.js';
 import type { TicketStore } from '../storage/ticketStore.js';
 import { collectText } from '../storage/outputCollector.js';
-
-/** A running ticket as an answer shows it. */
-export interface LiveTicket {
-  readonly meta: RunningTicket;
-  readonly output: CollectedOutput;
-  readonly outputBytes: number;
-  readonly truncated: boolean;
-  readonly outputDropped: number;
-  readonly background: Array<{ pid: number; command: string }>;
-  /** Why a ticket whose command ended is still not finished: its end is not on disk yet. */
-  readonly storeProblem: string | null;
-}
-
-/** What a request to stop a running ticket found. */
-export type StopResult = 'stopped' | 'had-ended' | 'storing';
-
-interface Run {
-  readonly record: RunningTicket;
-  readonly spool: OutputSpool;
-  readonly command: RunningCommand;
-  /** Resolves after the first attempt to store the final record: true if it is on disk. */
-  readonly firstWrite: Promise<boolean>;
-  storeProblem: string | null;
-  /** The final record being stored: answers show its output (the spool may be given up to make room). */
-  ending: FinishedTicket | undefined;
-  /** The stored final record, or undefined when storing it was given up (shutdown). */
-  readonly finished: Promise<FinishedTicket | undefined>;
-}
 
 export interface RunningTicketsDeps {
   readonly config: Config;
@@ -107,15 +83,23 @@ export class RunningTickets {
       outputDropped: run.ending?.output_dropped_bytes ?? run.spool.dropped,
       background: [],
       storeProblem: run.storeProblem,
+      ...(run.terminal === undefined ? {} : { terminal: { stdinWrites: run.terminal.stdinWrites, quietMs: Math.max(0, Date.now() - run.watch.lastAt) } }),
     };
+  }
+
+  /** A running ticket's output watch and terminal; undefined when it is not running here. */
+  running(session: string, ticket: number): { readonly watch: OutputWatch; readonly terminal: TicketTerminal | undefined; readonly ended: boolean } | undefined {
+    const run = this.runs.get(ticketKey(session, ticket));
+    return run === undefined ? undefined : { watch: run.watch, terminal: run.terminal, ended: run.command.exited || run.ending !== undefined };
   }
 
   /**
    * The tracking id for a ticket about to be queued in `session`: its ready shell's, when it has
    * one to start in (shellsAhead.ts), else a new one.
    */
-  trackingIdFor(session: string): { readonly id: string; readonly shellReady: boolean } {
-    const claimed = this.warm.claim(session);
+  trackingIdFor(session: string, onTerminal = false): { readonly id: string; readonly shellReady: boolean } {
+    // A shell started ahead has no terminal: a tty=1 ticket starts its own.
+    const claimed = onTerminal ? undefined : this.warm.claim(session);
     return claimed === undefined ? { id: ProcessTracking.newId(), shellReady: false } : { id: claimed, shellReady: true };
   }
 
@@ -154,19 +138,27 @@ export class RunningTickets {
     const trackingId = queued.process_marker ?? ProcessTracking.newId();
     let command: RunningCommand;
     let processes: TicketProcesses | undefined;
+    const watch = new OutputWatch(spool);
+    let terminal: TicketTerminal | undefined;
     try {
-      const ready = this.warm.take(session, trackingId) ?? this.launcher.start(this.deps.shells.launch(session), trackingId, entry.command);
+      // A shell started ahead has no terminal: a tty=1 ticket never claims one (trackingIdFor).
+      const ready = (queued.tty === null ? this.warm.take(session, trackingId) : undefined) ?? this.launcher.start(this.deps.shells.launch(session), trackingId, entry.command, queued.tty);
       processes = ready.shell.processes;
       if (ready.note !== undefined) spool.append(Buffer.from(ready.note, 'utf8'));
+      if (queued.tty !== null && ready.shell.child.stdin !== null) {
+        const output = new TerminalOutput(watch, queued.tty);
+        terminal = new TicketTerminal(output, ready.shell.child.stdin);
+      }
       command = runCommand(ready.shell, {
         go: goMessage(this.deps.shells.usesPrelude ? entry.command : ''),
         timeoutMs: queued.timeout * 1000,
         idleTimeoutMs: queued.idle_timeout === null ? null : queued.idle_timeout * 1000,
-        spool,
+        spool: terminal?.output ?? watch,
         maxStateBytes: MAX_STATE_BYTES,
         announces: this.deps.shells.usesPrelude,
       });
     } catch (error) {
+      terminal?.close();
       void this.finish(queued, startedAt, { kind: 'failed', message: `could not start the command: ${String(error)}` }, spool, processes);
       return;
     }
@@ -192,6 +184,8 @@ export class RunningTickets {
       record,
       spool,
       command,
+      watch,
+      terminal,
       firstWrite,
       storeProblem: null,
       ending: undefined,
@@ -210,7 +204,10 @@ export class RunningTickets {
     firstWritten?: (stored: boolean) => void,
   ): Promise<FinishedTicket | undefined> {
     const { session, ticket } = queued;
-    const record = endingRecord(queued, startedAt, outcome, spool, this.deps.config);
+    // A terminal's last screen is kept in the record: /screen shows it once the ticket has ended.
+    const screen = run?.terminal === undefined ? null : await run.terminal.screen();
+    run?.terminal?.close();
+    const record = endingRecord(queued, startedAt, outcome, spool, this.deps.config, { screen, stdinWrites: run?.terminal?.stdinWrites ?? 0 });
     if (run !== undefined) run.ending = record;
     // On a full disk the ticket's own room comes first: its spool, whose output the record holds.
     let spoolFreed = false;

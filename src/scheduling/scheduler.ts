@@ -6,6 +6,7 @@ import type { AuditLog } from '../logging/audit.js';
 import type { Config } from '../config/config.js';
 import { Dedup } from './replays.js';
 import { replayed, type Admission, type CancelResult, type SubmitResult } from './admission.js';
+import { TerminalAccess } from './terminalAccess.js';
 
 import { ticketState } from './ticketState.js';
 import { SchedulerUnavailable, storageError, StorageUnavailable } from './unavailable.js';
@@ -46,6 +47,8 @@ export class Scheduler {
   private readonly runs: RunningTickets;
   private readonly waiters = new Waiters();
   private readonly idle = new IdleWaiters();
+  /** The terminals of running tty=1 tickets: writes, quiet, new output, screens. */
+  readonly terminals: TerminalAccess;
   private readonly finisher: Finisher;
   private readonly dedup: Dedup;
   private accepting = true;
@@ -79,6 +82,7 @@ export class Scheduler {
         this.idle.notify(session, this.queue.isSessionBusy(session));
       },
     });
+    this.terminals = new TerminalAccess(this.runs, (session, ticket, ms, signal) => this.waitFor(session, ticket, ms, signal));
   }
 
   /** A shell started the way every command's is, for the self-check (selfCheck.ts). */
@@ -174,7 +178,7 @@ export class Scheduler {
     if (raced !== undefined) return { kind: 'replay', replay: raced };
     if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5, this.deps.config.maxQueue);
     const ticket = this.deps.store.allocate(index);
-    const tracking = this.runs.trackingIdFor(name);
+    const tracking = this.runs.trackingIdFor(name, request.tty !== null);
     const record: QueuedTicket = {
       ticket,
       session: name,

@@ -1,7 +1,7 @@
 // Ticket records: the one place a final record is built, and the one check every record read
 // back from disk goes through. A record that fails the check is a damaged ticket (DamagedRecord,
 // whose message names the problem and never quotes the file), not a broken server.
-import { isFinalStatus, type BackgroundProcess, type FinalStatus, type FinishedTicket, type TicketMeta, type TicketRequest, type TimeoutKind } from '../protocol/types.js';
+import { isFinalStatus, type BackgroundProcess, type FinalStatus, type FinishedTicket, type Screen, type TerminalSize, type TicketMeta, type TicketRequest, type TimeoutKind } from '../protocol/types.js';
 
 export class DamagedRecord extends Error {}
 
@@ -20,6 +20,9 @@ export interface Ending {
   readonly background: readonly BackgroundProcess[];
   /** Why it ended as it did, where the status alone does not tell (error: why nothing ran). */
   readonly reason?: string;
+  /** A tty=1 ticket's last screen. */
+  readonly screen?: Screen | null;
+  readonly stdinWrites?: number;
 }
 
 /** The base every record keeps from its submission. */
@@ -37,6 +40,7 @@ export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
     ticket: base.ticket,
     session: base.session,
     input: base.input,
+    tty: base.tty,
     timeout: base.timeout,
     idle_timeout: base.idle_timeout,
     nonce: base.nonce,
@@ -55,6 +59,8 @@ export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
     output_dropped_bytes: ending.droppedBytes,
     background: ending.background,
     reason: ending.reason ?? null,
+    screen: ending.screen ?? null,
+    stdin_writes: ending.stdinWrites ?? 0,
     // Last: a reader can then find everything else before the (possibly large) output.
     output: ending.output,
   };
@@ -127,6 +133,25 @@ function backgroundOf(value: unknown): BackgroundProcess[] {
  * Checks a record's fields (all but `output`, which the caller reads in its own way) and that it
  * is the record of `session`/`ticket`: a record copied or planted under another name is damaged.
  */
+/** A terminal size as records keep it; absent (older records) or null: no terminal. */
+function terminalSize(value: unknown): TerminalSize | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object') fail('tty is not a terminal size');
+  const { cols, rows } = value as Record<string, unknown>;
+  if (!Number.isInteger(cols) || !Number.isInteger(rows) || (cols as number) < 1 || (rows as number) < 1) fail('tty is not a terminal size');
+  return { cols: cols as number, rows: rows as number };
+}
+
+function screenOf(value: unknown): Screen | null {
+  if (value === undefined || value === null) return null;
+  const size = terminalSize(value);
+  const { cursor, lines } = value as Record<string, unknown>;
+  const at = cursor as Record<string, unknown> | null;
+  if (size === null || at === null || typeof at !== 'object' || !Number.isInteger(at.row) || !Number.isInteger(at.col)) fail('screen is not a screen');
+  if (!Array.isArray(lines) || !lines.every((line) => typeof line === 'string')) fail('screen is not a screen');
+  return { ...size, cursor: { row: at.row as number, col: at.col as number }, lines: lines as string[] };
+}
+
 export function validateMeta(fields: Fields, session: string, ticket: number): TicketMeta {
   if (fields.ticket !== ticket) fail(`it holds the record of another ticket than ${ticket}`);
   if (fields.session !== session) fail('it holds the record of another session');
@@ -134,6 +159,7 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     ticket,
     session,
     input: text(fields, 'input'),
+    tty: terminalSize(fields.tty),
     timeout: wholeNumber(fields, 'timeout', 1),
     idle_timeout: wholeOrNull(fields, 'idle_timeout', 1),
     nonce: textOrNull(fields, 'nonce'),
@@ -171,5 +197,7 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     output_dropped_bytes: fields.output_dropped_bytes === undefined ? null : wholeNumber(fields, 'output_dropped_bytes', 0),
     background: fields.background === undefined ? [] : backgroundOf(fields.background),
     reason: fields.reason === undefined ? null : textOrNull(fields, 'reason'),
+    screen: screenOf(fields.screen),
+    stdin_writes: fields.stdin_writes === undefined ? 0 : wholeNumber(fields, 'stdin_writes', 0),
   };
 }

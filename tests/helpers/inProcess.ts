@@ -31,7 +31,8 @@ export async function inProcessApp(env: Record<string, string> = {}): Promise<In
   const dir = tempDir('llmass-inproc-');
   const hash = randomHash();
   const sessionsDir = path.join(dir, 'sessions');
-  const config = loadConfig(readEnv({ PORT: '0', HASH: hash, SESSIONS_DIR: sessionsDir, ...env }, dir), dir);
+  // A short grace: a test's commands still running at its end are stopped at once.
+  const config = loadConfig(readEnv({ PORT: '0', HASH: hash, SESSIONS_DIR: sessionsDir, SHUTDOWN_GRACE: '1', ...env }, dir), dir);
   const redactor = new Redactor([hash]);
   const logLines: string[] = [];
   const logger = createLogger(redactor, { write: (line: string) => logLines.push(line) });

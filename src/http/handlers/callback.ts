@@ -5,7 +5,7 @@ import type { Answer, AnswerContext, Handler, RequestContext } from '../requestC
 import { HttpError } from '../httpError.js';
 import { sendJsonText, sendText } from '../respond.js';
 import type { Query } from '../query.js';
-import { optionalFormat, optionalFullInput, optionalWait, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
+import { optionalFormat, optionalFullInput, optionalWait, optionalWhole, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
 import { isFinal, type TicketView } from '../../protocol/types.js';
 import { ticketView } from '../../answers/ticketViews.js';
 import { textTranscript } from '../../answers/transcripts.js';
@@ -61,10 +61,13 @@ export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<
   }
   const plan = outputPlan(deps, window);
   const fullInput = optionalFullInput(query);
+  // since=B: answer as soon as the output grows past B bytes (a watcher following new output).
+  const since = optionalWhole(query, 'since', 'since is a byte count: the output_bytes of the last answer');
 
   let found = await requireTicketRecord(deps, session, ticket, plan);
   if (wait.seconds > 0 && !isFinal(found.meta.status)) {
-    await deps.scheduler.waitFor(session, ticket, wait.seconds * 1000, ctx.signal);
+    if (since === undefined) await deps.scheduler.waitFor(session, ticket, wait.seconds * 1000, ctx.signal);
+    else if (found.outputBytes <= since) await deps.scheduler.terminals.waitBeyond(session, ticket, since, wait.seconds * 1000, ctx.signal);
     found = await requireTicketRecord(deps, session, ticket, plan);
   }
   const stored = found.output.storedBytes;

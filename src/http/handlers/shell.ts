@@ -4,7 +4,7 @@
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
 import { sendJson, sendText } from '../respond.js';
 import type { Query } from '../query.js';
-import { optionalFormat, optionalLimit, optionalNonce, optionalSession, optionalWait, joinNotices, plusNotice, requireCommand, submissionIdentity, waitNotice } from '../params.js';
+import { optionalFormat, optionalLimit, optionalNonce, optionalTerminal, optionalSession, optionalWait, joinNotices, plusNotice, requireCommand, submissionIdentity, waitNotice } from '../params.js';
 import { isFinal, type Submission, type TicketView } from '../../protocol/types.js';
 import { StorageUnavailable } from '../../scheduling/unavailable.js';
 import { noStorage } from '../domainErrors.js';
@@ -28,12 +28,13 @@ export async function shellAnswer(ctx: AnswerContext, query: Query, frontNotice?
   const timeout = optionalLimit(query, 'timeout', config.commandTimeout) ?? config.commandTimeout;
   const idleTimeout = optionalLimit(query, 'idle_timeout', config.commandTimeout) ?? null;
   const nonce = optionalNonce(query);
+  const tty = optionalTerminal(query);
   const wait = optionalWait(query, ctx.maxWait ?? config.maxWait);
   optionalFormat(query, ['json', 'text'] as const);
 
   let submitted;
   try {
-    submitted = await scheduler.submit(session, { input, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client, ctx.principal?.key ?? 'HASH');
+    submitted = await scheduler.submit(session, { input, tty, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client, ctx.principal?.key ?? 'HASH');
   } catch (error) {
     if (error instanceof StorageUnavailable) throw noStorage(error, 'no ticket was made and nothing ran');
     throw error;
