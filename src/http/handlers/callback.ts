@@ -5,13 +5,13 @@ import type { Answer, AnswerContext, Handler, RequestContext } from '../requestC
 import { HttpError } from '../httpError.js';
 import { sendJsonText, sendText } from '../respond.js';
 import type { Query } from '../query.js';
-import { optionalFormat, optionalFullInput, optionalWait, optionalWhole, optionalWindow, requireSession, requireTicket, waitNotice } from '../params.js';
+import { optionalFormat, optionalFullInput, optionalWait, optionalWhole, optionalWindow, waitNotice } from '../params.js';
 import { isFinal, type TicketView } from '../../protocol/types.js';
 import { ticketView } from '../../answers/ticketViews.js';
 import { textTranscript } from '../../answers/transcripts.js';
 import { keptAnswer } from '../keptAnswers.js';
 import { requestLogHead, requestLogTail, safePath } from '../../logging/requestLine.js';
-import { outputPlan, requireTicketRecord } from './lookups.js';
+import { outputPlan, requireTicketRecord, requireTicketParams } from './lookups.js';
 
 export const callback: Handler = async (ctx) => {
   const { req, res, query } = ctx;
@@ -48,10 +48,7 @@ function keepAnswer(ctx: RequestContext, body: string): void {
 
 export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView>> {
   const { deps } = ctx;
-  const session = requireSession(query);
-  ctx.log.session = session;
-  const ticket = requireTicket(query);
-  ctx.log.ticket = ticket;
+  const { session, ticket } = requireTicketParams(ctx, query);
   const wait = optionalWait(query, ctx.maxWait ?? deps.config.maxWait);
   const window = optionalWindow(query, deps.config.outputViewBytes, deps.config.maxOutputBytes * 2);
   optionalFormat(query, ['json', 'text'] as const);

@@ -3,13 +3,12 @@
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
 import { sendJson } from '../respond.js';
 import type { Query } from '../query.js';
-import { requireSession, requireTicket } from '../params.js';
 import type { TicketView } from '../../protocol/types.js';
 import { ticketView } from '../../answers/ticketViews.js';
 import { textTranscript } from '../../answers/transcripts.js';
 import { StorageUnavailable } from '../../scheduling/unavailable.js';
 import { noStorage } from '../domainErrors.js';
-import { outputPlan, requireTicketRecord } from './lookups.js';
+import { outputPlan, requireTicketRecord, requireTicketParams } from './lookups.js';
 
 export const cancel: Handler = async (ctx) => {
   sendJson(ctx.req, ctx.res, 200, (await cancelAnswer(ctx, ctx.query)).json);
@@ -17,10 +16,7 @@ export const cancel: Handler = async (ctx) => {
 
 export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView & { canceled: boolean }>> {
   const { deps } = ctx;
-  const session = requireSession(query);
-  ctx.log.session = session;
-  const ticket = requireTicket(query);
-  ctx.log.ticket = ticket;
+  const { session, ticket } = requireTicketParams(ctx, query);
   const plan = outputPlan(deps);
   await requireTicketRecord(deps, session, ticket, plan);
   let result;

@@ -1,6 +1,8 @@
 // Lookups that several handlers share, each answering 404 with a hint when nothing is found,
 // and 422 naming the problem when a ticket's record on disk is damaged.
-import type { AppDeps } from '../requestContext.js';
+import type { AnswerContext, AppDeps } from '../requestContext.js';
+import { requireSession, requireTicket } from '../params.js';
+import type { Query } from '../query.js';
 import { HttpError } from '../httpError.js';
 import type { OutputPlan, OutputWindow } from '../../protocol/outputParts.js';
 import { DamagedRecord } from '../../storage/recordFields.js';
@@ -53,4 +55,13 @@ export async function* ticketsOf(deps: AppDeps, session: string, numbers: readon
     // A ticket gone from disk meanwhile (a pruned session) is left out.
     if (found !== undefined) yield { kind: 'ticket', found };
   }
+}
+
+/** The session and ticket a request names, checked, and noted on its log line. */
+export function requireTicketParams(ctx: AnswerContext, query: Query): { session: string; ticket: number } {
+  const session = requireSession(query);
+  ctx.log.session = session;
+  const ticket = requireTicket(query);
+  ctx.log.ticket = ticket;
+  return { session, ticket };
 }

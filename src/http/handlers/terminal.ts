@@ -7,12 +7,12 @@ import { ticketView } from '../../answers/ticketViews.js';
 import { textTranscript } from '../../answers/transcripts.js';
 import { optionalBase64 } from '../fileParams.js';
 import { HttpError } from '../httpError.js';
-import { optionalFormat, optionalWait, optionalWhole, requireSession, requireTicket } from '../params.js';
+import { optionalFormat, optionalWait, optionalWhole } from '../params.js';
 import type { Query } from '../query.js';
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
 import { sendJson, sendText } from '../respond.js';
 import { optionalFlag } from '../fileParams.js';
-import { outputPlan, requireTicketRecord } from './lookups.js';
+import { outputPlan, requireTicketRecord, requireTicketParams } from './lookups.js';
 import type { TicketView } from '../../protocol/types.js';
 
 /** The most one write carries. */
@@ -35,10 +35,7 @@ export interface StdinAnswer extends TicketView {
 
 export async function stdinAnswer(ctx: AnswerContext, query: Query): Promise<Answer<StdinAnswer>> {
   const { deps } = ctx;
-  const session = requireSession(query);
-  ctx.log.session = session;
-  const ticket = requireTicket(query);
-  ctx.log.ticket = ticket;
+  const { session, ticket } = requireTicketParams(ctx, query);
   const nRaw = optionalWhole(query, 'n', 'n is the number of this write on this ticket: 1 for the first, then the stdin URL of the last answer');
   if (nRaw === undefined || nRaw < 1) throw new HttpError(400, 'n is missing', 'add &n=1 for the first write to this ticket; each answer\'s stdin URL carries the next n');
   const text = writeText(query);
@@ -90,10 +87,7 @@ export interface ScreenAnswer extends Screen {
 
 export async function screenAnswer(ctx: AnswerContext, query: Query): Promise<Answer<ScreenAnswer>> {
   const { deps } = ctx;
-  const session = requireSession(query);
-  ctx.log.session = session;
-  const ticket = requireTicket(query);
-  ctx.log.ticket = ticket;
+  const { session, ticket } = requireTicketParams(ctx, query);
   optionalFormat(query, ['json', 'text'] as const);
   const found = await requireTicketRecord(deps, session, ticket, outputPlan(deps));
   const screen = (await deps.scheduler.terminals.screen(session, ticket)) ?? (isFinished(found.meta) ? found.meta.screen : null);
