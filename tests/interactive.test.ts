@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
-import { until } from './helpers/server.js';
+import { processRunning, startServer, stopAll, tempDir, until, waitFinal } from './helpers/server.js';
 
 afterEach(closeInProcessApps);
 
@@ -178,5 +178,73 @@ describe('since=', () => {
     expect(Date.now() - startedAt).toBeLessThan(4000);
     expect(grown.status).toBe('running');
     await server.get('/cancel', { session: 'f', ticket: submitted.ticket });
+  });
+});
+
+describe('a terminal, like any command', () => {
+  afterEach(stopAll);
+
+  it('has its limits, its time limit, and cancel ends every process it started', async () => {
+    const server = await inProcessApp({ COMMAND_MAX_PROCESSES: '77' });
+    const limited = await start(server, 'lim', 'ulimit -u');
+    expect((await view(server, 'lim', limited, { wait: 10 })).output).toBe('77\n');
+    const timed = await start(server, 'lim', 'sleep 30', { timeout: 1 });
+    expect(await view(server, 'lim', timed, { wait: 10 })).toMatchObject({ status: 'timeout' });
+    const ticket = await start(server, 'cx', 'sleep 300 & echo "pid $!"; wait');
+    const pid = Number(/pid (\d+)/.exec((await printed(server, 'cx', ticket, 'pid ')).output)?.[1]);
+    await until(async () => (await view(server, 'cx', ticket)).output.includes('\n'));
+    expect(processRunning(pid)).toBe(true);
+    expect((await server.get('/cancel', { session: 'cx', ticket })).json<View>().status).toBe('canceled');
+    expect(await until(() => !processRunning(pid), 5000)).toBe(true);
+  });
+
+  it('is marked interrupted, and its processes ended, by the start after a crash', async () => {
+    const dir = tempDir();
+    const server = await startServer({ dir });
+    const submitted = (await server.get(server.url('/shell', { session: 'crash', cmd: 'echo "pid $$"; sleep 300', tty: 1 }))).json;
+    let pid = 0;
+    await until(async () => {
+      pid = Number(/pid (\d+)/.exec((await server.get(server.url('/callback', { session: 'crash', ticket: submitted.ticket }))).json.output)?.[1] ?? 0);
+      return pid > 0;
+    });
+    server.proc.kill('SIGKILL');
+    await server.exited;
+    expect(processRunning(pid)).toBe(true);
+    const restarted = await startServer({ dir, hash: server.hash });
+    expect((await restarted.get(restarted.url('/callback', { session: 'crash', ticket: submitted.ticket }))).json.status).toBe('interrupted');
+    expect(await until(() => !processRunning(pid), 5000)).toBe(true);
+  });
+
+  it('keeps the server\'s memory flat whatever the program prints', async () => {
+    const server = await startServer({ env: { MAX_OUTPUT_BYTES: '1048576' } });
+    const pid = server.proc.pid ?? 0;
+    const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+    const before = rss();
+    const submitted = (await server.get(server.url('/shell', { session: 'flood', cmd: 'yes "$(printf "\\033[31mred\\033[0m line")" | head -c 30000000', tty: 1 }))).json;
+    const done = await waitFinal(server, 'flood', submitted.ticket, { wait: 60 });
+    expect(done).toMatchObject({ status: 'done', truncated: true });
+    expect(done.output).not.toContain('\u001b');
+    expect(rss() - before).toBeLessThan(100 * 1024 * 1024);
+  });
+
+  it('is reached through MCP too: shell with tty, stdin, screen', async () => {
+    const server = await inProcessApp();
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const answer = await server.app.inject({
+        method: 'POST',
+        url: '/mcp',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${server.hash}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
+      });
+      return answer.json<{ result: { content: Array<{ text: string }>; structuredContent: Record<string, unknown>; isError?: boolean } }>().result;
+    };
+    const started = await call('shell', { session: 'mcp', cmd: 'read -p "Name? " n; echo "hello $n"', tty: 1 });
+    const ticket = Number(started.structuredContent.ticket);
+    await printed(server, 'mcp', ticket, 'Name? ');
+    const written = await call('stdin', { session: 'mcp', ticket, n: 1, text: 'ada\r' });
+    expect(written.content[0]?.text).toContain('hello ada');
+    await view(server, 'mcp', ticket, { wait: 10 });
+    const screen = await call('screen', { session: 'mcp', ticket });
+    expect(screen.content[0]?.text).toMatch(/^Name\? ada\nhello ada\n/);
   });
 });
