@@ -77,3 +77,29 @@ describe('redaction', () => {
     }
   });
 });
+
+describe('request log lines name who asked', () => {
+  it('carry the client address and the key\'s name, never a secret, kept answers included', async () => {
+    const { inProcessApp, closeInProcessApps } = await import('./helpers/inProcess.js');
+    try {
+      const app = await inProcessApp();
+      const submitted = (await app.get('/shell', { session: 'who', cmd: 'true', wait: 10 })).json<{ ticket: number }>();
+      const target = `/callback?hash=${app.hash}&session=who&ticket=${submitted.ticket}`;
+      await app.app.inject({ url: target, remoteAddress: '127.0.0.7' });
+      // The same URL again, from elsewhere: a kept answer, whose line still names its own client.
+      await app.app.inject({ url: target, remoteAddress: '127.0.0.8' });
+      await app.app.inject({ url: '/nowhere', remoteAddress: '127.0.0.9' });
+      await new Promise((resolve) => setImmediate(resolve));
+      const lines = app.logLines.join('').split('\n').filter((line) => line.includes('"msg":"request"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const callbacks = lines.filter((line) => line.path === '/callback');
+      expect(callbacks.map((line) => [line.client, line.key])).toEqual([
+        ['127.0.0.7', 'HASH'],
+        ['127.0.0.8', 'HASH'],
+      ]);
+      expect(lines.find((line) => line.path === '/nowhere')).toMatchObject({ client: '127.0.0.9', status: 404 });
+      expect(app.logLines.join('')).not.toContain(app.hash);
+    } finally {
+      await closeInProcessApps();
+    }
+  });
+});

@@ -54,10 +54,14 @@ function sendKeptAnswer(deps: AppDeps, req: IncomingMessage, res: ServerResponse
     kept = deps.answers.get(AnswerCache.requestKey(target, authorization));
     if (kept === undefined) return false;
   }
-  if (!deps.auth.admits(clientOf(deps, req))) return false;
+  const client = clientOf(deps, req);
+  if (!deps.auth.admits(client)) return false;
   res.writeHead(200, kept.headers);
   res.end(kept.body);
-  deps.logger.checkedLine(requestLine(kept.logHead, performance.now() - startedAt, kept.logTail));
+  const line = requestLine(kept.logHead, performance.now() - startedAt, kept.logTail, client);
+  // The kept parts were checked for secrets when they were made; the address was not.
+  if (deps.redactor.mayHold(client)) deps.logger.line(line);
+  else deps.logger.checkedLine(line);
   return true;
 }
 
@@ -65,11 +69,13 @@ function sendKeptAnswer(deps: AppDeps, req: IncomingMessage, res: ServerResponse
 async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const startedAt = performance.now();
   const log: RequestLogFields = {};
+  // Who asks, as the log line names them (through a trusted proxy: the address it saw).
+  const client = clientOf(deps, req);
   // Made only for a request that waits (a long-poll): most never need one.
   let abort: AbortController | undefined;
   res.on('close', () => {
     if (!res.writableFinished) abort?.abort();
-    deps.logger.line(requestLine(requestLogHead(req.method, safePath(req.url), res.statusCode), performance.now() - startedAt, requestLogTail(log)));
+    deps.logger.line(requestLine(requestLogHead(req.method, safePath(req.url), res.statusCode), performance.now() - startedAt, requestLogTail(log), client));
   });
   // Every answer may carry the hash in its URLs or reveal what ran: nothing is cached.
   res.setHeader('Cache-Control', 'no-store');
@@ -94,9 +100,9 @@ async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, r
     // 4. The query, decoded once.
     const query = parseQuery(rawQuery);
     // 5. Who asks: a locked-out client is refused before its credential is looked at.
-    const client = clientOf(deps, req);
     const credential = presented(route, req, query);
     const principal = route.access === 'none' ? undefined : deps.auth.check(client, credential);
+    if (principal !== undefined) log.key = principal.key;
     // 6. The parameters: only an authenticated asker learns which ones an endpoint takes.
     checkParams(pathname, query, route.params);
     // 7. What the credential opens.
