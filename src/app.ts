@@ -34,6 +34,7 @@ import { describeFailure, runSelfCheck, type SelfCheckResult } from './running/s
 import { ShellStates } from './running/shellState.js';
 import { TicketStore } from './storage/ticketStore.js';
 import { Uploads } from './storage/uploads.js';
+import { Metrics } from './logging/metrics.js';
 import { FileHelpers } from './running/fileHelpers.js';
 
 /** New session names: letters and digits only, so they always match the session rule. */
@@ -101,7 +102,8 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     redactor,
     newSessionName,
     onError,
-    // Called only once tickets run, after `health` is made below.
+    // Called only once tickets run, after `health` and `metrics` are made below.
+    onTicketEnded: (record) => metrics.ticketEnded(record.status, record.duration_ms),
     onNeverStarted: (reason) => health.commandNeverStarted(reason),
   });
   const selfCheck = (): Promise<SelfCheckResult> =>
@@ -121,13 +123,20 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     onChange: (state) => (state.ok ? logger.info('commands can run again: the self-check passed') : logger.error('commands cannot run', { error: state.error })),
   });
   const site: SiteContext = { fqdn: config.fqdn, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
-  const lockOut = new LockOut({ maxFailures: config.authMaxFailures, window: config.authWindow });
+  const metrics = new Metrics({
+    running: () => scheduler.runningCount,
+    queued: () => scheduler.waitingCount,
+    readyShells: () => scheduler.readyShells,
+    sessions: async () => (await store.listSessions()).length,
+  });
+  const lockOut = new LockOut({ maxFailures: config.authMaxFailures, window: config.authWindow, onFailure: (lockedOut) => metrics.authFailed(lockedOut) });
   const uploads = new Uploads(path.join(privateDir, 'uploads'), config.maxUploadBytes);
   const deps: AppDeps = {
     config,
     store,
     scheduler,
     files: new FileHelpers(commandUser),
+    metrics,
     uploads,
     audit,
     keyring,

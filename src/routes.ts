@@ -16,6 +16,7 @@ import { shell } from './http/handlers/shell.js';
 import { view } from './http/handlers/view.js';
 import { file } from './http/handlers/file.js';
 import { screen, stdin } from './http/handlers/terminal.js';
+import { metrics, metricsOpenTo } from './http/handlers/metrics.js';
 import { upload } from './http/handlers/upload.js';
 import { ENDPOINTS } from './protocol/endpoints.js';
 
@@ -43,6 +44,7 @@ export const routes: RouteTable = new Map<string, Route>([
   get('/cancel', cancel, 'exec'),
   get('/sessions', sessions, 'key'),
   get('/view', view, 'read'),
+  ['/metrics', { handler: metrics, access: 'operator', params: paramsOf('/metrics'), methods: 'get', credential: 'query-or-header', openWhen: metricsOpenTo }],
   get('/stdin', stdin, 'exec'),
   get('/screen', screen, 'read'),
   // Files are the host's, not the session's record: a read token (a watcher's) opens neither.

@@ -14,7 +14,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 8083, host: '127.0.0.1', fqdn: 'http://localhost:8083', sessionsDir: '/srv/llmass/sessions', commandTimeout: 300,
       maxOutputBytes: 1048576, workdir: '/srv/llmass', maxWait: 40, outputViewBytes: 32768, maxConcurrency: 4, maxQueue: 1000,
-      dedupWindow: 10, maxUploadBytes: 1073741824, shutdownGrace: 10, trustProxy: [], authMaxFailures: 10, authWindow: 60, auditLog: '/srv/llmass/sessions/audit.jsonl',
+      dedupWindow: 10, maxUploadBytes: 1073741824, shutdownGrace: 10, trustProxy: [], metricsOpen: false, authMaxFailures: 10, authWindow: 60, auditLog: '/srv/llmass/sessions/audit.jsonl',
       minFreeBytes: 64 * 1024 * 1024,
     });
     expect(['/bin/bash', '/bin/sh']).toContain(config.commandShell);

@@ -54,11 +54,15 @@ export class Auth {
 }
 
 /** What a route lets a principal do: `key` routes need a key, `read` ones take any token of the session. */
-export type RouteAccess = 'none' | 'key' | 'exec' | 'read';
+export type RouteAccess = 'none' | 'key' | 'operator' | 'exec' | 'read';
 
 /** Refuses (AuthRefused, forbidden) a token used beyond what it opens. */
 export function checkPermission(principal: Principal, route: RouteAccess, path: string, session: string | undefined): void {
-  if (principal.kind === 'key' || route === 'none') return;
+  if (route === 'none') return;
+  if (route === 'operator' && (principal.kind !== 'key' || principal.key !== 'HASH')) {
+    throw new AuthRefused('forbidden', `${path} is the operator's: it needs the key HASH`, 'ask the operator; agents\' keys and tokens do not open it');
+  }
+  if (principal.kind === 'key') return;
   if (route === 'key') {
     throw new AuthRefused('forbidden', `a token opens one session; ${path} needs a key`, BACK_TO_CONTEXT);
   }

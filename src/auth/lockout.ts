@@ -22,6 +22,8 @@ export interface LockOutOptions {
   /** Seconds. */
   readonly window: number;
   readonly now?: () => number;
+  /** Told of each failure, and whether it locked the client out (metrics). */
+  readonly onFailure?: (lockedOut: boolean) => void;
   /** For tests: the table's bound (default MAX_TRACKED_CLIENTS). */
   readonly maxTracked?: number;
 }
@@ -74,6 +76,7 @@ export class LockOut {
     next.failures += 1;
     // The lock lasts a whole window from the failure that crossed the limit.
     if (next.failures >= this.options.maxFailures) next.lockedUntil = now + windowMs;
+    this.options.onFailure?.(next.failures === this.options.maxFailures);
     this.clients.delete(client);
     this.clients.set(client, next); // re-insert: Map order is then oldest activity first
     this.evict(now);

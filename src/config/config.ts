@@ -49,6 +49,8 @@ export interface Config {
   readonly shutdownGrace: number;
   /** Proxy addresses whose X-Forwarded-For is trusted (requests on SOCKET always are). */
   readonly trustProxy: readonly string[];
+  /** METRICS_OPEN=1: /metrics without a key for a local request that came through no proxy. */
+  readonly metricsOpen: boolean;
   /** Absolute path of the unix socket to listen on instead of HOST:PORT, or null. */
   readonly socket: string | null;
   /** The unprivileged user commands run as, or null: then as the server's own user. */
@@ -178,6 +180,7 @@ export function loadConfig(env: Env, cwd: string): Config {
     dedupWindow: integer(env, 'DEDUP_WINDOW', 10, 0),
     shutdownGrace: integer(env, 'SHUTDOWN_GRACE', 10, 0, 3600),
     trustProxy: proxyList(env.TRUST_PROXY),
+    metricsOpen: env.METRICS_OPEN?.trim() === '1',
     socket: env.SOCKET?.trim() ? path.resolve(cwd, env.SOCKET.trim()) : null,
     commandUser: commandUser(env.COMMAND_USER),
     commandMaxProcesses: integer(env, 'COMMAND_MAX_PROCESSES', DEFAULT_MAX_PROCESSES, 8),

@@ -58,7 +58,9 @@ function sendKeptAnswer(deps: AppDeps, req: IncomingMessage, res: ServerResponse
   if (!deps.auth.admits(client)) return false;
   res.writeHead(200, kept.headers);
   res.end(kept.body);
-  const line = requestLine(kept.logHead, performance.now() - startedAt, kept.logTail, client);
+  const ms = performance.now() - startedAt;
+  const line = requestLine(kept.logHead, ms, kept.logTail, client);
+  deps.metrics.requestAnswered('/callback', 200, ms);
   // The kept parts were checked for secrets when they were made; the address was not.
   if (deps.redactor.mayHold(client)) deps.logger.line(line);
   else deps.logger.checkedLine(line);
@@ -75,11 +77,15 @@ async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, r
   let abort: AbortController | undefined;
   res.on('close', () => {
     if (!res.writableFinished) abort?.abort();
-    deps.logger.line(requestLine(requestLogHead(req.method, safePath(req.url), res.statusCode), performance.now() - startedAt, requestLogTail(log), client));
+    const ms = performance.now() - startedAt;
+    deps.logger.line(requestLine(requestLogHead(req.method, safePath(req.url), res.statusCode), ms, requestLogTail(log), client));
+    deps.metrics.requestAnswered(routed ?? 'unknown', res.statusCode, ms);
   });
   // Every answer may carry the hash in its URLs or reveal what ran: nothing is cached.
   res.setHeader('Cache-Control', 'no-store');
   let route: Route | undefined;
+  // The route's path, for the metrics' labels (few: the route table's paths, or unknown).
+  let routed: string | undefined;
   try {
     // 1. The target's length.
     if ((req.url?.length ?? 0) > MAX_URL_BYTES) {
@@ -88,6 +94,7 @@ async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, r
     // 2. The route.
     const { pathname, rawQuery } = splitUrl(req);
     route = routes.get(pathname);
+    if (route !== undefined) routed = pathname;
     if (route === undefined) {
       throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, `the endpoints are ${[...routes.keys()].filter((path) => path !== '/').join(', ')}; GET /context for how to use them`);
     }
@@ -101,7 +108,8 @@ async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, r
     const query = parseQuery(rawQuery);
     // 5. Who asks: a locked-out client is refused before its credential is looked at.
     const credential = presented(route, req, query);
-    const principal = route.access === 'none' ? undefined : deps.auth.check(client, credential);
+    const open = route.access === 'none' || (route.openWhen?.(req, deps) ?? false);
+    const principal = open ? undefined : deps.auth.check(client, credential);
     if (principal !== undefined) log.key = principal.key;
     // 6. The parameters: only an authenticated asker learns which ones an endpoint takes.
     checkParams(pathname, query, route.params);

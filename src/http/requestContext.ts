@@ -16,6 +16,7 @@ import type { TicketStore } from '../storage/ticketStore.js';
 import type { FileHelpers } from '../running/fileHelpers.js';
 import type { Uploads } from '../storage/uploads.js';
 import type { AuditLog } from '../logging/audit.js';
+import type { Metrics } from '../logging/metrics.js';
 import type { SiteContext, ViewContext } from '../answers/viewContext.js';
 
 export interface AppDeps {
@@ -27,6 +28,7 @@ export interface AppDeps {
   /** Uploads on their way in. */
   readonly uploads: Uploads;
   readonly audit: AuditLog;
+  readonly metrics: Metrics;
   readonly auth: Auth;
   readonly keyring: Keyring;
   readonly signer: TokenSigner;

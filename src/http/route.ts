@@ -1,7 +1,8 @@
 // What the route table (src/routes.ts) says of each path: its handler, the credential it takes,
 // its parameters, its methods, and where its credential may be. The pipeline reads nothing else.
 import type { RouteAccess } from '../auth/auth.js';
-import type { Handler } from './requestContext.js';
+import type { IncomingMessage } from 'node:http';
+import type { AppDeps, Handler } from './requestContext.js';
 
 export interface Route {
   readonly handler: Handler;
@@ -13,6 +14,8 @@ export interface Route {
   readonly methods: 'get' | 'get-put' | 'any';
   /** Where the credential is read: the query or the Authorization header, or (MCP) a key in the header only. */
   readonly credential: 'query-or-header' | 'header-key';
+  /** When the route needs no credential after all (/metrics with METRICS_OPEN, asked locally). */
+  readonly openWhen?: (req: IncomingMessage, deps: AppDeps) => boolean;
   /** What a 401 on this route says instead of the usual, and the headers it adds (MCP's WWW-Authenticate). */
   readonly challenge?: { readonly hint: string; readonly headers: Readonly<Record<string, string>> };
 }

@@ -85,6 +85,16 @@ export const ENDPOINTS: Record<string, EndpointSpec> = {
     consequential: true,
     errors: [...COMMON_ERRORS, 503, 507],
   },
+  '/metrics': {
+    summary: 'Prometheus metrics',
+    description: 'Tickets by status, requests by route and code, auth failures and lock-outs, commands running and queued, ready shells, sessions, command and request durations. The operator\'s key (HASH) only.',
+    params: [],
+    required: [],
+    answers: [],
+    consequential: false,
+    errors: [400, 404],
+    page: 'text/plain',
+  },
   '/stdin': {
     summary: 'Type into a terminal',
     description: 'Writes text to a running tty=1 ticket\'s terminal, once per n. Answers with the ticket view once the output has been quiet for quiet ms (or it ended, or wait s passed), showing what the write produced.',

@@ -8,6 +8,23 @@ import type { RunOutcome } from '../running/shellProcess.js';
 import { finalRecord } from '../storage/recordFields.js';
 import { storedText, type OutputSpool } from '../storage/spool.js';
 
+/** The final record of a ticket that never started (canceled or interrupted while queued): `note` is its output. */
+export function endedBeforeStart(queued: QueuedTicket, status: 'canceled' | 'interrupted', note: string): FinishedTicket {
+  return finalRecord(queued, {
+    status,
+    startedAt: null,
+    finishedAt: new Date(),
+    exitCode: null,
+    signal: null,
+    timeoutKind: null,
+    output: note,
+    outputBytes: 0,
+    truncated: false,
+    droppedBytes: 0,
+    background: [],
+  });
+}
+
 /** The final record of a ticket whose run came to `outcome`, with the output its spool kept. */
 export function endingRecord(
   queued: QueuedTicket,

@@ -57,6 +57,10 @@ export class RunningTickets {
     });
   }
 
+  get readyShells(): number {
+    return this.warm.size;
+  }
+
   get count(): number {
     return this.runs.size;
   }

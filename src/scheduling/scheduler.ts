@@ -16,7 +16,7 @@ import type { OutputPlan } from '../protocol/outputParts.js';
 import type { QueueStanding, TicketState } from '../protocol/ticketState.js';
 import type { FinishedTicket, QueuedTicket, TicketRequest } from '../protocol/types.js';
 import { TicketQueue, type Waiting } from './queue.js';
-import { finalRecord } from '../storage/recordFields.js';
+import { endedBeforeStart } from './endings.js';
 import type { Redactor } from '../logging/redact.js';
 import type { CommandUser } from '../running/commandUser.js';
 import type { ProcessTracking } from '../running/processTracking.js';
@@ -38,6 +38,8 @@ export interface SchedulerDeps {
   readonly onError: (message: string, error: unknown) => void;
   /** Milliseconds between attempts to store a final record on a full disk. */
   readonly retryMs?: number;
+  /** Every ticket's end, once stored (metrics). */
+  readonly onTicketEnded?: (record: FinishedTicket) => void;
   /** A ticket ended `error` because its command never started. */
   readonly onNeverStarted?: (reason: string) => void;
 }
@@ -62,7 +64,10 @@ export class Scheduler {
       waiters: this.waiters,
       retryMs: deps.retryMs ?? 1000,
       onError: deps.onError,
-      onFinished: (record) => this.dedup.finished(record.session, record.ticket),
+      onFinished: (record) => {
+        this.dedup.finished(record.session, record.ticket);
+        deps.onTicketEnded?.(record);
+      },
     });
     this.runs = new RunningTickets({
       config: deps.config,
@@ -96,6 +101,11 @@ export class Scheduler {
 
   get runningCount(): number {
     return this.runs.count;
+  }
+
+  /** Shells started ahead, waiting for their session's next command. */
+  get readyShells(): number {
+    return this.runs.readyShells;
   }
 
   isSessionBusy(session: string): boolean {
@@ -238,19 +248,7 @@ export class Scheduler {
 
   /** Ends a waiting ticket without running it. Throws StorageUnavailable if its end cannot be stored: it then stays queued. */
   private async endWaiting(entry: Waiting, status: 'canceled' | 'interrupted', note: string): Promise<void> {
-    const record = finalRecord(entry.record, {
-      status,
-      startedAt: null,
-      finishedAt: new Date(),
-      exitCode: null,
-      signal: null,
-      timeoutKind: null,
-      output: note,
-      outputBytes: 0,
-      truncated: false,
-      droppedBytes: 0,
-      background: [],
-    });
+    const record = endedBeforeStart(entry.record, status, note);
     try {
       await this.deps.store.write(record);
     } catch (error) {
