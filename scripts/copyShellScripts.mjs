@@ -16,6 +16,8 @@ for (const name of fs.readdirSync(source).filter((file) => file.endsWith('.bash'
   fs.chmodSync(to, 0o644);
 }
 fs.chmodSync(dist, 0o755);
+// The `llmass` command runs as a program (npm sets this bit on install; a clone gets it here).
+if (fs.existsSync(path.join(dist, 'cli.js'))) fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
 for (const entry of fs.readdirSync(dist, { withFileTypes: true, recursive: true })) {
   if (entry.isDirectory()) fs.chmodSync(path.join(entry.parentPath ?? entry.path, entry.name), 0o755);
 }

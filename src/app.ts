@@ -49,6 +49,8 @@ export interface App {
   prepare(): Promise<void>;
   /** prepare(), then listens. Resolves with where it listens. */
   start(): Promise<Listening>;
+  /** One command the whole way a command goes (llmass check, and the start): what it found. */
+  selfCheck(): Promise<SelfCheckResult>;
   /** The in-process seam: one request through the real server and pipeline, without a socket. */
   inject(request: InjectedRequest): Promise<InjectedAnswer>;
   /** Stops taking commands, ends running ones within SHUTDOWN_GRACE, closes the server. */
@@ -187,6 +189,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   return {
     server,
     prepare,
+    selfCheck,
     async start() {
       await prepare();
       if (config.socket !== null) {

@@ -1,5 +1,8 @@
-// Entry point: load the configuration, create the app, listen, and stop gracefully on
-// SIGTERM/SIGINT. Nothing else lives here.
+// Serving: load the configuration, create the app, listen, and stop gracefully on SIGTERM/SIGINT;
+// KEYS_FILE is read again whenever it changes (llmass keys). Run directly (node dist/server.js,
+// as the unit does) it serves; `llmass` (cli.ts) serves through it too.
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { createApp } from './app.js';
 import { resolveCommandUser, type CommandUser } from './running/commandUser.js';
 import { ConfigError, loadConfig, readEnv, type Config } from './config/config.js';
@@ -15,7 +18,7 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function main(): Promise<void> {
+export async function serve(): Promise<void> {
   // First of all: nothing the server was started with may reach a command.
   const inherited = closeInheritedDescriptors();
   const cwd = process.cwd();
@@ -92,6 +95,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // KEYS_FILE read again when it changes (llmass keys add and remove replace it whole).
+  if (config.keysFile !== null) {
+    fs.watchFile(config.keysFile, { interval: 1000 }, (now, before) => {
+      if (now.mtimeMs === before.mtimeMs && now.ino === before.ino) return;
+      try {
+        app.reloadKeys();
+      } catch (error) {
+        logger.error('KEYS_FILE cannot be read; the keys stay as they were', { error: String(error) });
+      }
+    });
+  }
   // SIGHUP: the audit log is reopened (after rotation) and KEYS_FILE read again.
   process.on('SIGHUP', () => {
     logger.info('reopening the audit log and reloading the keys', { signal: 'SIGHUP' });
@@ -104,4 +118,5 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+// Run directly: serve. Imported (by cli.ts): the caller decides.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) void serve();

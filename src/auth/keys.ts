@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 
 export const OPERATOR_KEY = 'HASH';
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const KEY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const SECRET = /^[\x21-\x7e]{32,}$/;
 
 export interface KeyProblem {
@@ -25,7 +25,7 @@ export function parseKeys(text: string): { keys: Map<string, string>; problems: 
     const [name, secret] = parts;
     const number = index + 1;
     if (parts.length !== 2 || name === undefined || secret === undefined) problems.push({ line: number, problem: 'expected "<name> <secret>"' });
-    else if (!NAME.test(name)) problems.push({ line: number, problem: 'the name must be 1 to 64 letters, digits, _ or -' });
+    else if (!KEY_NAME.test(name)) problems.push({ line: number, problem: 'the name must be 1 to 64 letters, digits, _ or -' });
     else if (name === OPERATOR_KEY) problems.push({ line: number, problem: `the name ${OPERATOR_KEY} is the operator's key (HASH)` });
     else if (!SECRET.test(secret)) problems.push({ line: number, problem: 'the secret must be 32 or more printable characters without spaces' });
     else if (keys.has(name)) problems.push({ line: number, problem: `the name ${name} is given twice; the first is kept` });

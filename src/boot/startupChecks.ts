@@ -25,6 +25,30 @@ function keepPrivate(target: string, mode: number, kind: 'dir' | 'file', logger:
   }
 }
 
+/** The server's private files as `securePrivateFiles` wants them, and their modes. */
+function privateFiles(config: Config, cwd: string): Array<readonly [string, number, 'dir' | 'file']> {
+  const files: Array<readonly [string, number, 'dir' | 'file']> = [
+    [config.sessionsDir, 0o700, 'dir'],
+    [path.dirname(config.auditLog), 0o700, 'dir'],
+    [config.auditLog, 0o600, 'file'],
+    [path.join(cwd, '.env'), 0o600, 'file'],
+  ];
+  if (config.keysFile !== null) files.push([config.keysFile, 0o600, 'file']);
+  return files;
+}
+
+/** What securePrivateFiles would have to change, each with its fix; it changes nothing (llmass check). */
+export function privateFileProblems(config: Config, cwd: string): string[] {
+  const problems: string[] = [];
+  for (const [target, mode] of privateFiles(config, cwd)) {
+    const stats = fs.lstatSync(target, { throwIfNoEntry: false });
+    if (stats === undefined) continue;
+    if (stats.isSymbolicLink()) problems.push(`${target} is a symbolic link. Fix: give the real path`);
+    else if ((stats.mode & 0o077) !== 0) problems.push(`others can reach ${target} (mode ${(stats.mode & 0o777).toString(8)}). Fix: chmod ${mode.toString(8)} ${target} (the server does it at start)`);
+  }
+  return problems;
+}
+
 export function securePrivateFiles(config: Config, cwd: string, logger: Logger): void {
   keepPrivate(config.sessionsDir, 0o700, 'dir', logger);
   keepPrivate(path.dirname(config.auditLog), 0o700, 'dir', logger);

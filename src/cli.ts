@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// The `llmass` command: serve (the default), --help, --version, check, keys add|list|remove.
+// Arguments by node:util's parseArgs (it does the job: no parser to depend on). A mistake in
+// the arguments is a message and exit 2; a problem found by check, or a key that cannot be
+// added or removed, exit 1; never a half-written KEYS_FILE.
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { createApp } from './app.js';
+import { Keyring } from './auth/keys.js';
+import { addKey, KeysFileError, listKeys, removeKey } from './auth/keysFile.js';
+import { checkCodeOutOfReach, privateFileProblems } from './boot/startupChecks.js';
+import { ConfigError, loadConfig, readEnv, type Config } from './config/config.js';
+import { createLogger } from './logging/logger.js';
+import { Redactor } from './logging/redact.js';
+import { resolveCommandUser, type CommandUser } from './running/commandUser.js';
+import { describeFailure } from './running/selfCheck.js';
+import { serve } from './server.js';
+
+const VERSION = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const USAGE = `Usage: llmass [serve]             start the server (the configuration: .env here, and the environment)
+       llmass check               check the configuration, the start-up checks and one command the whole
+                                  way (the self-check); print each problem and its fix; never serve
+       llmass keys add <name>     add a key to KEYS_FILE; print its secret (once) and the /context URL
+       llmass keys list           the keys' names (never their secrets)
+       llmass keys remove <name>  remove a key: it, and every token it made, stop working
+       llmass --help | --version
+
+A running server reads KEYS_FILE again when it changes. The README explains the configuration.
+`;
+
+/** A mistake in how the command was called: said with the usage, exit 2. */
+class UsageError extends Error {}
+
+function configuration(): Config {
+  return loadConfig(readEnv(process.env, process.cwd()), process.cwd());
+}
+
+function keysFileOf(config: Config): string {
+  if (config.keysFile === null) throw new KeysFileError('KEYS_FILE is not set: set it in .env (for instance KEYS_FILE=/etc/llmass/keys, mode 0600), then try again');
+  return config.keysFile;
+}
+
+function keys(args: string[]): number {
+  const [action, name, ...rest] = args;
+  if (rest.length > 0) throw new UsageError(`llmass keys ${action ?? ''} takes one name, not ${rest.length + 1}`);
+  const file = keysFileOf(configuration());
+  switch (action) {
+    case 'list':
+      if (name !== undefined) throw new UsageError('llmass keys list takes no name');
+      for (const key of listKeys(file)) process.stdout.write(`${key}\n`);
+      return 0;
+    case 'add': {
+      if (name === undefined) throw new UsageError('llmass keys add needs a name: llmass keys add <name>');
+      const secret = addKey(file, name);
+      const fqdn = configuration().fqdn;
+      process.stdout.write(`Added the key ${name} to ${file}. Its secret, shown this once:\n\n  ${secret}\n\nGive its agent this URL; it explains everything else:\n\n  ${fqdn}/context?hash=${secret}\n\nA running server takes it within a second or two.\n`);
+      return 0;
+    }
+    case 'remove':
+      if (name === undefined) throw new UsageError('llmass keys remove needs a name: llmass keys remove <name>');
+      removeKey(file, name);
+      process.stdout.write(`Removed the key ${name}: it, and every token it made, stop working once the running server has read ${file} again (a second or two).\n`);
+      return 0;
+    default:
+      throw new UsageError(action === undefined ? 'llmass keys needs add, list or remove' : `llmass keys has no action ${JSON.stringify(action)}: use add, list or remove`);
+  }
+}
+
+async function check(args: string[]): Promise<number> {
+  if (args.length > 0) throw new UsageError('llmass check takes no arguments');
+  let config: Config;
+  try {
+    config = configuration();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stdout.write(`problem: the configuration: ${error.message}\n`);
+    return 1;
+  }
+  const problems: string[] = [];
+  let commandUser: CommandUser | null = null;
+  try {
+    commandUser = config.commandUser === null ? null : resolveCommandUser(config.commandUser);
+    if (commandUser !== null) checkCodeOutOfReach(commandUser);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  problems.push(...privateFileProblems(config, process.cwd()));
+  if (problems.length === 0) {
+    const redactor = new Redactor([config.hash]);
+    const app = createApp(config, createLogger(redactor, { write: () => true }), redactor, new Keyring(config.hash, config.keysFile), commandUser);
+    const checked = await app.selfCheck();
+    if (!checked.ok) problems.push(describeFailure(checked));
+    await app.shutdown();
+  }
+  for (const problem of problems) process.stdout.write(`problem: ${problem}\n`);
+  if (problems.length > 0) return 1;
+  process.stdout.write(`ok: the configuration loads; commands run as ${commandUser?.name ?? os.userInfo().username}; one command went the whole way a command goes\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } }, allowPositionals: true, strict: true });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version === true) {
+    process.stdout.write(`llmass ${VERSION}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  switch (command) {
+    case undefined:
+    case 'serve':
+      if (rest.length > 0) throw new UsageError('llmass serve takes no arguments');
+      await serve();
+      return -1;
+    case 'check':
+      return check(rest);
+    case 'keys':
+      return keys(rest);
+    default:
+      throw new UsageError(`llmass has no command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Serving: the server decides when the process ends.
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`llmass: ${(error as Error).message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (error instanceof KeysFileError || error instanceof ConfigError) {
+      process.stderr.write(`llmass: ${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  },
+);
