@@ -9,7 +9,7 @@ import { cancel } from './http/handlers/cancel.js';
 import { context } from './http/handlers/context.js';
 import { healthz } from './http/handlers/healthz.js';
 import { history } from './http/handlers/history.js';
-import { index } from './http/handlers/index.js';
+import { favicon, index } from './http/handlers/index.js';
 import { openapi } from './http/handlers/openapi.js';
 import { sessions } from './http/handlers/sessions.js';
 import { shell } from './http/handlers/shell.js';
@@ -35,6 +35,7 @@ const mcp: Handler = async (ctx) => (await import('./reach/mcp.js')).mcp(ctx);
 
 export const routes: RouteTable = new Map<string, Route>([
   get('/', index, 'none'),
+  get('/favicon.ico', favicon, 'none'),
   get('/healthz', healthz, 'none'),
   get('/openapi.json', openapi, 'none'),
   get('/context', context, 'key'),

@@ -11,7 +11,7 @@ pre { background: #f4f4f5; padding: .75rem; overflow-x: auto; white-space: pre-w
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; }
 .ticket { border-top: 1px solid #ddd; padding: .5rem 0; }
 .status { font-weight: bold; } .status.running, .status.queued { color: #b45309; } .status.done { color: #15803d; }
-.status.error, .status.timeout, .status.canceled, .status.interrupted { color: #b91c1c; }
+.status.error, .status.timeout, .status.canceled, .status.interrupted, .status.failed { color: #b91c1c; }
 `;
 
 function cspHash(text: string): string {

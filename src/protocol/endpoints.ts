@@ -201,6 +201,7 @@ export const ENDPOINTS: Record<string, EndpointSpec> = {
     open: true,
   },
   '/': { summary: 'README', description: 'The README as a page. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'text/html' },
+  '/favicon.ico': { summary: 'No icon', description: 'An empty answer (204) for the icon browsers ask for. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'image/x-icon' },
   '/openapi.json': { summary: 'This document', description: 'OpenAPI 3.1 for every endpoint. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'application/json' },
 };
 

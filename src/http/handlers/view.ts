@@ -36,8 +36,8 @@ const SCRIPT = `(() => {
       el = document.createElement('section');
       el.id = 't' + t.ticket;
       el.className = 'ticket';
-      for (const cls of ['status', 'cmd', 'out']) {
-        const part = document.createElement(cls === 'status' ? 'div' : 'pre');
+      for (const cls of ['status', 'cmd', 'out', 'page']) {
+        const part = document.createElement(cls === 'status' ? 'div' : cls === 'page' ? 'a' : 'pre');
         part.className = cls;
         el.appendChild(part);
       }
@@ -53,7 +53,19 @@ const SCRIPT = `(() => {
     el.querySelector('.cmd').textContent = '$ ' + t.input;
     el.querySelector('.out').textContent = t.output;
     status.textContent = statusText(t);
-    status.className = 'status ' + t.status;
+    status.className = statusClass(t);
+    const page = el.querySelector('.page');
+    if (t.next_page) {
+      page.href = t.next_page;
+      page.textContent = 'the rest of the output';
+    } else {
+      page.removeAttribute('href');
+      page.textContent = '';
+    }
+  }
+  // A command that ran and failed is a failure, not a success: its own colour.
+  function statusClass(t) {
+    return 'status ' + t.status + (t.status === 'done' && t.exit_code !== 0 ? ' failed' : '');
   }
   async function poll() {
     try {
@@ -85,11 +97,19 @@ function pageStatus(view: TicketView): string {
   return [`#${view.ticket}`, ...statusParts(view).slice(1)].join(' · ');
 }
 
+/** The status's classes: its name, and `failed` for a command that ran and exited non-zero (kept in step with the script's statusClass). */
+function statusClass(view: TicketView): string {
+  return `status ${view.status}${view.status === 'done' && view.exit_code !== 0 ? ' failed' : ''}`;
+}
+
 function ticketHtml(v: TicketView): string {
+  // The part of a long output not shown here is a link, not words about one.
+  const page = v.next_page === undefined ? '<a class="page"></a>' : `<a class="page" href="${escapeHtml(v.next_page)}">the rest of the output</a>`;
   return `<section class="ticket" id="t${v.ticket}">
-<div class="status ${escapeHtml(v.status)}">${escapeHtml(pageStatus(v))}</div>
+<div class="${escapeHtml(statusClass(v))}">${escapeHtml(pageStatus(v))}</div>
 <pre class="cmd">${escapeHtml(`$ ${v.input}`)}</pre>
 <pre class="out">${escapeHtml(v.output)}</pre>
+${page}
 </section>
 `;
 }
@@ -110,8 +130,13 @@ export const view: Handler = async (ctx) => {
   await requireKnownSession(deps, session);
   const numbers = await deps.store.ticketNumbers(session);
   const nonce = crypto.randomBytes(16).toString('base64');
-  await sendTextStream(req, res, viewPage(deps, ctx.view, session, numbers, nonce), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce)));
+  await sendTextStream(req, res, viewPage(deps, readOnly(ctx.view), session, numbers, nonce), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce)));
 };
+
+/** The page's links open no more than the page does: read tokens, whoever asked for it. */
+function readOnly(view: ViewContext): ViewContext {
+  return { ...view, credential: (session) => view.credential(session, 'read') };
+}
 
 /** The page, streamed: tickets are rendered a batch at a time, as /history reads them. */
 async function* viewPage(deps: AppDeps, view: ViewContext, session: string, numbers: readonly number[], nonce: string): AsyncGenerator<string> {
