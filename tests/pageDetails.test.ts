@@ -29,3 +29,18 @@ describe('the pages', () => {
     expect(page).toMatch(/\.status\.failed/);
   });
 });
+
+describe('/sessions?format=html', () => {
+  it('is a page of the sessions, each a link to its live view, busy ones marked, every name escaped', async () => {
+    const server = await inProcessApp();
+    await server.get('/shell', { session: 'idle-one', cmd: 'true', wait: 10 });
+    await server.get('/shell', { session: 'busy-one', cmd: 'sleep 30' });
+    const answer = await server.get('/sessions', { format: 'html' });
+    expect(answer.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(answer.headers['content-security-policy']).toBeDefined();
+    expect(answer.body).toMatch(/<a href="http:\/\/[^"]*\/view\?token=r\.[^"]*session=busy-one[^"]*">busy-one<\/a>/);
+    expect(answer.body).toMatch(/busy-one<\/a><\/td><td>1<\/td><td>HASH<\/td><td>[^<]+<\/td><td class="status running">busy<\/td>/);
+    expect(answer.body).toMatch(/idle-one<\/a><\/td><td>1<\/td><td>HASH<\/td><td>[^<]+<\/td><td class="status">idle<\/td>/);
+    expect(answer.body).not.toContain(server.hash);
+  });
+});

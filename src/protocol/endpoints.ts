@@ -214,5 +214,5 @@ export const FORMATS: Partial<Record<string, { readonly values: readonly string[
   '/stdin': { values: ['json', 'text'], description: 'text: the ticket as a terminal transcript; json, the default: the ticket view.' },
   '/screen': { values: ['json', 'text'], description: 'text: the screen\'s lines; json, the default: the screen with its size and cursor.' },
   '/file': { values: ['bytes', 'text'], description: 'text: the file as UTF-8 text (text/plain; invalid bytes become U+FFFD); bytes, the default: the bytes as they are.' },
-  '/sessions': { values: ['json', 'text'], description: 'text: one paragraph a session, newest first; json, the default: the list.' },
+  '/sessions': { values: ['json', 'text', 'html'], description: 'text: one paragraph a session, newest first; html: a page for a browser, each session\'s live view a link; json, the default: the list.' },
 };

@@ -47,6 +47,7 @@ function operation(path: string, method: 'get' | 'put' = 'get'): Record<string, 
   if (spec.page !== undefined) content[spec.page] = { schema: { type: spec.page === 'application/json' ? 'object' : 'string' } };
   if (FORMATS[path]?.values.includes('text')) content['text/plain'] = { schema: { type: 'string' } };
   if (FORMATS[path]?.values.includes('md')) content['text/markdown'] = { schema: { type: 'string' } };
+  if (FORMATS[path]?.values.includes('html') && path !== '/context') content['text/html'] = { schema: { type: 'string' } };
   const errors = spec.open === true ? spec.errors : [...spec.errors, 401, 403, 429];
   const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
   for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);

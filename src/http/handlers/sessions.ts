@@ -1,9 +1,11 @@
 // GET /sessions: every session with its ticket count, last activity and whether something is
 // running or queued, newest first, with ready URLs for its history, its live view and its
-// next command. format=text gives the same as lines, the newest session's last ticket first.
+// next command. format=text gives the same as lines, the newest session's last ticket first;
+// format=html a page for a person's browser, each session's live view a link.
 import fs from 'node:fs';
 import type { Handler } from '../requestContext.js';
-import { sendJson, sendText } from '../respond.js';
+import { sendHtml, sendJson, sendText } from '../respond.js';
+import { escapeHtml, page, pageCsp } from '../../answers/html.js';
 import type { Query } from '../query.js';
 import { optionalFormat } from '../params.js';
 import type { Answer, AnswerContext, AppDeps } from '../requestContext.js';
@@ -42,13 +44,26 @@ export interface SessionsAnswer {
 
 export const sessions: Handler = async (ctx) => {
   const answer = await sessionsAnswer(ctx, ctx.query);
-  if (optionalFormat(ctx.query, ['json', 'text'] as const) === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
+  const format = optionalFormat(ctx.query, ['json', 'text', 'html'] as const);
+  if (format === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
+  else if (format === 'html') sendHtml(ctx.req, ctx.res, 200, sessionsPage(answer.json), pageCsp());
   else sendJson(ctx.req, ctx.res, 200, answer.json);
 };
 
+/** The sessions as a page for a person's browser: each a row, its live view a link. */
+function sessionsPage(answer: SessionsAnswer): string {
+  const rows = answer.sessions.map(
+    (s) =>
+      `<tr><td><a href="${escapeHtml(s.view)}">${escapeHtml(s.session)}</a></td><td>${s.tickets}</td><td>${escapeHtml(s.key ?? 'unknown')}</td>` +
+      `<td>${escapeHtml(s.last_activity)}</td><td class="${s.busy ? 'status running' : 'status'}">${s.busy ? 'busy' : 'idle'}</td><td><a href="${escapeHtml(`${s.history}&format=text`)}">history</a></td></tr>`,
+  );
+  const table = answer.count === 0 ? '<p>No sessions yet.</p>' : `<table><tr><th>session (live view)</th><th>tickets</th><th>made by</th><th>last activity</th><th>now</th><th></th></tr>\n${rows.join('\n')}\n</table>`;
+  return page('LLMASS sessions', `<h1>Sessions</h1>\n${table}`);
+}
+
 export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query): Promise<Answer<SessionsAnswer>> {
   const { store, scheduler } = deps;
-  optionalFormat(query, ['json', 'text'] as const);
+  optionalFormat(query, ['json', 'text', 'html'] as const);
   const summaries: SessionSummary[] = [];
   for (const session of await store.listSessions()) {
     const numbers = await store.ticketNumbers(session);
