@@ -17,6 +17,7 @@ import { view } from './http/handlers/view.js';
 import { file } from './http/handlers/file.js';
 import { screen, stdin } from './http/handlers/terminal.js';
 import { metrics, metricsOpenTo } from './http/handlers/metrics.js';
+import { noRegistration, protectedResource } from './http/handlers/oauthMetadata.js';
 import { upload } from './http/handlers/upload.js';
 import { ENDPOINTS } from './protocol/endpoints.js';
 
@@ -36,6 +37,9 @@ const mcp: Handler = async (ctx) => (await import('./reach/mcp.js')).mcp(ctx);
 export const routes: RouteTable = new Map<string, Route>([
   get('/', index, 'none'),
   get('/favicon.ico', favicon, 'none'),
+  get('/.well-known/oauth-protected-resource', protectedResource, 'none'),
+  get('/.well-known/oauth-protected-resource/mcp', protectedResource, 'none'),
+  ['/register', { handler: noRegistration, access: 'none', params: [], methods: 'any', credential: 'query-or-header' }],
   get('/healthz', healthz, 'none'),
   get('/openapi.json', openapi, 'none'),
   get('/context', context, 'key'),
@@ -60,7 +64,14 @@ export const routes: RouteTable = new Map<string, Route>([
       params: [],
       methods: 'any',
       credential: 'header-key',
-      challenge: { hint: 'send your key as the header Authorization: Bearer <key>', headers: { 'WWW-Authenticate': 'Bearer realm="llmass"' } },
+      // As the MCP authorization spec has a server say it: 401 with the protected resource's
+      // metadata (which names no authorization server: this server's keys are given by its operator).
+      challenge: {
+        hint: 'send your key as the header Authorization: Bearer <key>',
+        headers: (deps) => ({
+          'WWW-Authenticate': `Bearer realm="llmass", error="invalid_token", error_description="the key is wrong or missing: send Authorization: Bearer <key>", resource_metadata="${deps.site.fqdn}/.well-known/oauth-protected-resource"`,
+        }),
+      },
     },
   ],
 ]);

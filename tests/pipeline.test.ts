@@ -64,7 +64,7 @@ describe('the request pipeline', () => {
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     const none = await server.app.inject({ method: 'POST', url: `/mcp?hash=${server.hash}`, headers, body: initialize });
     expect(none.status).toBe(401);
-    expect(none.headers['www-authenticate']).toBe('Bearer realm="llmass"');
+    expect(none.headers['www-authenticate']).toMatch(/^Bearer realm="llmass", error="invalid_token", .*resource_metadata="http:\/\/localhost:0\/.well-known\/oauth-protected-resource"$/);
     expect(none.json<{ hint: string }>().hint).toMatch(/Authorization: Bearer/);
     const typo = await server.app.inject({ method: 'POST', url: '/mcp?sesion=a', headers: { ...headers, authorization: `Bearer ${server.hash}` }, body: initialize });
     expect(typo.status).toBe(400);

@@ -167,7 +167,7 @@ function sendError(deps: AppDeps, req: IncomingMessage, res: ServerResponse, rou
   if (known !== undefined) {
     const challenged = known.status === 401 && route?.challenge !== undefined;
     const hint = challenged && route?.challenge !== undefined ? route.challenge.hint : known.hint;
-    sendJson(req, res, known.status, { error: known.message, hint }, { ...known.headers, ...(challenged ? route?.challenge?.headers : {}) });
+    sendJson(req, res, known.status, { error: known.message, hint }, { ...known.headers, ...(challenged ? route?.challenge?.headers(deps) : {}) });
     return;
   }
   deps.logger.error('unexpected error', { path: safePath(req.url), error: error instanceof Error ? (error.stack ?? error.message) : String(error) });

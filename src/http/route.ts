@@ -17,7 +17,7 @@ export interface Route {
   /** When the route needs no credential after all (/metrics with METRICS_OPEN, asked locally). */
   readonly openWhen?: (req: IncomingMessage, deps: AppDeps) => boolean;
   /** What a 401 on this route says instead of the usual, and the headers it adds (MCP's WWW-Authenticate). */
-  readonly challenge?: { readonly hint: string; readonly headers: Readonly<Record<string, string>> };
+  readonly challenge?: { readonly hint: string; readonly headers: (deps: AppDeps) => Readonly<Record<string, string>> };
 }
 
 export type RouteTable = ReadonlyMap<string, Route>;

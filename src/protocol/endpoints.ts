@@ -202,6 +202,9 @@ export const ENDPOINTS: Record<string, EndpointSpec> = {
   },
   '/': { summary: 'README', description: 'The README as a page. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'text/html' },
   '/favicon.ico': { summary: 'No icon', description: 'An empty answer (204) for the icon browsers ask for. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'image/x-icon' },
+  '/.well-known/oauth-protected-resource': { summary: 'MCP resource metadata', description: 'RFC 9728 metadata of /mcp: Bearer keys in the header, no authorization server (keys come from the operator). No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'application/json' },
+  '/.well-known/oauth-protected-resource/mcp': { summary: 'MCP resource metadata', description: 'The same, at the path MCP clients try first. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'application/json' },
+  '/register': { summary: 'No OAuth', description: 'This server offers no OAuth client registration: a client that tries it is told its key is wrong or missing. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [400], open: true, page: 'application/json' },
   '/openapi.json': { summary: 'This document', description: 'OpenAPI 3.1 for every endpoint. No key needed.', params: [], required: [], answers: [], consequential: false, errors: [], open: true, page: 'application/json' },
 };
 
