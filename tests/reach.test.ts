@@ -30,6 +30,18 @@ describe('/openapi.json', () => {
     expect(doc.components.securitySchemes).toMatchObject({ bearer: { type: 'http', scheme: 'bearer' }, key: { type: 'apiKey', in: 'query', name: 'hash' } });
   });
 
+  it('gives a license, and every operation a tag and a 4xx answer', () => {
+    expect(doc.info.license).toEqual({ name: 'MIT', identifier: 'MIT' });
+    const tags = new Set((doc.tags as Array<{ name: string }>).map((tag) => tag.name));
+    for (const [path, item] of Object.entries<Record<string, { tags: string[]; responses: Record<string, unknown> }>>(doc.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        expect(operation.tags, `${method} ${path}`).toHaveLength(1);
+        expect(tags.has(operation.tags[0] ?? ''), `${method} ${path}`).toBe(true);
+        expect(Object.keys(operation.responses).some((status) => /^4\d\d$/.test(status)), `${method} ${path} has a 4xx`).toBe(true);
+      }
+    }
+  });
+
   it('marks /shell, /cancel, /upload and /stdin consequential, and keeps within GPT Actions\' limits', () => {
     for (const [path, item] of Object.entries<{ get: { description: string; parameters: Array<{ description: string }>; 'x-openai-isConsequential': boolean } }>(doc.paths)) {
       expect(item.get.description.length, path).toBeLessThanOrEqual(300);

@@ -171,7 +171,8 @@ describe('MCP results', () => {
 
 describe('/openapi.json', () => {
   it('says what the server does: every parameter it lists is taken, no other; every format it lists answers as documented', async () => {
-    const server = await inProcessApp();
+    // Short waits: file transfers wait behind the commands this test submits to the same session.
+    const server = await inProcessApp({ MAX_WAIT: '5' });
     const submitted = await json(server, '/shell', { session: 'o', cmd: 'echo doc > f.txt', wait: 10 });
     const doc = (await server.app.inject({ url: '/openapi.json' })).json<{
       paths: Record<string, { get: { parameters: Array<{ name: string; required: boolean; schema: { enum?: string[] } }>; responses: Record<string, { content?: Record<string, unknown> }> } }>;

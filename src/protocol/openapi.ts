@@ -48,7 +48,8 @@ function operation(path: string, method: 'get' | 'put' = 'get'): Record<string, 
   if (FORMATS[path]?.values.includes('text')) content['text/plain'] = { schema: { type: 'string' } };
   if (FORMATS[path]?.values.includes('md')) content['text/markdown'] = { schema: { type: 'string' } };
   if (FORMATS[path]?.values.includes('html') && path !== '/context') content['text/html'] = { schema: { type: 'string' } };
-  const errors = spec.open === true ? spec.errors : [...spec.errors, 401, 403, 429];
+  // An unknown parameter is a 400 on every endpoint.
+  const errors = spec.open === true ? [...spec.errors, 400] : [...spec.errors, 400, 401, 403, 429];
   const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
   for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);
   const body = method === 'put' ? { requestBody: { required: true, description: 'the whole file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } } : {};
@@ -56,12 +57,25 @@ function operation(path: string, method: 'get' | 'put' = 'get'): Record<string, 
     operationId: (path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_')) + (method === 'put' ? '_put' : ''),
     summary: spec.summary,
     description: spec.description,
+    tags: [tagOf(path)],
     parameters,
     responses,
     ...body,
     'x-openai-isConsequential': spec.consequential,
     ...(spec.open === true ? { security: [] } : {}),
   };
+}
+
+/** The groups operations are listed under, and which paths each holds; the rest is `server`. */
+const TAGS: ReadonlyArray<{ readonly name: string; readonly description: string; readonly paths: readonly string[] }> = [
+  { name: 'commands', description: 'Run commands and read their results', paths: ['/shell', '/callback', '/cancel', '/history', '/stdin', '/screen'] },
+  { name: 'sessions', description: 'The sessions and their live pages', paths: ['/sessions', '/view'] },
+  { name: 'files', description: 'Files in and out of the host', paths: ['/file', '/upload'] },
+  { name: 'server', description: 'This server: its pages, health, metrics and descriptions', paths: [] },
+];
+
+function tagOf(path: string): string {
+  return TAGS.find((tag) => tag.paths.includes(path))?.name ?? 'server';
 }
 
 export function openApiDocument(fqdn: string, version: string): Record<string, unknown> {
@@ -74,7 +88,9 @@ export function openApiDocument(fqdn: string, version: string): Record<string, u
       version,
       description:
         'A shell for agents: run a command with /shell, read its result with /callback (the poll URL in every answer), see a session with /history. Every answer says in next what to do now. MCP clients can use /mcp instead.',
+      license: { name: 'MIT', identifier: 'MIT' },
     },
+    tags: TAGS.map(({ name, description }) => ({ name, description })),
     servers: [{ url: fqdn }],
     security: [{ bearer: [] }, { key: [] }, { token: [] }],
     paths,
