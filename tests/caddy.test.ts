@@ -140,8 +140,10 @@ describe.runIf((caddyFound && isRoot) || mustRun)('behind the shipped Caddyfile'
     expect((await getVia(`/sessions?hash=${daemon.hash}`, '127.0.0.5')).status).toBe(200);
   });
 
-  it('writes an access log that holds the requests but not the hash', async () => {
+  it('writes an access log that holds the requests but not the hash, nor text typed into a terminal', async () => {
     await getVia(`/callback?session=proxied&ticket=1&hash=${daemon.hash}`, '127.0.0.6');
+    await getVia(`/stdin?session=proxied&ticket=1&n=1&text=typed-password-9f2&secret=1&hash=${daemon.hash}`, '127.0.0.6');
+    await getVia(`/stdin?session=proxied&ticket=1&n=1&text64=dHlwZWQtYmFzZTY0&hash=${daemon.hash}`, '127.0.0.6');
     await getVia('/sessions', '127.0.0.6', { Authorization: `Bearer ${daemon.hash}` });
     // Caddy writes a request's log line after the response; wait for the file to show it.
     expect(await until(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('/callback'), 10_000)).toBe(true);
@@ -152,6 +154,11 @@ describe.runIf((caddyFound && isRoot) || mustRun)('behind the shipped Caddyfile'
     expect(log).toContain('hash=REDACTED');
     expect(log).toContain('/shell?');
     expect(log).not.toContain(daemon.hash);
+    expect(await until(() => fs.readFileSync(accessLog, 'utf8').includes('text64=REDACTED'), 10_000)).toBe(true);
+    const typed = fs.readFileSync(accessLog, 'utf8');
+    expect(typed).toContain('text=REDACTED');
+    expect(typed).not.toContain('typed-password-9f2');
+    expect(typed).not.toContain('dHlwZWQtYmFzZTY0');
   });
 
   it('answers JSON while the daemon is down, and writes the hash to no log', async () => {
