@@ -144,6 +144,7 @@ describe.runIf((caddyFound && isRoot) || mustRun)('behind the shipped Caddyfile'
     await getVia(`/callback?session=proxied&ticket=1&hash=${daemon.hash}`, '127.0.0.6');
     await getVia(`/stdin?session=proxied&ticket=1&n=1&text=typed-password-9f2&secret=1&hash=${daemon.hash}`, '127.0.0.6');
     await getVia(`/stdin?session=proxied&ticket=1&n=1&text64=dHlwZWQtYmFzZTY0&hash=${daemon.hash}`, '127.0.0.6');
+    await getVia(`/upload?session=proxied&path=x&offset=0&data64=c2VjcmV0LWZpbGU&hash=${daemon.hash}`, '127.0.0.6');
     await getVia('/sessions', '127.0.0.6', { Authorization: `Bearer ${daemon.hash}` });
     // Caddy writes a request's log line after the response; wait for the file to show it.
     expect(await until(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('/callback'), 10_000)).toBe(true);
@@ -159,6 +160,8 @@ describe.runIf((caddyFound && isRoot) || mustRun)('behind the shipped Caddyfile'
     expect(typed).toContain('text=REDACTED');
     expect(typed).not.toContain('typed-password-9f2');
     expect(typed).not.toContain('dHlwZWQtYmFzZTY0');
+    expect(await until(() => fs.readFileSync(accessLog, 'utf8').includes('data64=REDACTED'), 10_000)).toBe(true);
+    expect(fs.readFileSync(accessLog, 'utf8')).not.toContain('c2VjcmV0LWZpbGU');
   });
 
   it('answers JSON while the daemon is down, and writes the hash to no log', async () => {
