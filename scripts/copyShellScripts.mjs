@@ -16,8 +16,10 @@ for (const name of fs.readdirSync(source).filter((file) => file.endsWith('.bash'
   fs.chmodSync(to, 0o644);
 }
 fs.chmodSync(dist, 0o755);
+// The code is readable by all, as installed code is (deploy/install.sh does the same): a server
+// started as another user, or a command user sourcing the prelude, reads it whatever the umask.
+for (const entry of fs.readdirSync(dist, { withFileTypes: true, recursive: true })) {
+  fs.chmodSync(path.join(entry.parentPath ?? entry.path, entry.name), entry.isDirectory() ? 0o755 : 0o644);
+}
 // The `llmass` command runs as a program (npm sets this bit on install; a clone gets it here).
 if (fs.existsSync(path.join(dist, 'cli.js'))) fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
-for (const entry of fs.readdirSync(dist, { withFileTypes: true, recursive: true })) {
-  if (entry.isDirectory()) fs.chmodSync(path.join(entry.parentPath ?? entry.path, entry.name), 0o755);
-}

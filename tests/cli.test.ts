@@ -45,7 +45,9 @@ describe('llmass', () => {
     const bad = llmass(['check'], dir, { ...env, HASH: 'short' });
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/problem: the configuration: HASH must be at least 32 characters/);
-    fs.writeFileSync(path.join(dir, '.env'), 'X=1\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, '.env'), 'X=1\n');
+    // Whatever the umask: a .env others can read.
+    fs.chmodSync(path.join(dir, '.env'), 0o644);
     const open = llmass(['check'], dir, env);
     expect(open.code).toBe(1);
     expect(open.out).toMatch(/others can reach .*\.env \(mode 644\)\. Fix: chmod 600/);
