@@ -11,7 +11,7 @@ import { OutputCollector } from '../src/storage/outputCollector.js';
 import { SessionLayout } from '../src/storage/sessionLayout.js';
 import { TempFilesAhead } from '../src/storage/tempFiles.js';
 import { TicketStore } from '../src/storage/ticketStore.js';
-import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
+import { callTool, closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
 import { makeAgentUser, type AgentUser } from './helpers/agentUser.js';
 import { launch, processRunning, randomHash, SERVER_JS, stopAll, tempDir, until, type TestServer } from './helpers/server.js';
 
@@ -202,14 +202,7 @@ describe('the words of each front', () => {
     const text = (await server.get('/callback', { session: long.session, ticket: long.ticket, format: 'text' })).body;
     expect(text).toMatch(/GET the Next page link to read them/);
     expect(text).toMatch(/^Next page: http/m);
-    const call = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'callback', arguments: { session: long.session, ticket: long.ticket } } });
-    const answer = await server.app.inject({
-      method: 'POST',
-      url: '/mcp',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${server.hash}` },
-      body: call,
-    });
-    const mcpText = answer.json<{ result: { content: Array<{ text: string }> } }>().result.content[0]?.text ?? '';
+    const mcpText = (await callTool(server, 'callback', { session: long.session, ticket: long.ticket })).text;
     expect(mcpText).toMatch(/call callback with session \S+, ticket 1, offset and limit to read them/);
     expect(mcpText).not.toMatch(/GET /);
   });

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
+import { callTool, closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
 import { makeAgentUser, type AgentUser } from './helpers/agentUser.js';
 import { stopAll, type TestServer } from './helpers/server.js';
 import { startAsUnit } from './helpers/unit.js';
@@ -198,25 +198,17 @@ describe('MCP read_file and write_file', () => {
   it('write a file and read it back, text as text and binary as base64', async () => {
     const server = await inProcessApp();
     const dir = await sessionIn(server, 'mc');
-    const call = async (name: string, args: Record<string, unknown>) => {
-      const answer = await server.app.inject({
-        method: 'POST',
-        url: '/mcp',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${server.hash}` },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
-      });
-      return answer.json<{ result: { content: Array<{ text: string }>; structuredContent: Record<string, unknown>; isError?: boolean } }>().result;
-    };
-    expect((await call('write_file', { session: 'mc', path: 'note.txt', content: 'a note\n' })).structuredContent).toMatchObject({ done: true, bytes: 7 });
+    const call = (name: string, args: Record<string, unknown>) => callTool(server, name, args);
+    expect((await call('write_file', { session: 'mc', path: 'note.txt', content: 'a note\n' })).structured).toMatchObject({ done: true, bytes: 7 });
     expect(fs.readFileSync(path.join(dir, 'note.txt'), 'utf8')).toBe('a note\n');
     const text = await call('read_file', { session: 'mc', path: 'note.txt' });
-    expect(text.content[0]?.text).toContain('a note\n');
-    expect(text.structuredContent).toMatchObject({ encoding: 'utf-8', size: 7 });
-    expect(text.structuredContent).not.toHaveProperty('content');
+    expect(text.text).toContain('a note\n');
+    expect(text.structured).toMatchObject({ encoding: 'utf-8', size: 7 });
+    expect(text.structured).not.toHaveProperty('content');
     await call('write_file', { session: 'mc', path: 'bin', content64: Buffer.from([0xff, 0x00, 0xfe]).toString('base64') });
     const binary = await call('read_file', { session: 'mc', path: 'bin' });
-    expect(binary.structuredContent).toMatchObject({ encoding: 'base64', bytes: 3 });
-    expect(binary.content[0]?.text).toContain(Buffer.from([0xff, 0x00, 0xfe]).toString('base64'));
+    expect(binary.structured).toMatchObject({ encoding: 'base64', bytes: 3 });
+    expect(binary.text).toContain(Buffer.from([0xff, 0x00, 0xfe]).toString('base64'));
     expect((await call('read_file', { session: 'mc', path: 'none' })).isError).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
 // programs: a prompt, a python3 REPL, less, Ctrl-C on sleep, read -s. Through the seam.
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
+import { callTool, closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
 import { processRunning, startServer, stopAll, tempDir, until, waitFinal } from './helpers/server.js';
 
 afterEach(closeInProcessApps);
@@ -229,22 +229,14 @@ describe('a terminal, like any command', () => {
 
   it('is reached through MCP too: shell with tty, stdin, screen', async () => {
     const server = await inProcessApp();
-    const call = async (name: string, args: Record<string, unknown>) => {
-      const answer = await server.app.inject({
-        method: 'POST',
-        url: '/mcp',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${server.hash}` },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
-      });
-      return answer.json<{ result: { content: Array<{ text: string }>; structuredContent: Record<string, unknown>; isError?: boolean } }>().result;
-    };
+    const call = (name: string, args: Record<string, unknown>) => callTool(server, name, args);
     const started = await call('shell', { session: 'mcp', cmd: 'read -p "Name? " n; echo "hello $n"', tty: 1 });
-    const ticket = Number(started.structuredContent.ticket);
+    const ticket = Number(started.structured.ticket);
     await printed(server, 'mcp', ticket, 'Name? ');
     const written = await call('stdin', { session: 'mcp', ticket, n: 1, text: 'ada\r' });
-    expect(written.content[0]?.text).toContain('hello ada');
+    expect(written.text).toContain('hello ada');
     await view(server, 'mcp', ticket, { wait: 10 });
     const screen = await call('screen', { session: 'mcp', ticket });
-    expect(screen.content[0]?.text).toMatch(/^Name\? ada\nhello ada\n/);
+    expect(screen.text).toMatch(/^Name\? ada\nhello ada\n/);
   });
 });

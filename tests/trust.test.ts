@@ -8,7 +8,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../src/protocol/openapi.js';
-import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
+import { callTool, closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
 import { until } from './helpers/server.js';
 
 afterEach(closeInProcessApps);
@@ -145,18 +145,6 @@ describe('/context', () => {
 });
 
 describe('MCP results', () => {
-  async function callTool(server: InProcessApp, name: string, args: Record<string, unknown>): Promise<{ bytes: number; text: string; structured: Record<string, unknown> }> {
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } });
-    const answer = await server.app.inject({
-      method: 'POST',
-      url: '/mcp',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${server.hash}` },
-      body,
-    });
-    const result = answer.json<{ result: { content: Array<{ text: string }>; structuredContent: Record<string, unknown> } }>().result;
-    return { bytes: Buffer.byteLength(answer.body), text: result.content[0]?.text ?? '', structured: result.structuredContent };
-  }
-
   it('carry the output once, and weigh at most the output plus 1 KiB', async () => {
     const server = await inProcessApp();
     const big = await callTool(server, 'shell', { cmd: 'head -c 30000 /dev/zero | tr "\\0" x', session: 'm', wait: 10 });

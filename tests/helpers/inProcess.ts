@@ -65,3 +65,24 @@ export async function inProcessApp(env: Record<string, string> = {}): Promise<In
 export async function closeInProcessApps(): Promise<void> {
   await Promise.all([...opened].map((handle) => handle.close()));
 }
+
+/** What an MCP tool call answered: the result's text part and structuredContent, and the answer's size. */
+export interface ToolResult {
+  readonly text: string;
+  readonly structured: Record<string, unknown>;
+  readonly isError: boolean;
+  /** Bytes of the whole JSON-RPC answer. */
+  readonly bytes: number;
+}
+
+/** Calls an MCP tool over POST /mcp through the seam, with the operator's key. */
+export async function callTool(server: InProcessApp, name: string, args: Record<string, unknown>): Promise<ToolResult> {
+  const answer = await server.app.inject({
+    method: 'POST',
+    url: '/mcp',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${server.hash}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
+  });
+  const result = answer.json<{ result: { content: Array<{ text: string }>; structuredContent: Record<string, unknown>; isError?: boolean } }>().result;
+  return { text: result.content[0]?.text ?? '', structured: result.structuredContent, isError: result.isError === true, bytes: Buffer.byteLength(answer.body) };
+}

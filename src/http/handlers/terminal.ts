@@ -2,18 +2,16 @@
 // re-fetched URL never types twice; its answer is the ticket view held until the program has
 // gone quiet, showing what the write produced. /screen is what the terminal shows now (or, once
 // the ticket has ended, last showed), rendered by a terminal emulator.
-import { isFinished, type Screen } from '../../protocol/types.js';
+import { isFinished, type Screen, type TicketView } from '../../protocol/types.js';
 import { ticketView } from '../../answers/ticketViews.js';
 import { textTranscript } from '../../answers/transcripts.js';
-import { optionalBase64 } from '../fileParams.js';
+import { optionalBase64, optionalFlag } from '../fileParams.js';
 import { HttpError } from '../httpError.js';
 import { optionalFormat, optionalWait, optionalWhole } from '../params.js';
 import type { Query } from '../query.js';
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
 import { sendJson, sendText } from '../respond.js';
-import { optionalFlag } from '../fileParams.js';
 import { outputPlan, requireTicketRecord, requireTicketParams } from './lookups.js';
-import type { TicketView } from '../../protocol/types.js';
 
 /** The most one write carries. */
 export const MAX_WRITE_BYTES = 64 * 1024;
