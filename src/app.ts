@@ -27,6 +27,8 @@ import type { Redactor } from './logging/redact.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { SessionLayout } from './storage/sessionLayout.js';
 import { firstEnvironment, type CommandUser } from './running/commandUser.js';
+import type { CommandUsers } from './running/commandUsers.js';
+import { SessionOwners } from './storage/sessionOwners.js';
 import { PRELUDE_FILE } from './running/prelude.js';
 import { ProcessTracking } from './running/processTracking.js';
 import { Health } from './scheduling/health.js';
@@ -36,6 +38,17 @@ import { TicketStore } from './storage/ticketStore.js';
 import { Uploads } from './storage/uploads.js';
 import { Metrics } from './logging/metrics.js';
 import { FileHelpers } from './running/fileHelpers.js';
+import { notifyWebhook } from './http/approvalWebhook.js';
+import { approvalLinks } from './http/approvalLinks.js';
+
+/** The key of a session's first readable ticket: the owner of a session older than owner files. */
+async function firstTicketKey(store: TicketStore, session: string): Promise<string | undefined> {
+  for (const ticket of await store.ticketNumbers(session)) {
+    const found = await store.read(session, ticket, { kind: 'window', offset: 0, limit: 1 }).catch(() => undefined);
+    if (found !== undefined) return found.meta.key ?? undefined;
+  }
+  return undefined;
+}
 
 /** New session names: letters and digits only, so they always match the session rule. */
 const newSessionName = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12);
@@ -75,7 +88,8 @@ function maxRecordBytes(config: Config): number {
   return (config.maxOutputBytes + 64 * 1024) * 6 + 2 * 1024 * 1024;
 }
 
-export function createApp(config: Config, logger: Logger, redactor: Redactor, keyring: Keyring, commandUser: CommandUser | null): App {
+export function createApp(config: Config, logger: Logger, redactor: Redactor, keyring: Keyring, users: CommandUsers): App {
+  const commandUser = users.fallback;
   const signer = new TokenSigner(config.hash, (name) => keyring.secretOf(name));
   // Reuse a token (and an answer that carries one) for at most a tenth of its life, and a minute.
   const reuseMs = Math.min(60_000, config.tokenTtl * 100);
@@ -88,8 +102,20 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   const store = new TicketStore(layout, maxRecordBytes(config));
   const audit = new AuditLog(config.auditLog, redactor, logger);
   const onError = (message: string, error: unknown): void => logger.error(message, { error: String(error) });
-  const workdir = commandUser !== null && !config.workdirConfigured ? commandUser.home : config.workdir;
-  const shells = new ShellStates(layout, config.commandShell, PRELUDE_FILE, workdir, firstEnvironment(process.env, commandUser, config.commandShell), {
+  const owners = new SessionOwners(layout, (session) => firstTicketKey(store, session), (session, problem) =>
+    logger.warn('a session\'s owner file is damaged: only the operator\'s key opens the session', { session, problem }),
+  );
+  // Each session's commands run as its owner's user: a confined user starts in its own home.
+  const workdirOf = (user: CommandUser | null): string => (user !== null && !config.workdirConfigured ? user.home : config.workdir);
+  const environments = new Map<string, Record<string, string>>();
+  const environmentOf = (user: CommandUser | null): Record<string, string> => {
+    const name = user?.name ?? '';
+    const known = environments.get(name) ?? firstEnvironment(process.env, user, config.commandShell);
+    environments.set(name, known);
+    return known;
+  };
+  const userOf = (session: string): CommandUser | null => scheduler.userOf(session);
+  const shells = new ShellStates(layout, config.commandShell, PRELUDE_FILE, workdirOf, environmentOf, userOf, {
     maxProcesses: config.commandMaxProcesses,
     maxMemoryBytes: config.commandMaxMemory,
   }, onError);
@@ -97,7 +123,8 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   const scheduler = new Scheduler({
     config,
     tracking,
-    commandUser,
+    users,
+    owners,
     store,
     shells,
     audit,
@@ -107,6 +134,10 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     // Called only once tickets run, after `health` and `metrics` are made below.
     onTicketEnded: (record) => metrics.ticketEnded(record.status, record.duration_ms),
     onNeverStarted: (reason) => health.commandNeverStarted(reason),
+    onPending: (record) => {
+      const webhook = config.approvalWebhook;
+      if (webhook !== null) void notifyWebhook(webhook, record, approvalLinks({ signer, config, site }, record.session, record.ticket), logger);
+    },
   });
   const selfCheck = (): Promise<SelfCheckResult> =>
     runSelfCheck({
@@ -124,7 +155,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     check: selfCheck,
     onChange: (state) => (state.ok ? logger.info('commands can run again: the self-check passed') : logger.error('commands cannot run', { error: state.error })),
   });
-  const site: SiteContext = { fqdn: config.fqdn, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, cursor: cursorMaker() };
+  const site: SiteContext = { fqdn: config.fqdn, maxWait: config.maxWait, outputViewBytes: config.outputViewBytes, approvalTimeout: config.approvalTimeout, cursor: cursorMaker() };
   const metrics = new Metrics({
     running: () => scheduler.runningCount,
     queued: () => scheduler.waitingCount,
@@ -137,7 +168,8 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     config,
     store,
     scheduler,
-    files: new FileHelpers(commandUser),
+    owners,
+    files: new FileHelpers(),
     metrics,
     uploads,
     audit,

@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.js';
-import { Keyring } from './auth/keys.js';
-import { addKey, KeysFileError, listKeys, removeKey } from './auth/keysFile.js';
+import { Keyring, parseKeys, type KeyOptions } from './auth/keys.js';
+import { addKey, KeysFileError, listKeys, optionWords, removeKey } from './auth/keysFile.js';
 import { checkCodeOutOfReach, privateFileProblems } from './boot/startupChecks.js';
 import { ConfigError, loadConfig, readEnv, type Config } from './config/config.js';
 import { createLogger } from './logging/logger.js';
 import { Redactor } from './logging/redact.js';
-import { resolveCommandUser, type CommandUser } from './running/commandUser.js';
+import { lookUpUser, resolveCommandUser, type CommandUser } from './running/commandUser.js';
+import { CommandUsers } from './running/commandUsers.js';
 import { describeFailure } from './running/selfCheck.js';
 import { serve } from './server.js';
 
@@ -22,8 +23,11 @@ const VERSION = (JSON.parse(fs.readFileSync(new URL('../package.json', import.me
 const USAGE = `Usage: llmass [serve]             start the server (the configuration: .env here, and the environment)
        llmass check               check the configuration, the start-up checks and one command the whole
                                   way (the self-check); print each problem and its fix; never serve
-       llmass keys add <name>     add a key to KEYS_FILE; print its secret (once) and the /context URL
-       llmass keys list           the keys' names (never their secrets)
+       llmass keys add <name> [--user U] [--approve always]
+                                  add a key to KEYS_FILE; print its secret (once) and the /context URL.
+                                  --user: its commands run as U (not COMMAND_USER), apart from other users';
+                                  --approve always: each of its commands waits for a person's approval
+       llmass keys list           the keys' names and options (never their secrets)
        llmass keys remove <name>  remove a key: it, and every token it made, stop working
        llmass --help | --version
 
@@ -42,18 +46,36 @@ function keysFileOf(config: Config): string {
   return config.keysFile;
 }
 
-function keys(args: string[]): number {
+/** What --user and --approve ask of a new key (keys add only). */
+function newKeyOptions(action: string | undefined, user: string | undefined, approve: string | undefined): KeyOptions {
+  if (action !== 'add' && (user !== undefined || approve !== undefined)) throw new UsageError('--user and --approve go with llmass keys add only');
+  if (approve !== undefined && approve !== 'always') throw new UsageError(`--approve takes one value, always (not ${JSON.stringify(approve.slice(0, 40))})`);
+  return { user: user ?? null, approve: approve === 'always' };
+}
+
+/** What the server will find wrong with a new key's user, as far as this process can tell. */
+function userProblem(name: string): string | undefined {
+  try {
+    checkCodeOutOfReach(lookUpUser(name));
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+}
+
+function keys(args: string[], options: KeyOptions): number {
   const [action, name, ...rest] = args;
   if (rest.length > 0) throw new UsageError(`llmass keys ${action ?? ''} takes one name, not ${rest.length + 1}`);
   const file = keysFileOf(configuration());
   switch (action) {
     case 'list':
       if (name !== undefined) throw new UsageError('llmass keys list takes no name');
-      for (const key of listKeys(file)) process.stdout.write(`${key}\n`);
+      for (const key of listKeys(file)) process.stdout.write(`${[key.name, optionWords(key.options)].filter(Boolean).join(' ')}\n`);
       return 0;
     case 'add': {
       if (name === undefined) throw new UsageError('llmass keys add needs a name: llmass keys add <name>');
-      const secret = addKey(file, name);
+      const secret = addKey(file, name, options, userProblem);
       const fqdn = configuration().fqdn;
       process.stdout.write(`Added the key ${name} to ${file}. Its secret, shown this once:\n\n  ${secret}\n\nGive its agent this URL; it explains everything else:\n\n  ${fqdn}/context?hash=${secret}\n\nA running server takes it within a second or two.\n`);
       return 0;
@@ -88,9 +110,16 @@ async function check(args: string[]): Promise<number> {
     problems.push(error.message);
   }
   problems.push(...privateFileProblems(config, process.cwd()));
+  const users = new CommandUsers(commandUser, checkCodeOutOfReach);
+  if (config.keysFile !== null && fs.existsSync(config.keysFile)) {
+    // Every key's line as the server reads it, user= included: a line it would leave out is a problem.
+    for (const { line, problem } of parseKeys(fs.readFileSync(config.keysFile, 'utf8'), (name) => users.problemWith(name)).problems) {
+      problems.push(`${config.keysFile} line ${line}: ${problem}. Fix: correct the line (llmass keys remove, then add)`);
+    }
+  }
   if (problems.length === 0) {
     const redactor = new Redactor([config.hash]);
-    const app = createApp(config, createLogger(redactor, { write: () => true }), redactor, new Keyring(config.hash, config.keysFile), commandUser);
+    const app = createApp(config, createLogger(redactor, { write: () => true }), redactor, new Keyring(config.hash, config.keysFile), users);
     const checked = await app.selfCheck();
     if (!checked.ok) problems.push(describeFailure(checked));
     await app.shutdown();
@@ -102,7 +131,12 @@ async function check(args: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' }, user: { type: 'string' }, approve: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (values.help === true) {
     process.stdout.write(USAGE);
     return 0;
@@ -112,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, ...rest] = positionals;
+  if (command !== 'keys' && (values.user !== undefined || values.approve !== undefined)) throw new UsageError('--user and --approve go with llmass keys add only');
   switch (command) {
     case undefined:
     case 'serve':
@@ -121,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       return check(rest);
     case 'keys':
-      return keys(rest);
+      return keys(rest, newKeyOptions(rest[0], values.user, values.approve));
     default:
       throw new UsageError(`llmass has no command ${JSON.stringify(command)}`);
   }

@@ -19,6 +19,7 @@ import { screen, stdin } from './http/handlers/terminal.js';
 import { metrics, metricsOpenTo } from './http/handlers/metrics.js';
 import { noRegistration, protectedResource } from './http/handlers/oauthMetadata.js';
 import { upload } from './http/handlers/upload.js';
+import { approve, deny } from './http/handlers/approval.js';
 import { ENDPOINTS } from './protocol/endpoints.js';
 
 /** An endpoint's parameters, from the one description of the protocol. */
@@ -49,6 +50,9 @@ export const routes: RouteTable = new Map<string, Route>([
   get('/cancel', cancel, 'exec'),
   get('/sessions', sessions, 'key'),
   get('/view', view, 'read'),
+  // A decision is a POST; a GET of an approval link only shows the command.
+  get('/approve', approve, 'approve', 'get-post'),
+  get('/deny', deny, 'approve', 'get-post'),
   ['/metrics', { handler: metrics, access: 'operator', params: paramsOf('/metrics'), methods: 'get', credential: 'query-or-header', openWhen: metricsOpenTo }],
   get('/stdin', stdin, 'exec'),
   get('/screen', screen, 'read'),

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createApp } from './app.js';
 import { resolveCommandUser, type CommandUser } from './running/commandUser.js';
+import { CommandUsers } from './running/commandUsers.js';
 import { ConfigError, loadConfig, readEnv, type Config } from './config/config.js';
 import { ensureHash } from './boot/firstRun.js';
 import { Keyring } from './auth/keys.js';
@@ -34,7 +35,9 @@ export async function serve(): Promise<void> {
     if (!(error instanceof ConfigError)) throw error;
     fail(error.message);
   }
-  const keyring = new Keyring(config.hash, config.keysFile);
+  // Every key's user= is vetted as COMMAND_USER is; a key whose user cannot be is left out.
+  const users = new CommandUsers(commandUser, checkCodeOutOfReach);
+  const keyring = new Keyring(config.hash, config.keysFile, (name) => users.problemWith(name));
   const redactor = new Redactor([config.hash]);
   const logger = createLogger(redactor);
   // First: who the commands run as, so that an operator cannot miss it.
@@ -47,7 +50,7 @@ export async function serve(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  const app = createApp(config, logger, redactor, keyring, commandUser);
+  const app = createApp(config, logger, redactor, keyring, users);
   try {
     app.reloadKeys();
   } catch (error) {

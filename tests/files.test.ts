@@ -184,10 +184,11 @@ describe('/upload', () => {
     // A new app on the same SESSIONS_DIR drops what the last one left unfinished.
     const { createApp } = await import('../src/app.js');
     const { Keyring } = await import('../src/auth/keys.js');
+    const { CommandUsers } = await import('../src/running/commandUsers.js');
     const { createLogger } = await import('../src/logging/logger.js');
     const { Redactor } = await import('../src/logging/redact.js');
     const redactor = new Redactor([server.hash]);
-    const next = createApp(server.config, createLogger(redactor, { write: () => true }), redactor, new Keyring(server.hash, null), null);
+    const next = createApp(server.config, createLogger(redactor, { write: () => true }), redactor, new Keyring(server.hash, null), new CommandUsers(null, () => undefined));
     await next.prepare();
     expect(fs.readdirSync(spool)).toEqual([]);
     await next.shutdown();

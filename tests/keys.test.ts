@@ -46,7 +46,7 @@ describe('named keys', () => {
   });
 
   it('reports a malformed line by its number, never its secret', () => {
-    expect(server.output()).toMatch(/"line":4,"problem":"expected \\"<name> <secret>\\""/);
+    expect(server.output()).toMatch(/"line":4,"problem":"expected \\"<name> <secret> \[options\]\\""/);
     expect(server.output()).toMatch(/"line":5,"problem":"the secret must be 32 or more/);
     expect(server.output()).not.toContain(alice);
     expect(server.output()).not.toContain('short"');

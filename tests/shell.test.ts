@@ -52,9 +52,9 @@ describe('/shell and /callback', () => {
     const onDisk = JSON.parse(fs.readFileSync(path.join(dir, `${result.ticket}.ticket`), 'utf8'));
     expect(onDisk).toMatchObject({ ticket: result.ticket, session: 'record', input: 'printf abc', status: 'done', exit_code: 0, output: 'abc', output_bytes: 3 });
     expect(onDisk.hash).toBeUndefined();
-    // At rest: the record, the shell state, and the files made ahead for the next ticket's two records.
+    // At rest: the record, the shell state, the owner, and the files made ahead for the next ticket's two records.
     expect(await until(() => fs.readdirSync(dir).filter((name) => name.startsWith('.next.ticket.')).length === 2, 5000)).toBe(true);
-    const files = fs.readdirSync(dir).filter((name) => !name.startsWith('.shell-state') && !name.startsWith('.next.ticket.'));
+    const files = fs.readdirSync(dir).filter((name) => !name.startsWith('.shell-state') && !name.startsWith('.next.ticket.') && name !== '.owner');
     expect(files).toEqual(['1.ticket']);
   });
 

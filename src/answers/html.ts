@@ -21,7 +21,8 @@ function cspHash(text: string): string {
 const STYLE_SOURCE = cspHash(PAGE_STYLE);
 
 /** The policy for a page: no script at all, or only the script carrying `nonce`. */
-export function pageCsp(nonce?: string): string {
+/** The pages' Content-Security-Policy; `forms`: its forms may POST to this server (the approval buttons). */
+export function pageCsp(nonce?: string, forms = false): string {
   const script = nonce === undefined ? "script-src 'none'" : `script-src 'nonce-${nonce}'`;
   return [
     "default-src 'none'",
@@ -30,7 +31,7 @@ export function pageCsp(nonce?: string): string {
     script,
     "connect-src 'self'",
     "base-uri 'none'",
-    "form-action 'none'",
+    forms ? "form-action 'self'" : "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
 }

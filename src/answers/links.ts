@@ -54,6 +54,15 @@ export function viewUrl(ctx: ViewContext, session: string): string {
   return url(ctx, '/view', session, '', 'read');
 }
 
+/**
+ * A pending ticket's approval links, each carrying an approval token for that one ticket: POST
+ * them to decide; a GET only shows the command. Given to the operator only.
+ */
+export function approvalUrls(fqdn: string, session: string, ticket: number, token: string): { readonly approve: string; readonly deny: string } {
+  const query = `?token=${token}&session=${session}&ticket=${ticket}`;
+  return { approve: `${fqdn}/approve${query}`, deny: `${fqdn}/deny${query}` };
+}
+
 /** A prefix for the next write to a tty=1 ticket's terminal: append the URL-encoded text. */
 export function stdinUrl(ctx: ViewContext, session: string, ticket: number, n: number): string {
   return url(ctx, '/stdin', session, `&ticket=${ticket}&n=${n}&text=`);

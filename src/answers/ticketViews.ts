@@ -8,7 +8,7 @@ import type { TicketState } from '../protocol/ticketState.js';
 import { callbackUrl, cancelUrl, pageUrl, shellUrl, stdinUrl, suggestedWait } from './links.js';
 import { charBoundary, outputView } from './outputView.js';
 import type { ViewContext } from './viewContext.js';
-import { cutCommandAdvice, describeEnd, describeQueued, describeReplay, describeTerminal, droppedAdvice, secondsAgo, stepsFor, type Steps } from './wording.js';
+import { describePending, cutCommandAdvice, describeEnd, describeQueued, describeReplay, describeTerminal, droppedAdvice, secondsAgo, stepsFor, type Steps } from './wording.js';
 import type { QueueStanding } from '../protocol/ticketState.js';
 
 /** How much of a command an answer echoes: a long one (a file sent in base64) is not echoed whole. */
@@ -66,6 +66,7 @@ function ticketFields(ctx: ViewContext, found: TicketState, window?: OutputWindo
   }
   if (finished?.timeout_kind) view.timeout_kind = finished.timeout_kind;
   if (finished?.reason) view.reason = finished.reason;
+  if (record.approval !== undefined) view.approval = record.approval;
   if (found.outputDropped !== null && found.outputDropped > 0) view.output_dropped_bytes = found.outputDropped;
   if (found.background.length > 0) view.background = found.background;
   return view;
@@ -97,7 +98,9 @@ export function ticketView(ctx: ViewContext, found: TicketState, options: ViewOp
     const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);
     view.poll = callbackUrl(ctx, session, ticket, `&wait=${waitSeconds}`);
     view.cancel = cancelUrl(ctx, session, ticket);
-    if (record.status === 'queued') {
+    if (record.status === 'pending') {
+      next = `${describePending(ctx.approvalTimeout)} ${say.poll(waitSeconds)}`;
+    } else if (record.status === 'queued') {
       next = `${queuedState(view, options.queue)} ${say.poll(waitSeconds)}`;
     } else if (found.note !== undefined) {
       next = `${found.note} ${say.stillPoll}`;
@@ -141,7 +144,13 @@ export function submissionView(ctx: ViewContext, record: TicketMeta, options: Su
   const waitSeconds = suggestedWait(0, ctx.maxWait);
   const say = stepsFor(ctx.front, session, ticket);
   const queued: { queue_position?: number; queued_behind?: QueuedBehind } = {};
-  const state = isFinished(record) ? `It has ended (${record.status}).` : record.status === 'queued' ? queuedState(queued, options.queue) : `It is ${record.status}.`;
+  const state = isFinished(record)
+    ? `It has ended (${record.status}).`
+    : record.status === 'pending'
+      ? describePending(ctx.approvalTimeout)
+      : record.status === 'queued'
+        ? queuedState(queued, options.queue)
+        : `It is ${record.status}.`;
   const first =
     options.replayOf !== undefined
       ? `${describeReplay(ticket, session, secondsAgo(options.replayOf.submittedAt, options.now ?? Date.now()), null, say)} ${state}`

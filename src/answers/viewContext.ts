@@ -13,6 +13,8 @@ export interface SiteContext {
   fqdn: string;
   readonly maxWait: number;
   readonly outputViewBytes: number;
+  /** APPROVAL_TIMEOUT, which a pending ticket's next names. */
+  readonly approvalTimeout: number;
   /** A value that differs on every call: the cursor that makes each poll URL new. */
   readonly cursor: () => string;
 }

@@ -79,7 +79,14 @@ export function describeEnd(record: FinishedMeta): string {
       return 'Interrupted: the server stopped while this ran, so it may not have completed. Check its effects before running it again.';
     case 'error':
       return record.reason === null ? 'Could not be started; the output says why.' : `Error: ${record.reason}`;
+    case 'denied':
+      return `Denied, not run (${record.reason ?? 'no reason given'}). Do not submit it again unchanged: ask the operator, or do the task another way.`;
   }
+}
+
+/** What a pending ticket's `next` says: it waits for a person, and what the agent can do meanwhile. */
+export function describePending(timeoutSeconds: number): string {
+  return `Pending: this command waits for the operator's approval before it is queued (at most ${timeoutSeconds} s; undecided by then, it is denied). Nothing has run yet. Poll it as usual: it shows queued, then running, once approved, or denied with the reason.`;
 }
 
 /** What a truncated first view says about the bytes that are gone. */

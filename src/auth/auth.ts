@@ -9,7 +9,7 @@ import type { Access, TokenSigner } from './tokens.js';
 
 export type Principal =
   | { readonly kind: 'key'; readonly key: string }
-  | { readonly kind: 'token'; readonly key: string; readonly session: string; readonly access: Access; readonly expires: number };
+  | { readonly kind: 'token'; readonly key: string; readonly session: string; readonly access: Access; readonly expires: number; readonly ticket?: number };
 
 /** A presented credential, and where it was: the query, or the Authorization header. */
 export type Credential = { readonly kind: 'key' | 'token'; readonly value: string; readonly source: 'query' | 'header' };
@@ -54,11 +54,24 @@ export class Auth {
 }
 
 /** What a route lets a principal do: `key` routes need a key, `read` ones take any token of the session. */
-export type RouteAccess = 'none' | 'key' | 'operator' | 'exec' | 'read';
+export type RouteAccess = 'none' | 'key' | 'operator' | 'exec' | 'read' | 'approve';
 
 /** Refuses (AuthRefused, forbidden) a token used beyond what it opens. */
-export function checkPermission(principal: Principal, route: RouteAccess, path: string, session: string | undefined): void {
+export function checkPermission(principal: Principal, route: RouteAccess, path: string, session: string | undefined, ticket?: string): void {
   if (route === 'none') return;
+  if (route === 'approve') {
+    if (principal.kind === 'key' && principal.key === 'HASH') return;
+    const link = principal.kind === 'token' && principal.access === 'approve';
+    if (link && principal.session === session && String(principal.ticket) === ticket) return;
+    throw new AuthRefused(
+      'forbidden',
+      link ? `this approval link is for ticket ${principal.ticket ?? '?'} of session ${principal.session}` : `${path} decides a pending command: it takes the operator's key (HASH) or an approval link`,
+      link ? 'use the link exactly as it was sent' : 'an agent cannot approve its own commands; the operator decides them from /sessions, /view or the approval webhook\'s links',
+    );
+  }
+  if (principal.kind === 'token' && principal.access === 'approve') {
+    throw new AuthRefused('forbidden', `an approval link opens only /approve and /deny of its ticket, not ${path}`, 'use the key or the links the operator gave you');
+  }
   if (route === 'operator' && (principal.kind !== 'key' || principal.key !== 'HASH')) {
     throw new AuthRefused('forbidden', `${path} is the operator's: it needs the key HASH`, 'ask the operator; agents\' keys and tokens do not open it');
   }

@@ -1,35 +1,87 @@
 // Named keys: HASH (the operator's, named HASH) and those of KEYS_FILE, one per line,
-// `<name> <secret>`. A presented key is compared with each in constant time. Reloaded on
-// SIGHUP: a removed key fails from then on. A malformed line is reported by its number (never
-// its secret) and left out. Pure but for reading the file.
+// `<name> <secret> [user=<command user>] [approve=always]`. A presented key is compared with
+// each in constant time. Reloaded on SIGHUP and when the file changes: a removed key fails
+// from then on. A malformed line (an unknown option, a user that cannot be one) is reported by
+// its number (never its secret) and left out: a key whose options cannot be honoured opens
+// nothing. Pure but for reading the file.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 
 export const OPERATOR_KEY = 'HASH';
 export const KEY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const SECRET = /^[\x21-\x7e]{32,}$/;
+/** A user name as useradd takes it. */
+export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}\$?$/i;
 
 export interface KeyProblem {
   readonly line: number;
   readonly problem: string;
 }
 
-/** Parses a keys file's text; the secrets never appear in a problem. */
-export function parseKeys(text: string): { keys: Map<string, string>; problems: KeyProblem[] } {
-  const keys = new Map<string, string>();
+/** What a key's line says besides its secret. */
+export interface KeyOptions {
+  /** Its commands' user; null: COMMAND_USER (or the server's own user). */
+  readonly user: string | null;
+  /** Every command waits for a person's approval. */
+  readonly approve: boolean;
+}
+
+export const NO_OPTIONS: KeyOptions = { user: null, approve: false };
+
+export interface KeyEntry {
+  readonly secret: string;
+  readonly options: KeyOptions;
+}
+
+/** The options after the secret, or what is wrong with them. */
+function parseOptions(words: readonly string[]): KeyOptions | string {
+  let user: string | null = null;
+  let approve = false;
+  const seen = new Set<string>();
+  for (const word of words) {
+    const [option, ...rest] = word.split('=');
+    const value = rest.join('=');
+    if (option === undefined || !word.includes('=') || (option !== 'user' && option !== 'approve')) {
+      return `unknown option "${word.slice(0, 40)}": a key's line is "<name> <secret> [user=<command user>] [approve=always]"`;
+    }
+    if (seen.has(option)) return `${option}= is given twice`;
+    seen.add(option);
+    if (option === 'user') {
+      if (!USER_NAME.test(value)) return `user=${value.slice(0, 40)} is not a user name`;
+      user = value;
+    } else {
+      if (value !== 'always') return `approve=${value.slice(0, 40)}: the one value is approve=always (leave it out for no approvals)`;
+      approve = true;
+    }
+  }
+  return { user, approve };
+}
+
+/**
+ * Parses a keys file's text; the secrets never appear in a problem. `checkUser` says what is
+ * wrong with a `user=` (it does not exist, is root or the server's own, could change the code),
+ * or undefined when it can run commands.
+ */
+export function parseKeys(text: string, checkUser: (user: string) => string | undefined = () => undefined): { keys: Map<string, KeyEntry>; problems: KeyProblem[] } {
+  const keys = new Map<string, KeyEntry>();
   const problems: KeyProblem[] = [];
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    const parts = line.split(/\s+/);
-    const [name, secret] = parts;
+    const [name, secret, ...words] = line.split(/\s+/);
     const number = index + 1;
-    if (parts.length !== 2 || name === undefined || secret === undefined) problems.push({ line: number, problem: 'expected "<name> <secret>"' });
+    const options = parseOptions(words);
+    if (name === undefined || secret === undefined) problems.push({ line: number, problem: 'expected "<name> <secret> [options]"' });
     else if (!KEY_NAME.test(name)) problems.push({ line: number, problem: 'the name must be 1 to 64 letters, digits, _ or -' });
     else if (name === OPERATOR_KEY) problems.push({ line: number, problem: `the name ${OPERATOR_KEY} is the operator's key (HASH)` });
     else if (!SECRET.test(secret)) problems.push({ line: number, problem: 'the secret must be 32 or more printable characters without spaces' });
     else if (keys.has(name)) problems.push({ line: number, problem: `the name ${name} is given twice; the first is kept` });
-    else keys.set(name, secret);
+    else if (typeof options === 'string') problems.push({ line: number, problem: options });
+    else {
+      const userProblem = options.user === null ? undefined : checkUser(options.user);
+      if (userProblem !== undefined) problems.push({ line: number, problem: userProblem });
+      else keys.set(name, { secret, options });
+    }
   });
   return { keys, problems };
 }
@@ -38,9 +90,10 @@ interface Key {
   readonly name: string;
   readonly secret: string;
   readonly bytes: Buffer;
+  readonly options: KeyOptions;
 }
 
-const toKey = (name: string, secret: string): Key => ({ name, secret, bytes: Buffer.from(secret, 'utf8') });
+const toKey = (name: string, secret: string, options: KeyOptions = NO_OPTIONS): Key => ({ name, secret, bytes: Buffer.from(secret, 'utf8'), options });
 
 export class Keyring {
   private keys: Key[] = [];
@@ -48,6 +101,8 @@ export class Keyring {
   constructor(
     private readonly hash: string,
     private readonly file: string | null,
+    /** What is wrong with a key's `user=`, if anything (parseKeys). */
+    private readonly checkUser: (user: string) => string | undefined = () => undefined,
   ) {
     this.keys = [toKey(OPERATOR_KEY, hash)];
   }
@@ -55,8 +110,8 @@ export class Keyring {
   /** (Re)reads KEYS_FILE. Throws when the file cannot be read at all; bad lines are only reported. */
   load(): KeyProblem[] {
     if (this.file === null) return [];
-    const { keys, problems } = parseKeys(fs.readFileSync(this.file, 'utf8'));
-    this.keys = [toKey(OPERATOR_KEY, this.hash), ...[...keys].map(([name, secret]) => toKey(name, secret))];
+    const { keys, problems } = parseKeys(fs.readFileSync(this.file, 'utf8'), this.checkUser);
+    this.keys = [toKey(OPERATOR_KEY, this.hash), ...[...keys].map(([name, entry]) => toKey(name, entry.secret, entry.options))];
     return problems;
   }
 
@@ -80,6 +135,11 @@ export class Keyring {
   /** The current secret of a key, for tokens bound to it; undefined once the key is gone. */
   secretOf(name: string): string | undefined {
     return this.keys.find((key) => key.name === name)?.secret;
+  }
+
+  /** A key's options (HASH: none); undefined once the key is gone. */
+  optionsOf(name: string): KeyOptions | undefined {
+    return this.keys.find((key) => key.name === name)?.options;
   }
 
   names(): string[] {

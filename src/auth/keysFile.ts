@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KEY_NAME, OPERATOR_KEY, parseKeys } from './keys.js';
+import { KEY_NAME, OPERATOR_KEY, parseKeys, type KeyOptions } from './keys.js';
 
 export class KeysFileError extends Error {}
 
@@ -29,19 +29,31 @@ function replace(file: string, text: string): void {
   }
 }
 
-/** The names in the file, in its order. */
-export function listKeys(file: string): string[] {
-  return [...parseKeys(readText(file)).keys.keys()];
+/** The keys in the file, in its order, with their options (never their secrets). */
+export function listKeys(file: string): Array<{ readonly name: string; readonly options: KeyOptions }> {
+  return [...parseKeys(readText(file)).keys].map(([name, entry]) => ({ name, options: entry.options }));
 }
 
-/** Adds `name` with a fresh secret, which is returned (and shown nowhere else). */
-export function addKey(file: string, name: string): string {
+/** A key's options as its line in KEYS_FILE writes them (and `llmass keys list` shows them). */
+export function optionWords(options: KeyOptions): string {
+  return [options.user === null ? '' : `user=${options.user}`, options.approve ? 'approve=always' : ''].filter(Boolean).join(' ');
+}
+
+/**
+ * Adds `name` with a fresh secret, which is returned (and shown nowhere else). `checkUser` says
+ * what is wrong with `options.user`, if anything: a key is not added that the server would leave out.
+ */
+export function addKey(file: string, name: string, options: KeyOptions = { user: null, approve: false }, checkUser: (user: string) => string | undefined = () => undefined): string {
   if (!KEY_NAME.test(name)) throw new KeysFileError(`"${name.slice(0, 80)}" is not a key name: use 1 to 64 letters, digits, _ or -`);
   if (name === OPERATOR_KEY) throw new KeysFileError(`${OPERATOR_KEY} is the operator's key, set in .env: choose another name`);
   const text = readText(file);
   if (parseKeys(text).keys.has(name)) throw new KeysFileError(`a key named ${name} exists already: remove it first, or choose another name`);
   const secret = crypto.randomBytes(36).toString('base64url');
-  replace(file, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${name} ${secret}\n`);
+  const line = [name, secret, optionWords(options)].filter(Boolean).join(' ');
+  // The new line is checked as the server will read it, options and user included.
+  const problem = parseKeys(line, checkUser).problems[0];
+  if (problem !== undefined) throw new KeysFileError(`the key was not added: ${problem.problem}`);
+  replace(file, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${line}\n`);
   return secret;
 }
 

@@ -1,11 +1,13 @@
 // Tokens: what ready URLs carry instead of a key. `<access>.<session>.<key>.<expiry>.<mac>`:
-// access `x` (exec: everything in that session) or `r` (read: /callback, /history, /view),
+// access `x` (exec: everything in that session), `r` (read: /callback, /history, /view) or
+// `a<ticket>` (approve: /approve and /deny of that one ticket, the approval links),
 // one session, the name of the key that minted it, an expiry (seconds, base 36), and an HMAC
 // over all of them and that key's current secret, with a secret derived from HASH. Stateless:
 // they survive restarts; removing or changing the key voids them; a new HASH voids them all.
 import crypto from 'node:crypto';
 
-export type Access = 'exec' | 'read';
+/** exec and read open a session; approve opens /approve and /deny of one ticket (its approval links). */
+export type Access = 'exec' | 'read' | 'approve';
 
 export interface Token {
   readonly access: Access;
@@ -13,11 +15,13 @@ export interface Token {
   readonly key: string;
   /** Unix seconds. */
   readonly expires: number;
+  /** The one ticket an approval token decides. */
+  readonly ticket?: number;
 }
 
-export const TOKEN_SHAPE = /^[xr]\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9_-]{1,64}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}$/;
+export const TOKEN_SHAPE = /^(?:[xr]|a[1-9][0-9]{0,14})\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9_-]{1,64}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}$/;
 /** The same shape, found inside other text (for redaction). */
-export const TOKEN_IN_TEXT = /\b[xr]\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9_-]{1,64}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}/g;
+export const TOKEN_IN_TEXT = /\b(?:[xr]|a[1-9][0-9]{0,14})\.[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9_-]{1,64}\.[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}/g;
 
 export type Verified = { ok: true; token: Token } | { ok: false; problem: 'malformed' | 'forged' | 'expired' | 'revoked' };
 
@@ -74,13 +78,14 @@ export class TokenSigner {
     return crypto.createHmac('sha256', this.secret).update(`${body}\0${keySecret}`, 'utf8').digest().subarray(0, 16).toString('base64url');
   }
 
-  mint(key: string, session: string, access: Access, ttlSeconds: number): string {
+  mint(key: string, session: string, access: Access, ttlSeconds: number, ticket?: number): string {
     const keySecret = this.keySecret(key);
     if (keySecret === undefined) throw new Error(`no key ${key} to mint a token with`);
     // Rounded up: a token is good for at least its TTL, never for less because of where in a
     // second it was minted.
     const expires = Math.ceil(this.now() / 1000) + ttlSeconds;
-    const body = `${access === 'exec' ? 'x' : 'r'}.${session}.${key}.${expires.toString(36)}`;
+    const kind = access === 'exec' ? 'x' : access === 'read' ? 'r' : `a${ticket ?? 0}`;
+    const body = `${kind}.${session}.${key}.${expires.toString(36)}`;
     return `${body}.${this.mac(body, keySecret)}`;
   }
 
@@ -98,6 +103,7 @@ export class TokenSigner {
     if (!matches) return { ok: false, problem: 'forged' };
     const expires = parseInt(expiry, 36);
     if (expires * 1000 <= this.now()) return { ok: false, problem: 'expired' };
+    if (access?.startsWith('a') === true) return { ok: true, token: { access: 'approve', session, key, expires, ticket: Number(access.slice(1)) } };
     return { ok: true, token: { access: access === 'x' ? 'exec' : 'read', session, key, expires } };
   }
 }

@@ -74,7 +74,7 @@ export function checkCodeOutOfReach(user: CommandUser): void {
     }
     const writable = stats.uid === user.uid || (stats.mode & 0o002) !== 0 || (stats.gid === user.gid && (stats.mode & 0o020) !== 0);
     if (writable) {
-      throw new ConfigError(`${file} is writable by COMMAND_USER ${user.name}: its commands could change the server's code; make the code owned by root and not writable by others (see Deploy in the README)`);
+      throw new ConfigError(`${file} is writable by the command user ${user.name}: its commands could change the server's code; make the code owned by root and not writable by others (see Deploy in the README)`);
     }
   }
 }

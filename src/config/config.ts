@@ -70,6 +70,12 @@ export interface Config {
   readonly tokenTtl: number;
   /** Below this many free bytes on the sessions disk, no new ticket is taken (507). */
   readonly minFreeBytes: number;
+  /** The operator's (HASH's) floor below MIN_FREE_BYTES: it may still run commands, to clean up. */
+  readonly minFreeBytesOperator: number;
+  /** Seconds a pending ticket waits for a decision before it is denied ("no decision"). */
+  readonly approvalTimeout: number;
+  /** Where each pending command is POSTed (with its approval links), or null. */
+  readonly approvalWebhook: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -117,6 +123,19 @@ function proxyList(raw: string | undefined): string[] {
   return addresses.flatMap((address) => (net.isIPv4(address) ? [address, `::ffff:${address}`] : [address]));
 }
 
+/** APPROVAL_WEBHOOK: an http(s) URL, or unset. */
+function webhook(raw: string | undefined): string | null {
+  const text = raw?.trim() ?? '';
+  if (text === '') return null;
+  try {
+    const url = new URL(text);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.href;
+  } catch {
+    // said below
+  }
+  throw new ConfigError(`APPROVAL_WEBHOOK must be an http:// or https:// URL, got "${text.slice(0, 200)}"`);
+}
+
 function commandUser(raw: string | undefined): string | null {
   const name = raw?.trim() ?? '';
   if (name === '') return null;
@@ -160,6 +179,9 @@ export function loadConfig(env: Env, cwd: string): Config {
   if (!path.isAbsolute(commandShell)) throw new ConfigError(`COMMAND_SHELL must be an absolute path, got "${commandShell}"`);
   const workdir = path.resolve(cwd, env.WORKDIR?.trim() || '.');
   const maxOutputBytes = integer(env, 'MAX_OUTPUT_BYTES', 1048576, 1024);
+  const minFree = integer(env, 'MIN_FREE_BYTES', DEFAULT_MIN_FREE_BYTES, 0);
+  const operatorFloor = integer(env, 'MIN_FREE_BYTES_OPERATOR', Math.floor(minFree / 4), 0);
+  if (operatorFloor > minFree) throw new ConfigError(`MIN_FREE_BYTES_OPERATOR (${operatorFloor}) must not be above MIN_FREE_BYTES (${minFree}): it is the operator's reserve below it`);
   const config: Config = {
     hash: validateHash(env.HASH),
     fqdn,
@@ -188,9 +210,12 @@ export function loadConfig(env: Env, cwd: string): Config {
     authMaxFailures: integer(env, 'AUTH_MAX_FAILURES', 10, 1),
     authWindow: integer(env, 'AUTH_WINDOW', 60, 1),
     auditLog: path.resolve(cwd, env.AUDIT_LOG?.trim() || path.join(sessionsDir, 'audit.jsonl')),
-    minFreeBytes: integer(env, 'MIN_FREE_BYTES', DEFAULT_MIN_FREE_BYTES, 0),
+    minFreeBytes: minFree,
     keysFile: env.KEYS_FILE?.trim() ? path.resolve(cwd, env.KEYS_FILE.trim()) : null,
     tokenTtl: integer(env, 'TOKEN_TTL', 86400, 1, 365 * 86400),
+    minFreeBytesOperator: operatorFloor,
+    approvalTimeout: integer(env, 'APPROVAL_TIMEOUT', 3600, 1, 30 * 86400),
+    approvalWebhook: webhook(env.APPROVAL_WEBHOOK),
   };
   return Object.freeze(config);
 }

@@ -3,6 +3,7 @@
 // hint here, and nowhere else.
 import { AuthRefused, type RefusalKind } from '../auth/refusals.js';
 import { SchedulerUnavailable, type StorageUnavailable } from '../scheduling/unavailable.js';
+import { SessionTaken } from '../scheduling/admission.js';
 import type { FileRefusal } from '../running/fileHelpers.js';
 import { HttpError } from './httpError.js';
 
@@ -21,6 +22,9 @@ export function answerFor(error: unknown): HttpError | undefined {
         ? `${error.limit} tickets are already waiting; try again in ${error.retryAfterSeconds} s, or cancel tickets you no longer need`
         : `the server is restarting; try again in ${error.retryAfterSeconds} s`;
     return new HttpError(503, error.message, hint, { 'Retry-After': String(error.retryAfterSeconds) });
+  }
+  if (error instanceof SessionTaken) {
+    return new HttpError(404, error.message, 'choose another name for session=, or leave session= out and a new session is made for you; GET /sessions lists yours');
   }
   return undefined;
 }

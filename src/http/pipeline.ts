@@ -99,10 +99,16 @@ async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, r
       throw new HttpError(404, `there is no ${pathname.slice(0, 80)} here`, `the endpoints are ${[...routes.keys()].filter((path) => path !== '/').join(', ')}; GET /context for how to use them`);
     }
     // 3. The method.
-    const allowed = route.methods === 'any' || req.method === 'GET' || req.method === 'HEAD' || (route.methods === 'get-put' && req.method === 'PUT');
+    const allowed = route.methods === 'any' || req.method === 'GET' || req.method === 'HEAD' || (route.methods === 'get-put' && req.method === 'PUT') || (route.methods === 'get-post' && req.method === 'POST');
     if (!allowed) {
-      const hint = route.methods === 'get-put' ? `${pathname} takes GET (in chunks) or PUT with the whole body` : 'every LLMASS endpoint is a GET with its parameters in the query string';
-      throw new HttpError(405, `method ${String(req.method).slice(0, 20)} is not allowed`, hint, { Allow: route.methods === 'get-put' ? 'GET, HEAD, PUT' : 'GET, HEAD' });
+      const hint =
+        route.methods === 'get-put'
+          ? `${pathname} takes GET (in chunks) or PUT with the whole body`
+          : route.methods === 'get-post'
+            ? `${pathname}: GET shows the pending command, POST decides`
+            : 'every LLMASS endpoint is a GET with its parameters in the query string';
+      const allow = route.methods === 'get-put' ? 'GET, HEAD, PUT' : route.methods === 'get-post' ? 'GET, HEAD, POST' : 'GET, HEAD';
+      throw new HttpError(405, `method ${String(req.method).slice(0, 20)} is not allowed`, hint, { Allow: allow });
     }
     // 4. The query, decoded once.
     const query = parseQuery(rawQuery);
@@ -114,7 +120,7 @@ async function answer(deps: AppDeps, routes: RouteTable, req: IncomingMessage, r
     // 6. The parameters: only an authenticated asker learns which ones an endpoint takes.
     checkParams(pathname, query, route.params);
     // 7. What the credential opens.
-    if (principal !== undefined) checkPermission(principal, route.access, pathname, query.get('session') || undefined);
+    if (principal !== undefined) checkPermission(principal, route.access, pathname, query.get('session') || undefined, query.get('ticket'));
     // 8. The handler.
     // The target as received (and the header, if the credential came from it) names the answer.
     const answerKey = credential === undefined ? undefined : AnswerCache.requestKey(req.url ?? '', credential.source === 'header' ? req.headers.authorization : undefined);

@@ -13,6 +13,7 @@ import type { Redactor } from '../logging/redact.js';
 import type { RequestLogFields } from '../logging/requestLine.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
 import type { TicketStore } from '../storage/ticketStore.js';
+import type { SessionOwners } from '../storage/sessionOwners.js';
 import type { FileHelpers } from '../running/fileHelpers.js';
 import type { Uploads } from '../storage/uploads.js';
 import type { AuditLog } from '../logging/audit.js';
@@ -22,6 +23,8 @@ import type { SiteContext, ViewContext } from '../answers/viewContext.js';
 export interface AppDeps {
   readonly config: Config;
   readonly store: TicketStore;
+  /** Whose each session is (lookups.ts requireOwnSession). */
+  readonly owners: SessionOwners;
   readonly scheduler: Scheduler;
   /** The command user's hands on the host's files (/file, /upload). */
   readonly files: FileHelpers;

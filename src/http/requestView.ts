@@ -13,6 +13,7 @@ export function requestView(deps: AppDeps, principal: Principal | undefined, fro
     },
     maxWait: deps.site.maxWait,
     outputViewBytes: deps.site.outputViewBytes,
+    approvalTimeout: deps.site.approvalTimeout,
     cursor: deps.site.cursor,
     front,
     credential(session, access) {

@@ -10,8 +10,8 @@ export interface Route {
   readonly access: RouteAccess;
   /** The parameters the endpoint takes (besides the credential); any other is a 400. */
   readonly params: readonly string[];
-  /** `get`: GET and HEAD only (the GET protocol); `get-put`: and PUT with a body (/upload); `any`: the handler answers every method (MCP's transport). */
-  readonly methods: 'get' | 'get-put' | 'any';
+  /** `get`: GET and HEAD only (the GET protocol); `get-put`: and PUT with a body (/upload); `get-post`: and POST (a decision: /approve, /deny); `any`: the handler answers every method (MCP's transport). */
+  readonly methods: 'get' | 'get-put' | 'get-post' | 'any';
   /** Where the credential is read: the query or the Authorization header, or (MCP) a key in the header only. */
   readonly credential: 'query-or-header' | 'header-key';
   /** When the route needs no credential after all (/metrics with METRICS_OPEN, asked locally). */

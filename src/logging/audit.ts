@@ -43,6 +43,27 @@ export type AuditEvent =
       text: string;
     }
   | {
+      /** A person's decision on a pending ticket (or the timeout's): who, what, when (the line's time). */
+      event: 'approved' | 'denied';
+      client: string;
+      /** The operator's key, an approval link, or the timeout. */
+      by: 'HASH' | 'link' | 'timeout';
+      /** The key that submitted the ticket. */
+      key: string;
+      session: string;
+      ticket: number;
+      command: string;
+      reason?: string;
+    }
+  | {
+      /** Processes a finished ticket left running, ended: by a cancel, or to free the user's process limit. */
+      event: 'background_ended';
+      session: string;
+      ticket: number;
+      count: number;
+      why: 'cancel' | 'process-limit';
+    }
+  | {
       event: 'ended';
       session: string;
       ticket: number;

@@ -48,6 +48,7 @@ export const PARAMS = {
   secret: { description: '1: a password: stored nowhere (the audit log says [secret input, N bytes]).', schema: { type: 'string', enum: ['0', '1'] } },
   quiet: { description: 'Milliseconds of silence after the write before the answer (default 300, at most 10000).', schema: { type: 'integer', minimum: 0, maximum: 10000 } },
   input: { description: 'full: show the whole command in input (answers show its first KiB otherwise).', schema: { type: 'string', enum: ['full'] } },
+  reason: { description: 'Why the command is denied, told to the agent (at most 1 KiB; also as a form field).', schema: { type: 'string', maxLength: 1024 } },
 } satisfies Record<string, ParamSpec>;
 
 export type ParamName = keyof typeof PARAMS;
@@ -69,6 +70,8 @@ export interface EndpointSpec {
   readonly open?: boolean;
   /** The answer is not JSON (a page). */
   readonly page?: string;
+  /** Also taken as a POST, which decides (/approve, /deny); a GET only shows. */
+  readonly post?: boolean;
   /** Also taken as a PUT with a body (the parameters it then takes). */
   readonly put?: { readonly params: readonly ParamName[]; readonly required: readonly ParamName[] };
 }
@@ -168,6 +171,26 @@ export const ENDPOINTS: Record<string, EndpointSpec> = {
     answers: ['Sessions'],
     consequential: false,
     errors: COMMON_ERRORS,
+  },
+  '/approve': {
+    summary: 'Approve a pending command',
+    description: 'GET shows the pending command (a page with Approve and Deny buttons in a browser) and decides nothing; POST approves it: it is then queued. The operator\'s key (HASH) or an approval link.',
+    params: ['session', 'ticket'],
+    required: ['session', 'ticket'],
+    answers: ['ApprovalAnswer'],
+    consequential: true,
+    errors: [...COMMON_ERRORS, 409, 503, 507],
+    post: true,
+  },
+  '/deny': {
+    summary: 'Deny a pending command',
+    description: 'GET shows the pending command and decides nothing; POST denies it (reason=, told to the agent): it ends denied without running. The operator\'s key (HASH) or an approval link.',
+    params: ['session', 'ticket', 'reason'],
+    required: ['session', 'ticket'],
+    answers: ['ApprovalAnswer'],
+    consequential: true,
+    errors: [...COMMON_ERRORS, 409, 503, 507],
+    post: true,
   },
   '/view': {
     summary: 'A live page of a session',

@@ -23,7 +23,7 @@ const errorResponse = (status: number, schema = 'ErrorAnswer'): Record<string, u
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
 });
 
-function operation(path: string, method: 'get' | 'put' = 'get'): Record<string, unknown> {
+function operation(path: string, method: 'get' | 'put' | 'post' = 'get'): Record<string, unknown> {
   const spec = ENDPOINTS[path];
   if (spec === undefined) throw new Error(`no spec for ${path}`);
   const params = method === 'put' && spec.put !== undefined ? spec.put.params : spec.params;
@@ -54,7 +54,7 @@ function operation(path: string, method: 'get' | 'put' = 'get'): Record<string, 
   for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);
   const body = method === 'put' ? { requestBody: { required: true, description: 'the whole file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } } : {};
   return {
-    operationId: (path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_')) + (method === 'put' ? '_put' : ''),
+    operationId: (path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_')) + (method === 'get' ? '' : `_${method}`),
     summary: spec.summary,
     description: spec.description,
     tags: [tagOf(path)],
@@ -70,6 +70,7 @@ function operation(path: string, method: 'get' | 'put' = 'get'): Record<string, 
 const TAGS: ReadonlyArray<{ readonly name: string; readonly description: string; readonly paths: readonly string[] }> = [
   { name: 'commands', description: 'Run commands and read their results', paths: ['/shell', '/callback', '/cancel', '/history', '/stdin', '/screen'] },
   { name: 'sessions', description: 'The sessions and their live pages', paths: ['/sessions', '/view'] },
+  { name: 'approvals', description: 'A person decides the commands of keys that need approval', paths: ['/approve', '/deny'] },
   { name: 'files', description: 'Files in and out of the host', paths: ['/file', '/upload'] },
   { name: 'server', description: 'This server: its pages, health, metrics and descriptions', paths: [] },
 ];
@@ -80,7 +81,9 @@ function tagOf(path: string): string {
 
 export function openApiDocument(fqdn: string, version: string): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
-  for (const [path, spec] of Object.entries(ENDPOINTS)) paths[path] = spec.put === undefined ? { get: operation(path) } : { get: operation(path), put: operation(path, 'put') };
+  for (const [path, spec] of Object.entries(ENDPOINTS)) {
+    paths[path] = { get: operation(path), ...(spec.put === undefined ? {} : { put: operation(path, 'put') }), ...(spec.post === true ? { post: operation(path, 'post') } : {}) };
+  }
   return {
     openapi: '3.1.0',
     info: {

@@ -9,7 +9,11 @@ const str = (description: string): Schema => ({ type: 'string', description });
 const nullable = (schema: Schema): Schema => ({ ...schema, type: [schema.type as string, 'null'] });
 const url = (description: string): Schema => ({ type: 'string', format: 'uri', description });
 
-const STATUS = { type: 'string', enum: ['queued', 'running', 'done', 'timeout', 'canceled', 'interrupted', 'error'], description: 'queued/running: not finished; done: see exit_code' };
+const STATUS = {
+  type: 'string',
+  enum: ['pending', 'queued', 'running', 'done', 'timeout', 'canceled', 'interrupted', 'error', 'denied'],
+  description: 'pending (waiting for a person\'s approval), queued, running: not finished; done: see exit_code; denied: not run, see reason',
+};
 
 const QUEUE_FIELDS: Record<string, Schema> = {
   queue_position: int('queued: its place in the queue, 1 for the first to start when room comes', 1),
@@ -61,7 +65,15 @@ const TICKET_FIELDS: Record<string, Schema> = {
   timeout: int('the ticket\'s time limit in seconds', 1),
   idle_timeout: int('seconds of silence that end the command', 1),
   timeout_kind: { type: 'string', enum: ['hard', 'idle'] },
-  reason: str('why it ended as it did, where the status alone does not tell (error: why nothing ran)'),
+  reason: str('why it ended as it did, where the status alone does not tell (error: why nothing ran; denied: the reason given, or no decision)'),
+  approval: {
+    type: 'object',
+    description: 'a person\'s decision on a command that waited for one',
+    properties: { decision: { type: 'string', enum: ['approved', 'denied'] }, by: { type: 'string', enum: ['HASH', 'link', 'timeout'] }, at: { type: 'string', format: 'date-time' } },
+    required: ['decision', 'by', 'at'],
+    additionalProperties: false,
+  },
+  background_ended: int('processes it left running that this cancel ended'),
   background: {
     type: 'array',
     description: 'processes the finished ticket left running, while they run',
@@ -139,6 +151,15 @@ export const SCHEMAS: Record<string, Schema> = {
             history: url('its history'),
             view: url('a read-only live page of it'),
             shell: url('append a URL-encoded command to run one there'),
+            pending: {
+              type: 'array',
+              description: 'commands waiting for approval (the links only for the operator\'s key)',
+              items: object(
+                { ticket: int('the ticket', 1), command: str('the command'), submitted_at: { type: 'string', format: 'date-time' }, approve: url('POST to approve'), deny: url('POST to deny (&reason=…)') },
+                ['ticket', 'command', 'submitted_at'],
+                'a pending command',
+              ),
+            },
           },
           ['session', 'key', 'tickets', 'last_ticket', 'last_activity', 'busy', 'history', 'view', 'shell'],
           'a session',
@@ -148,6 +169,23 @@ export const SCHEMAS: Record<string, Schema> = {
     },
     ['type', 'count', 'sessions', 'next'],
     'every session, newest first',
+  ),
+  ApprovalAnswer: object(
+    {
+      type: { const: 'approval' },
+      session: str('the session'),
+      ticket: int('the ticket', 1),
+      key: str('the key that submitted it'),
+      command: str('the command'),
+      status: STATUS,
+      submitted_at: { type: 'string', format: 'date-time' },
+      decided: { type: 'boolean', description: 'true when this request made a decision' },
+      approval: { type: 'object', description: 'the decision made, if any' },
+      reason: str('a denial\'s reason'),
+      next: str('what to do now'),
+    },
+    ['type', 'session', 'ticket', 'key', 'command', 'status', 'submitted_at', 'decided', 'next'],
+    'a pending command, or the decision on it',
   ),
   StdinAnswer: object(
     { ...TICKET_FIELDS, replay: { type: 'boolean', description: 'true when this write was accepted before: nothing was typed again' } },

@@ -1,12 +1,12 @@
 // The protocol's nouns as types: statuses, the ticket record kept on disk, and the answers.
 // Names follow PROTOCOL.md exactly; these are the words of the JSON, the code and the README.
 
-export type ActiveStatus = 'queued' | 'running';
-export type FinalStatus = 'done' | 'timeout' | 'canceled' | 'interrupted' | 'error';
+export type ActiveStatus = 'pending' | 'queued' | 'running';
+export type FinalStatus = 'done' | 'timeout' | 'canceled' | 'interrupted' | 'error' | 'denied';
 export type TicketStatus = ActiveStatus | FinalStatus;
 export type TimeoutKind = 'hard' | 'idle';
 
-export const FINAL_STATUSES: readonly FinalStatus[] = ['done', 'timeout', 'canceled', 'interrupted', 'error'];
+export const FINAL_STATUSES: readonly FinalStatus[] = ['done', 'timeout', 'canceled', 'interrupted', 'error', 'denied'];
 
 export function isFinalStatus(value: unknown): value is FinalStatus {
   return FINAL_STATUSES.some((status) => status === value);
@@ -51,10 +51,20 @@ interface TicketBase extends TicketRequest {
    * a restart after a crash ends every process it started by it. Null in older records.
    */
   readonly process_marker: string | null;
+  /** A person's decision on a ticket of an approve=always key; absent on tickets that needed none. */
+  readonly approval?: Approval;
 }
 
+/** Who decided a pending ticket, and when: HASH, an approval link, or the timeout. */
+export interface Approval {
+  readonly decision: 'approved' | 'denied';
+  readonly by: 'HASH' | 'link' | 'timeout';
+  readonly at: string;
+}
+
+/** Waiting to start (queued), or first for a person's approval (pending: it takes no slot). */
 export interface QueuedTicket extends TicketBase {
-  readonly status: 'queued';
+  readonly status: 'queued' | 'pending';
   readonly started_at: null;
 }
 
@@ -103,7 +113,12 @@ export type TicketRecord = QueuedTicket | RunningTicket | FinishedTicket;
 export type TicketMeta = QueuedTicket | RunningTicket | FinishedMeta;
 
 export function isFinished(meta: TicketMeta): meta is FinishedMeta {
-  return meta.status !== 'queued' && meta.status !== 'running';
+  return meta.status !== 'queued' && meta.status !== 'running' && meta.status !== 'pending';
+}
+
+/** Not started yet: queued, or pending a person's approval. */
+export function isWaiting(meta: TicketMeta): meta is QueuedTicket {
+  return meta.status === 'queued' || meta.status === 'pending';
 }
 
 /** A history entry for a ticket whose record on disk cannot be read. */
@@ -169,6 +184,10 @@ export interface TicketView extends OutputView {
   idle_timeout?: number;
   /** Processes the finished ticket left running in the background, while they run. */
   background?: Array<{ pid: number; command: string }>;
+  /** A person's decision, on a ticket that waited for one. */
+  approval?: Approval;
+  /** Leftover processes a cancel of the finished ticket ended. */
+  background_ended?: number;
   /** Unfinished: the callback URL with a long-poll wait. It changes with every answer. */
   poll?: string;
   /** Unfinished: stops the command. */

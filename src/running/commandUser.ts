@@ -6,7 +6,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { ConfigError } from '../config/config.js';
-import { AGENT_FRIENDLY_ENV } from './shellState.js';
 
 export interface CommandUser {
   readonly name: string;
@@ -17,24 +16,36 @@ export interface CommandUser {
 
 const SETPRIV = '/usr/bin/setpriv';
 
-/** Looks the user up (getent: /etc/passwd, LDAP, …) and refuses root and the server's own user. */
-export function resolveCommandUser(name: string): CommandUser {
+/** Variables every command gets on its first run, so tools do not page or colour output. */
+export const AGENT_FRIENDLY_ENV = { TERM: 'dumb', NO_COLOR: '1', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
+
+/**
+ * Looks the user up (getent: /etc/passwd, LDAP, …) and refuses root and the server's own user.
+ * `label` names where the user was given (COMMAND_USER, or a key's user=) in the messages.
+ */
+export function resolveCommandUser(name: string, label = `COMMAND_USER ${name}`): CommandUser {
+  const user = lookUpUser(name, label);
+  if (user.uid === process.getuid?.()) {
+    throw new ConfigError(`${label} is the server's own user: its commands could read the server's secret and change its records; use a separate user`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new ConfigError(`${label} needs the server to start as root (it switches to ${name} for each command, with no capability left); start it as root, or leave it unset`);
+  }
+  if (!fs.existsSync(SETPRIV)) throw new ConfigError(`${label} needs ${SETPRIV} (Debian: apt-get install util-linux)`);
+  return user;
+}
+
+/** The user, if it exists and is not root (what `llmass keys add --user` can check as any user). */
+export function lookUpUser(name: string, label = `user=${name}`): CommandUser {
   let line: string;
   try {
     line = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim();
   } catch {
-    throw new ConfigError(`COMMAND_USER ${name} does not exist: create it first (useradd --system --create-home ${name})`);
+    throw new ConfigError(`${label} does not exist: create it first (useradd --system --create-home ${name})`);
   }
   const [, , uid, gid, , home] = line.split(':');
   const user = { name, uid: Number(uid), gid: Number(gid), home: home ?? '/' };
-  if (user.uid === 0) throw new ConfigError(`COMMAND_USER ${name} is root: commands must run as an unprivileged user`);
-  if (user.uid === process.getuid?.()) {
-    throw new ConfigError(`COMMAND_USER ${name} is the server's own user: its commands could read the server's secret and change its records; use a separate user`);
-  }
-  if (process.getuid?.() !== 0) {
-    throw new ConfigError(`COMMAND_USER needs the server to start as root (it switches to ${name} for each command, with no capability left); start it as root, or leave COMMAND_USER unset`);
-  }
-  if (!fs.existsSync(SETPRIV)) throw new ConfigError(`COMMAND_USER needs ${SETPRIV} (Debian: apt-get install util-linux)`);
+  if (user.uid === 0) throw new ConfigError(`${label} is root: commands must run as an unprivileged user`);
   return user;
 }
 

@@ -56,14 +56,12 @@ function end(child: ChildProcess): void {
 }
 
 export class FileHelpers {
-  constructor(private readonly commandUser: CommandUser | null) {}
-
-  private spawnHelper(script: string, args: readonly string[], stdin: 'ignore' | 'pipe'): ChildProcess {
-    const { program, args: argv } = asCommandUser(['/bin/bash', script, ...args], this.commandUser);
-    const env = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', HOME: this.commandUser?.home ?? '/' };
+  private spawnHelper(user: CommandUser | null, script: string, args: readonly string[], stdin: 'ignore' | 'pipe'): ChildProcess {
+    const { program, args: argv } = asCommandUser(['/bin/bash', script, ...args], user);
+    const env = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', HOME: user?.home ?? '/' };
     return spawn(program, argv, {
       cwd: '/',
-      env: this.commandUser === null ? env : environmentThroughSetpriv(env),
+      env: user === null ? env : environmentThroughSetpriv(env),
       stdio: [stdin, 'pipe', 'ignore', 'pipe'],
       // Its own process group, so that ending it ends the tail and head it runs.
       detached: true,
@@ -74,9 +72,9 @@ export class FileHelpers {
    * Opens `path` (relative to `cwd`) as the command user; on `ok`, `bytes` streams `count` bytes
    * (null: all) from `offset`, or with `suffix` the last `count` bytes.
    */
-  async read(cwd: string, path: string, part: { readonly offset: number; readonly count: number | null } | { readonly suffix: number }): Promise<ReadOutcome> {
+  async read(user: CommandUser | null, cwd: string, path: string, part: { readonly offset: number; readonly count: number | null } | { readonly suffix: number }): Promise<ReadOutcome> {
     const [offset, count] = 'suffix' in part ? [`-${part.suffix}`, ''] : [String(part.offset), part.count === null ? '' : String(part.count)];
-    const child = this.spawnHelper(READ_SCRIPT, [cwd, path, offset, count], 'ignore');
+    const child = this.spawnHelper(user, READ_SCRIPT, [cwd, path, offset, count], 'ignore');
     child.on('error', () => undefined);
     const line = await firstLine(child);
     const [word, ...fields] = (line ?? 'timeout').split(' ');
@@ -89,8 +87,8 @@ export class FileHelpers {
   }
 
   /** Writes `content` to `path` (relative to `cwd`) as the command user: a temp file beside it, renamed over it. */
-  async write(cwd: string, path: string, mode: string, content: Readable, size: number): Promise<WriteOutcome> {
-    const child = this.spawnHelper(WRITE_SCRIPT, [cwd, path, mode], 'pipe');
+  async write(user: CommandUser | null, cwd: string, path: string, mode: string, content: Readable, size: number): Promise<WriteOutcome> {
+    const child = this.spawnHelper(user, WRITE_SCRIPT, [cwd, path, mode], 'pipe');
     child.on('error', () => undefined);
     // A helper that refuses before reading its input closes stdin: that is not an error here.
     child.stdin?.on('error', () => undefined);

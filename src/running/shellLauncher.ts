@@ -1,7 +1,7 @@
-// Starting a command's shell: through setpriv as the command user when confined, in the
+// Starting a command's shell: through setpriv as the session's command user when confined, in the
 // directory and with the variables the session's last command left, under tracking from its
 // first instruction. With the prelude, the command itself comes later, with the go.
-import { asCommandUser, commandLine, environmentThroughSetpriv, type CommandUser } from './commandUser.js';
+import { asCommandUser, commandLine, environmentThroughSetpriv } from './commandUser.js';
 import type { TerminalSize } from '../protocol/types.js';
 import { RUN_HANDED_COMMAND } from './prelude.js';
 import { MARKER_VARIABLE, type ProcessTracking } from './processTracking.js';
@@ -33,7 +33,6 @@ const SCRIPT = '/usr/bin/script';
 export class ShellLauncher {
   constructor(
     private readonly commandShell: string,
-    private readonly commandUser: CommandUser | null,
     private readonly tracking: ProcessTracking,
     private readonly usesPrelude: boolean,
   ) {}
@@ -47,13 +46,13 @@ export class ShellLauncher {
     try {
       // With the prelude, the command comes with the go; another shell takes it as its argument.
       const input = this.usesPrelude ? RUN_HANDED_COMMAND : command;
-      const { program, args } = tty === null ? commandLine(this.commandShell, input, this.commandUser) : asCommandUser(onTerminal(this.commandShell, input, tty, launch.env.SHELL), this.commandUser);
+      const { program, args } = tty === null ? commandLine(this.commandShell, input, launch.user) : asCommandUser(onTerminal(this.commandShell, input, tty, launch.env.SHELL), launch.user);
       // TERM is the terminal's on one, and dumb otherwise: a terminal's TERM kept in the session's
       // state must not reach a later command that has none.
       const env = tty === null ? { ...launch.env, TERM: 'dumb' } : { ...launch.env, SHELL: '/bin/sh', TERM: 'xterm-256color' };
       // Confined, the directory is entered by the command user (in the prelude): the server,
       // root without DAC capabilities, may not enter a private home.
-      const confined = this.commandUser !== null;
+      const confined = launch.user !== null;
       const shell = spawnShell({
         program,
         args,

@@ -7,19 +7,19 @@ import fs from 'node:fs';
 import { isCarriedVariable, parseShellState, type SavedShell } from './exportParser.js';
 import { isDirectory, openRegularSync } from '../storage/safeFiles.js';
 import type { SessionLayout } from '../storage/sessionLayout.js';
+import type { CommandUser } from './commandUser.js';
 
 /** A state larger than this is not kept (the previous one stands). */
 export const MAX_STATE_BYTES = 256 * 1024;
 
 export interface ShellLaunch {
+  /** Who the shell runs as: the session's command user (null: the server's own user). */
+  readonly user: CommandUser | null;
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
   /** Said in the command's output before anything else (the saved directory was gone). */
   readonly note?: string;
 }
-
-/** Variables every command gets on its first run, so tools do not page or colour output. */
-export const AGENT_FRIENDLY_ENV = { TERM: 'dumb', NO_COLOR: '1', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
 
 export interface CommandLimits {
   readonly maxProcesses: number;
@@ -36,10 +36,12 @@ export class ShellStates {
     shell: string,
     /** The installed prelude's path (prelude.ts). */
     private readonly preludeFile: string,
-    /** Where a session's first command starts. */
-    private readonly workdir: string,
-    /** The environment of a session's first command. */
-    private readonly baseEnv: Readonly<Record<string, string>>,
+    /** Where a session's first command starts, for its user. */
+    private readonly workdirOf: (user: CommandUser | null) => string,
+    /** The environment of a session's first command, for its user. */
+    private readonly baseEnvOf: (user: CommandUser | null) => Readonly<Record<string, string>>,
+    /** The session's command user (its owner's); throws when it cannot run commands. */
+    private readonly userOf: (session: string) => CommandUser | null,
     private readonly limits: CommandLimits,
     private readonly onError: (message: string, error: unknown) => void,
   ) {
@@ -55,29 +57,34 @@ export class ShellStates {
     };
   }
 
-  /** How a session's first command starts: WORKDIR and the first environment. */
-  firstLaunch(): ShellLaunch {
-    return { cwd: this.workdir, env: this.usesPrelude ? { ...this.baseEnv, ...this.control() } : { ...this.baseEnv } };
+  /** How a session of `user` starts its first command: WORKDIR (or the user's home) and the first environment. */
+  firstLaunch(user: CommandUser | null): ShellLaunch {
+    const env = this.baseEnvOf(user);
+    return { user, cwd: this.workdirOf(user), env: this.usesPrelude ? { ...env, ...this.control() } : { ...env } };
   }
 
-  /** How the session's next command starts: the directory and environment the last one left. */
+  /** How the session's next command starts: as its user, in the directory and with the environment the last one left. */
   launch(session: string): ShellLaunch {
-    if (!this.usesPrelude) return { cwd: this.workdir, env: { ...this.baseEnv } };
+    const user = this.userOf(session);
+    if (!this.usesPrelude) return this.firstLaunch(user);
     const saved = this.load(session);
-    if (saved === undefined) return this.firstLaunch();
+    if (saved === undefined) return this.firstLaunch(user);
     const env = { ...saved.env, ...this.control() };
-    if (isDirectory(saved.cwd)) return { cwd: saved.cwd, env };
+    if (isDirectory(saved.cwd)) return { user, cwd: saved.cwd, env };
+    const workdir = this.workdirOf(user);
     return {
-      cwd: this.workdir,
+      user,
+      cwd: workdir,
       env,
-      note: `[llmass: the working directory ${saved.cwd} no longer exists; this command starts in ${this.workdir}]\n`,
+      note: `[llmass: the working directory ${saved.cwd} no longer exists; this command starts in ${workdir}]\n`,
     };
   }
 
-  /** The session's working directory as its last command left it (its first: WORKDIR). */
+  /** The session's working directory as its last command left it (its first: WORKDIR, or its user's home). */
   cwdOf(session: string): string {
-    if (!this.usesPrelude) return this.workdir;
-    return this.load(session)?.cwd ?? this.workdir;
+    const workdir = this.workdirOf(this.userOf(session));
+    if (!this.usesPrelude) return workdir;
+    return this.load(session)?.cwd ?? workdir;
   }
 
   /** After a command: keep the state its shell handed back, if it is complete. */

@@ -4,6 +4,23 @@ import type { QueuedTicket } from '../protocol/types.js';
 import type { Waiting } from './queue.js';
 import type { Replay } from './replays.js';
 
+/** Who submits: the key (HASH for the operator's), and the user its new sessions' commands run as. */
+export interface Asker {
+  readonly key: string;
+  /** HASH (its key or a token it made): acts on every session. */
+  readonly operator: boolean;
+  readonly user: string | null;
+  /** Its commands wait for a person's approval (approve=always). */
+  readonly approve: boolean;
+}
+
+/** A /shell into a session another key made (or made meanwhile): the name is taken. */
+export class SessionTaken extends Error {
+  constructor(readonly session: string) {
+    super(`the session name ${session} is taken`);
+  }
+}
+
 export interface SubmitResult {
   readonly session: string;
   readonly ticket: number;

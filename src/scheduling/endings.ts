@@ -2,15 +2,19 @@
 // timeout kind and reason, and the notes added to its output (a limit it hit, processes a stop
 // could not end, an interruption). Pure: the final record is built here and stored elsewhere.
 import type { Config } from '../config/config.js';
-import type { FinalStatus, FinishedTicket, QueuedTicket, Screen, TimeoutKind } from '../protocol/types.js';
+import type { Approval, FinalStatus, FinishedTicket, QueuedTicket, Screen, TimeoutKind } from '../protocol/types.js';
 import { PRELUDE_FILE } from '../running/prelude.js';
 import type { RunOutcome } from '../running/shellProcess.js';
 import { finalRecord } from '../storage/recordFields.js';
 import { storedText, type OutputSpool } from '../storage/spool.js';
 
-/** The final record of a ticket that never started (canceled or interrupted while queued): `note` is its output. */
-export function endedBeforeStart(queued: QueuedTicket, status: 'canceled' | 'interrupted', note: string): FinishedTicket {
+/**
+ * The final record of a ticket that never started (canceled or interrupted while queued, or
+ * denied while pending): `note` is its output; a denial carries its reason and decision.
+ */
+export function endedBeforeStart(queued: QueuedTicket, status: 'canceled' | 'interrupted' | 'denied', note: string, denial?: { readonly reason: string; readonly approval: Approval }): FinishedTicket {
   return finalRecord(queued, {
+    ...(denial === undefined ? {} : denial),
     status,
     startedAt: null,
     finishedAt: new Date(),

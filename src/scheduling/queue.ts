@@ -1,11 +1,12 @@
-// The queue and its limits: tickets waiting to start, in the order their numbers were handed
-// out; one running ticket per session; at most MAX_CONCURRENCY running; at most MAX_QUEUE
+// The queue and its limits: tickets waiting to start (queued, or pending a person's approval),
+// in the order their numbers were handed out; one running ticket per session; at most MAX_CONCURRENCY running; at most MAX_QUEUE
 // waiting. Pure bookkeeping: it starts nothing itself.
 import type { QueuedBehind, QueuedTicket } from '../protocol/types.js';
 import type { QueueStanding } from '../protocol/ticketState.js';
 
 export interface Waiting {
-  readonly record: QueuedTicket;
+  /** Replaced when a person approves a pending ticket (it is then queued). */
+  record: QueuedTicket;
   /** The command as sent: the record's `input` has the secret redacted, the shell gets this. */
   readonly command: string;
   /** False until `<n>.ticket` is on disk; the ticket may not start before. */
@@ -81,7 +82,8 @@ export class TicketQueue {
       const entry = this.waiting[i];
       if (entry === undefined) break;
       const session = entry.record.session;
-      if (blocked.has(session) || !entry.persisted) {
+      // A pending ticket holds its session's later ones behind it, and takes no slot.
+      if (blocked.has(session) || !entry.persisted || entry.record.status === 'pending') {
         blocked.add(session);
         i += 1;
         continue;

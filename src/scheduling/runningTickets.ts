@@ -32,6 +32,7 @@ import { collectText } from '../storage/outputCollector.js';
 export interface RunningTicketsDeps {
   readonly config: Config;
   readonly tracking: ProcessTracking;
+  /** Who the self-check runs as: the users of keys without user=. */
   readonly commandUser: CommandUser | null;
   readonly store: TicketStore;
   readonly shells: ShellStates;
@@ -50,7 +51,7 @@ export class RunningTickets {
   private readonly launcher: ShellLauncher;
 
   constructor(private readonly deps: RunningTicketsDeps) {
-    this.launcher = new ShellLauncher(deps.config.commandShell, deps.commandUser, deps.tracking, deps.shells.usesPrelude);
+    this.launcher = new ShellLauncher(deps.config.commandShell, deps.tracking, deps.shells.usesPrelude);
     this.warm = new WarmShells({
       start: (session) => this.launcher.start(this.deps.shells.launch(session), ProcessTracking.newId(), ''),
       onError: deps.onError,
@@ -131,7 +132,7 @@ export class RunningTickets {
    * (selfCheck.ts): the same path as every command, through setpriv and the prelude.
    */
   startCheckShell(trackingId: string, command: string): StartedShell {
-    return this.launcher.start(this.deps.shells.firstLaunch(), trackingId, command).shell;
+    return this.launcher.start(this.deps.shells.firstLaunch(this.deps.commandUser), trackingId, command).shell;
   }
 
   start(entry: Waiting): void {

@@ -1,35 +1,40 @@
 // The scheduler: between the handlers and the parts that do the work. It takes submissions
-// (replays.ts spots replays, queue.ts keeps order and limits), starts them when there is room
+// (intake.ts; replays.ts spots replays, queue.ts keeps order and limits, approvals.ts holds
+// the pending), starts them when there is room
 // (runningTickets.ts runs and finishes them), cancels, shuts down, and answers what a ticket is now,
 // from memory while it is active and from disk after. It knows nothing of HTTP.
 import type { AuditLog } from '../logging/audit.js';
 import type { Config } from '../config/config.js';
 import { Dedup } from './replays.js';
-import { replayed, type Admission, type CancelResult, type SubmitResult } from './admission.js';
+import type { Asker, CancelResult, SubmitResult } from './admission.js';
+import { Intake } from './intake.js';
 import { TerminalAccess } from './terminalAccess.js';
-
 import { ticketState } from './ticketState.js';
-import { SchedulerUnavailable, storageError, StorageUnavailable } from './unavailable.js';
-import { freeBytes } from '../storage/safeFiles.js';
+import { storageError } from './unavailable.js';
 import { Finisher, ticketKey } from './finisher.js';
 import type { OutputPlan } from '../protocol/outputParts.js';
 import type { QueueStanding, TicketState } from '../protocol/ticketState.js';
-import type { FinishedTicket, QueuedTicket, TicketRequest } from '../protocol/types.js';
+import type { FinishedTicket, QueuedTicket, TicketRecord, TicketRequest } from '../protocol/types.js';
+import { Approvals, type DecidedBy, type Decision, type DecisionResult } from './approvals.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { endedBeforeStart } from './endings.js';
 import type { Redactor } from '../logging/redact.js';
 import type { CommandUser } from '../running/commandUser.js';
+import type { CommandUsers } from '../running/commandUsers.js';
+import type { SessionOwners } from '../storage/sessionOwners.js';
 import type { ProcessTracking } from '../running/processTracking.js';
 import { RunningTickets } from './runningTickets.js';
 import type { StartedShell } from '../running/shellProcess.js';
 import type { ShellStates } from '../running/shellState.js';
-import type { SessionIndex, TicketStore } from '../storage/ticketStore.js';
+import type { TicketStore } from '../storage/ticketStore.js';
 import { IdleWaiters, Waiters } from './waiters.js';
 
 export interface SchedulerDeps {
   readonly config: Config;
   readonly tracking: ProcessTracking;
-  readonly commandUser: CommandUser | null;
+  /** Who commands run as: each session's owner's user= (owners), or COMMAND_USER. */
+  readonly users: CommandUsers;
+  readonly owners: SessionOwners;
   readonly store: TicketStore;
   readonly shells: ShellStates;
   readonly audit: AuditLog;
@@ -42,6 +47,8 @@ export interface SchedulerDeps {
   readonly onTicketEnded?: (record: FinishedTicket) => void;
   /** A ticket ended `error` because its command never started. */
   readonly onNeverStarted?: (reason: string) => void;
+  /** A pending ticket is on disk and waits for a person (the approval webhook). */
+  readonly onPending?: (record: QueuedTicket) => void;
 }
 
 export class Scheduler {
@@ -53,6 +60,8 @@ export class Scheduler {
   readonly terminals: TerminalAccess;
   private readonly finisher: Finisher;
   private readonly dedup: Dedup;
+  private readonly approvals: Approvals;
+  private readonly intake: Intake;
   private accepting = true;
 
   constructor(private readonly deps: SchedulerDeps) {
@@ -72,7 +81,7 @@ export class Scheduler {
     this.runs = new RunningTickets({
       config: deps.config,
       tracking: deps.tracking,
-      commandUser: deps.commandUser,
+      commandUser: deps.users.fallback,
       store: deps.store,
       shells: deps.shells,
       redactor: deps.redactor,
@@ -86,6 +95,23 @@ export class Scheduler {
         if (this.accepting && !this.queue.isSessionBusy(session)) this.runs.prepareNext(session);
         this.idle.notify(session, this.queue.isSessionBusy(session));
       },
+    });
+    this.approvals = new Approvals({
+      queue: this.queue,
+      store: deps.store,
+      audit: deps.audit,
+      timeoutMs: deps.config.approvalTimeout * 1000,
+      endWaiting: (entry, record) => this.endWaiting(entry, record),
+      dispatch: () => this.dispatch(),
+      onError: deps.onError,
+    });
+    this.intake = new Intake({
+      ...deps,
+      queue: this.queue,
+      dedup: this.dedup,
+      runs: this.runs,
+      approvals: this.approvals,
+      dispatch: () => this.dispatch(),
     });
     this.terminals = new TerminalAccess(this.runs, (session, ticket, ms, signal) => this.waitFor(session, ticket, ms, signal));
   }
@@ -122,101 +148,33 @@ export class Scheduler {
     return this.idle.wait(session, ms, signal);
   }
 
+  /**
+   * Who the session's commands (and file transfers) run as: the user its owner had when it made
+   * it. Throws when that user can no longer run commands (removed from the host).
+   */
+  userOf(session: string): CommandUser | null {
+    const owner = this.deps.owners.known(session);
+    if (owner === undefined) throw new Error(`the owner of session ${session} has not been read`);
+    return this.deps.users.resolve(owner.user);
+  }
+
   /** The session's working directory, as its last command left it. */
   cwdOf(session: string): string {
     return this.deps.shells.cwdOf(session);
   }
 
   /**
-   * Hands out a ticket and returns once `<n>.ticket` is on disk. Without a session, a new one
-   * is made. A replay of the same command and nonce within DEDUP_WINDOW returns the first ticket.
-   * Throws StorageUnavailable, before any number is handed out, when the disk has no room.
+   * Hands out a ticket and returns once `<n>.ticket` is on disk (intake.ts). Throws
+   * StorageUnavailable, before any number is handed out, when the disk has no room.
    */
-  async submit(session: string | undefined, request: TicketRequest, identity: string, client: string, key: string): Promise<SubmitResult> {
-    this.assertAccepting();
-    // Looked for before the session is opened too: a replay must not make a new session.
-    const replay = this.dedup.find(session, identity, key);
-    if (replay !== undefined) return replayed(replay);
-    this.assertRoom();
-    const name = session ?? this.deps.newSessionName();
-    const index = await this.deps.store.open(name, true).catch((error: unknown) => {
-      throw storageError(error);
-    });
-    if (index === undefined) throw new StorageUnavailable('failed', `session ${name} could not be opened`);
-    this.assertAccepting();
-    const admitted = this.admit(session, name, index, request, identity, key);
-    if (admitted.kind === 'replay') return replayed(admitted.replay);
-    const { entry, record, persisted, shellReady } = admitted;
-    try {
-      await persisted;
-    } catch (error) {
-      this.queue.remove(entry);
-      this.deps.store.release(index, record.ticket);
-      this.dedup.forget(name, record.ticket);
-      throw storageError(error);
-    }
-    entry.persisted = true;
-    // The audit line is written before the ticket can start or be answered: the record of
-    // what was asked never lags behind what was done.
-    this.deps.audit.record({
-      event: 'accepted',
-      client,
-      key,
-      session: name,
-      ticket: record.ticket,
-      command: record.input,
-      timeout: request.timeout,
-      idle_timeout: request.idle_timeout,
-      nonce: request.nonce,
-    });
-    // A shell started ahead takes its command at once. Otherwise the ticket starts on the next
-    // turn of the event loop, after this answer is written: spawning blocks for milliseconds,
-    // which the submitter need not wait for.
-    if (shellReady) this.dispatch();
-    else setImmediate(() => this.dispatch());
-    return { session: name, ticket: record.ticket };
+  submit(session: string | undefined, request: TicketRequest, identity: string, client: string, asker: Asker): Promise<SubmitResult> {
+    return this.intake.submit(session, request, identity, client, asker, () => this.accepting);
   }
 
-  /**
-   * The numbering critical section. Synchronous, so that no other submission can come between
-   * its steps: the replay check, the queue bound, the number, the queue entry, the start of the
-   * record's write and the replay entry are decided together, and every number is handed out
-   * to exactly one record in the order of the queue.
-   */
-  private admit(asked: string | undefined, name: string, index: SessionIndex, request: TicketRequest, identity: string, key: string): Admission {
-    const raced = this.dedup.find(asked, identity, key);
-    if (raced !== undefined) return { kind: 'replay', replay: raced };
-    if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5, this.deps.config.maxQueue);
-    const ticket = this.deps.store.allocate(index);
-    const tracking = this.runs.trackingIdFor(name, request.tty !== null);
-    const record: QueuedTicket = {
-      ticket,
-      session: name,
-      ...request,
-      // The record keeps the command as sent but for the secret; the shell gets it whole.
-      input: this.deps.redactor.text(request.input),
-      status: 'queued',
-      submitted_at: new Date().toISOString(),
-      key,
-      process_marker: tracking.id,
-      started_at: null,
-    };
-    const entry = this.queue.add(record, request.input);
-    const persisted = this.deps.store.write(record);
-    this.dedup.remember(asked, name, ticket, identity, persisted, key);
-    return { kind: 'admitted', entry, record, persisted, shellReady: tracking.shellReady };
-  }
-
-  private assertAccepting(): void {
-    if (!this.accepting) throw new SchedulerUnavailable('shutting-down', 10);
-  }
-
-  /** The reserve: below MIN_FREE_BYTES no new ticket is taken, so running ones can finish. */
-  private assertRoom(): void {
-    const free = freeBytes(this.deps.config.sessionsDir);
-    if (free !== undefined && free < this.deps.config.minFreeBytes) {
-      throw new StorageUnavailable('full', `${free} bytes free, below MIN_FREE_BYTES (${this.deps.config.minFreeBytes})`);
-    }
+  /** A person's decision on a pending ticket (approvals.ts). Throws StorageUnavailable when it cannot be stored. */
+  async decide(session: string, ticket: number, decision: Decision, by: DecidedBy, client: string): Promise<DecisionResult> {
+    const stored = this.queue.find(session, ticket) === undefined ? await this.deps.store.read(session, ticket, { kind: 'window', offset: 0, limit: 1 }) : undefined;
+    return this.approvals.decide(session, ticket, decision, by, client, stored?.meta as TicketRecord | undefined);
   }
 
   /**
@@ -225,6 +183,11 @@ export class Scheduler {
    */
   get(session: string, ticket: number, plan: OutputPlan): Promise<TicketState | undefined> {
     return ticketState({ runs: this.runs, queue: this.queue, store: this.deps.store, tracking: this.deps.tracking }, session, ticket, plan);
+  }
+
+  /** The session's tickets pending a person's approval, oldest first. */
+  pendingOf(session: string): QueuedTicket[] {
+    return this.queue.all().filter((entry) => entry.record.session === session && entry.record.status === 'pending').map((entry) => entry.record);
   }
 
   /** Where a queued ticket stands, and what holds it; undefined when it is not queued. */
@@ -246,9 +209,8 @@ export class Scheduler {
     for (const entry of this.queue.takeStartable(this.runs.count)) this.runs.start(entry);
   }
 
-  /** Ends a waiting ticket without running it. Throws StorageUnavailable if its end cannot be stored: it then stays queued. */
-  private async endWaiting(entry: Waiting, status: 'canceled' | 'interrupted', note: string): Promise<void> {
-    const record = endedBeforeStart(entry.record, status, note);
+  /** Ends a waiting ticket with `record`, without running it. Throws StorageUnavailable if its end cannot be stored: it then stays waiting. */
+  private async endWaiting(entry: Waiting, record: FinishedTicket): Promise<void> {
     try {
       await this.deps.store.write(record);
     } catch (error) {
@@ -268,7 +230,7 @@ export class Scheduler {
   async cancel(session: string, ticket: number): Promise<CancelResult | undefined> {
     const waiting = this.queue.find(session, ticket);
     if (waiting !== undefined) {
-      await this.endWaiting(waiting, 'canceled', '[llmass: canceled before it started]\n');
+      await this.endWaiting(waiting, endedBeforeStart(waiting.record, 'canceled', '[llmass: canceled before it started]\n'));
       return 'canceled';
     }
     const stopped = await this.runs.stop(session, ticket, 'canceled');
@@ -284,9 +246,10 @@ export class Scheduler {
    */
   async shutdown(graceSeconds: number): Promise<void> {
     this.accepting = false;
+    this.approvals.close();
     const readyShellsEnded = this.runs.endReadyShells();
     for (const entry of this.queue.all()) {
-      await this.endWaiting(entry, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n').catch((error: unknown) =>
+      await this.endWaiting(entry, endedBeforeStart(entry.record, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n')).catch((error: unknown) =>
         this.deps.onError('could not mark a queued ticket interrupted; the next start will', error),
       );
     }

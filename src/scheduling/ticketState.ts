@@ -2,7 +2,7 @@
 // or its end while that is being stored), the queue, or its record on disk (with the background
 // processes it left that still run).
 import type { OutputPlan } from '../protocol/outputParts.js';
-import type { BackgroundProcess } from '../protocol/types.js';
+import { isFinished, type BackgroundProcess } from '../protocol/types.js';
 import type { TicketState } from '../protocol/ticketState.js';
 import { processStartTicks } from '../running/processGroups.js';
 import type { ProcessTracking, TicketProcesses } from '../running/processTracking.js';
@@ -50,7 +50,7 @@ export async function ticketState(parts: TicketSources, session: string, ticket:
   const stored = await parts.store.read(session, ticket, plan);
   if (stored === undefined) return undefined;
   const meta = stored.meta;
-  if (meta.status === 'queued' || meta.status === 'running') return { meta, output: stored.output, outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
+  if (!isFinished(meta)) return { meta, output: stored.output, outputBytes: 0, truncated: false, outputDropped: 0, background: [] };
   return {
     meta,
     output: stored.output,

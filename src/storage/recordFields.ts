@@ -1,7 +1,7 @@
 // Ticket records: the one place a final record is built, and the one check every record read
 // back from disk goes through. A record that fails the check is a damaged ticket (DamagedRecord,
 // whose message names the problem and never quotes the file), not a broken server.
-import { isFinalStatus, type BackgroundProcess, type FinalStatus, type FinishedTicket, type Screen, type TerminalSize, type TicketMeta, type TicketRequest, type TimeoutKind } from '../protocol/types.js';
+import { isFinalStatus, type Approval, type BackgroundProcess, type FinalStatus, type FinishedTicket, type Screen, type TerminalSize, type TicketMeta, type TicketRequest, type TimeoutKind } from '../protocol/types.js';
 
 export class DamagedRecord extends Error {}
 
@@ -23,6 +23,8 @@ export interface Ending {
   /** A tty=1 ticket's last screen. */
   readonly screen?: Screen | null;
   readonly stdinWrites?: number;
+  /** A decision made as it ended (a denial); else the submission's, if any. */
+  readonly approval?: Approval;
 }
 
 /** The base every record keeps from its submission. */
@@ -32,6 +34,7 @@ export interface Submitted extends TicketRequest {
   readonly submitted_at: string;
   readonly key: string | null;
   readonly process_marker: string | null;
+  readonly approval?: Approval;
 }
 
 /** The final record of a ticket: built here only, whoever ends the ticket. */
@@ -47,6 +50,7 @@ export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
     submitted_at: base.submitted_at,
     key: base.key,
     process_marker: base.process_marker,
+    ...(ending.approval ?? base.approval ? { approval: ending.approval ?? base.approval } : {}),
     status: ending.status,
     started_at: ending.startedAt?.toISOString() ?? null,
     finished_at: ending.finishedAt.toISOString(),
@@ -133,6 +137,15 @@ function backgroundOf(value: unknown): BackgroundProcess[] {
  * Checks a record's fields (all but `output`, which the caller reads in its own way) and that it
  * is the record of `session`/`ticket`: a record copied or planted under another name is damaged.
  */
+function approvalOf(value: unknown): Approval {
+  if (value === null || typeof value !== 'object') fail('approval is not a decision');
+  const fields: Fields = Object.fromEntries(Object.entries(value));
+  const { decision, by } = fields;
+  if (decision !== 'approved' && decision !== 'denied') fail('approval.decision is not approved or denied');
+  if (by !== 'HASH' && by !== 'link' && by !== 'timeout') fail('approval.by is not HASH, link or timeout');
+  return { decision, by, at: time(fields, 'at') };
+}
+
 /** A terminal size as records keep it; absent (older records) or null: no terminal. */
 function terminalSize(value: unknown): TerminalSize | null {
   if (value === undefined || value === null) return null;
@@ -166,9 +179,10 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     submitted_at: time(fields, 'submitted_at'),
     key: fields.key === undefined ? null : textOrNull(fields, 'key'),
     process_marker: markerOf(fields.process_marker),
+    ...(fields.approval === undefined ? {} : { approval: approvalOf(fields.approval) }),
   };
   const status = fields.status;
-  if (status === 'queued') {
+  if (status === 'queued' || status === 'pending') {
     if (fields.started_at !== null) fail('a queued ticket has a start time');
     return { ...base, status, started_at: null };
   }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { isMissing, NotAFile, openRegularSync } from './safeFiles.js';
 import { OutputCollector, collectText } from './outputCollector.js';
 import type { CollectedOutput, OutputPlan } from '../protocol/outputParts.js';
-import type { FinishedTicket, TicketMeta, TicketRecord } from '../protocol/types.js';
+import { isFinished, type FinishedTicket, type TicketMeta, type TicketRecord } from '../protocol/types.js';
 import type { RecordCache } from './recordCache.js';
 import { RecordParser } from './recordParser.js';
 import { DamagedRecord, validateMeta } from './recordFields.js';
@@ -39,7 +39,7 @@ function parseSmall(text: string, session: string, ticket: number): TicketRecord
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DamagedRecord('it is not a JSON object');
   const fields: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(value));
   const meta = validateMeta(fields, session, ticket);
-  if (meta.status === 'queued' || meta.status === 'running') return meta;
+  if (!isFinished(meta)) return meta;
   const output = fields.output;
   if (typeof output !== 'string') throw new DamagedRecord('output is not a string');
   const finished: FinishedTicket = { ...meta, output };
@@ -83,7 +83,7 @@ export class RecordReader {
     }
     if (small !== undefined) {
       const record = parseSmall(small, session, ticket);
-      if (record.status === 'queued' || record.status === 'running') return { meta: record, output: collectText('', plan) };
+      if (!isFinished(record)) return { meta: record, output: collectText('', plan) };
       this.finished.set(key, record);
       return { meta: record, output: collectText(record.output, plan) };
     }

@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMissing } from './safeFiles.js';
-import type { TicketRecord } from '../protocol/types.js';
+import { isFinished, isWaiting, type TicketRecord } from '../protocol/types.js';
 import type { RecordCache } from './recordCache.js';
 import { TempFilesAhead, type ReadyTempFile } from './tempFiles.js';
 import type { SessionLayout } from './sessionLayout.js';
@@ -58,7 +58,7 @@ function aheadKey(session: string, ticket: number | 'next' | 'next-final'): stri
 }
 
 function aheadKeyOf(record: TicketRecord): string {
-  return aheadKey(record.session, record.status === 'queued' ? 'next' : record.ticket);
+  return aheadKey(record.session, isWaiting(record) ? 'next' : record.ticket);
 }
 
 export class RecordWriter {
@@ -122,7 +122,7 @@ export class RecordWriter {
 
   /** Only a record on disk is cached: the cache never answers what the disk does not hold. */
   private remember(key: string, record: TicketRecord): void {
-    if (record.status !== 'queued' && record.status !== 'running' && record.output.length <= SYNC_IO_LIMIT) this.finished.set(key, record);
+    if (isFinished(record) && record.output.length <= SYNC_IO_LIMIT) this.finished.set(key, record);
     else this.finished.delete(key);
   }
 

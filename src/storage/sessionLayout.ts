@@ -6,6 +6,7 @@
 //   SESSIONS_DIR/<session>/.<n>.ticket.<pid>.<k>.tmp     a record being written (then renamed)
 //   SESSIONS_DIR/<session>/.next.ticket.<pid>.<k>.tmp    made ahead for the next ticket's two records
 //   SESSIONS_DIR/<session>/.shell-state(.next)           the session's saved shell state
+//   SESSIONS_DIR/<session>/.owner                        the key that made it, and its command user
 //   SESSIONS_DIR/.llmass/                                the server's private files
 import path from 'node:path';
 
@@ -58,6 +59,10 @@ export class SessionLayout {
     return path.join(this.sessionDir(session), STATE_FILE);
   }
 
+  ownerFile(session: string): string {
+    return path.join(this.sessionDir(session), '.owner');
+  }
+
   nextStateFile(session: string): string {
     return path.join(this.sessionDir(session), NEXT_STATE_FILE);
   }
@@ -76,6 +81,6 @@ export class SessionLayout {
 
   /** Half-written files a crash can leave: safe to remove at start-up. */
   static isDebris(name: string): boolean {
-    return TEMP_FILE.test(name) || name === NEXT_STATE_FILE;
+    return TEMP_FILE.test(name) || name === NEXT_STATE_FILE || /^\.owner\..*\.tmp$/.test(name);
   }
 }

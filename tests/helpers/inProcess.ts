@@ -2,6 +2,7 @@
 // prepared as start() prepares it (recovery and the self-check, real commands), but listening on
 // nothing: requests go through app.inject(), the real node:http server and pipeline without a
 // socket. Its log lines are kept for the test to read.
+import { CommandUsers } from '../../src/running/commandUsers.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createApp, type App } from '../../src/app.js';
@@ -36,7 +37,7 @@ export async function inProcessApp(env: Record<string, string> = {}): Promise<In
   const redactor = new Redactor([hash]);
   const logLines: string[] = [];
   const logger = createLogger(redactor, { write: (line: string) => logLines.push(line) });
-  const app = createApp(config, logger, redactor, new Keyring(hash, config.keysFile), null);
+  const app = createApp(config, logger, redactor, new Keyring(hash, config.keysFile), new CommandUsers(null, () => undefined));
   app.reloadKeys();
   await app.prepare();
   const handle: InProcessApp = {

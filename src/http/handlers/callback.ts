@@ -48,7 +48,7 @@ function keepAnswer(ctx: RequestContext, body: string): void {
 
 export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView>> {
   const { deps } = ctx;
-  const { session, ticket } = requireTicketParams(ctx, query);
+  const { session, ticket } = await requireTicketParams(ctx, query);
   const wait = optionalWait(query, ctx.maxWait ?? deps.config.maxWait);
   const window = optionalWindow(query, deps.config.outputViewBytes, deps.config.maxOutputBytes * 2);
   optionalFormat(query, ['json', 'text'] as const);

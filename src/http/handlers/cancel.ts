@@ -16,7 +16,7 @@ export const cancel: Handler = async (ctx) => {
 
 export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView & { canceled: boolean }>> {
   const { deps } = ctx;
-  const { session, ticket } = requireTicketParams(ctx, query);
+  const { session, ticket } = await requireTicketParams(ctx, query);
   const plan = outputPlan(deps);
   await requireTicketRecord(deps, session, ticket, plan);
   let result;

@@ -9,7 +9,8 @@ import type { ReadOutcome } from '../../running/fileHelpers.js';
 import { fileRefused } from '../domainErrors.js';
 import { optionalByteRange, requirePath, type ByteRange } from '../fileParams.js';
 import { HttpError } from '../httpError.js';
-import { optionalFormat, requireSession } from '../params.js';
+import { optionalFormat } from '../params.js';
+import { requireOwnSessionParam } from './lookups.js';
 import type { Handler } from '../requestContext.js';
 import { auditTransfer, behindSessionCommands } from './transfer.js';
 
@@ -34,14 +35,13 @@ function etagOf(opened: Opened): string {
 
 export const file: Handler = async (ctx) => {
   const { req, res, query, deps } = ctx;
-  const session = requireSession(query);
-  ctx.log.session = session;
+  const session = await requireOwnSessionParam(ctx, query);
   const target = requirePath(query);
   const range = optionalByteRange(req, query);
   const asText = optionalFormat(query, ['bytes', 'text'] as const) === 'text';
   await behindSessionCommands(ctx, session);
   const part = range === undefined ? { offset: 0, count: null } : range.kind === 'suffix' ? { suffix: range.count } : range;
-  const opened = await deps.files.read(deps.scheduler.cwdOf(session), target, part);
+  const opened = await deps.files.read(deps.scheduler.userOf(session), deps.scheduler.cwdOf(session), target, part);
   if (opened.kind !== 'ok') throw fileRefused(opened.kind, target, false);
   let sending: { start: number; length: number };
   try {

@@ -13,7 +13,7 @@ import { damagedEntry, historyEntry } from '../../answers/ticketViews.js';
 import { damagedTranscript, textTranscript } from '../../answers/transcripts.js';
 import { statusText } from '../../answers/statusLine.js';
 import type { ViewContext } from '../../answers/viewContext.js';
-import { outputPlan, requireKnownSession, ticketsOf } from './lookups.js';
+import { outputPlan, requireKnownSession, requireOwnSession, ticketsOf } from './lookups.js';
 
 /** Records read per turn of the event loop: a few milliseconds of work, so other requests wait little. */
 const READ_BATCH = 64;
@@ -28,6 +28,7 @@ async function historyRequest(ctx: AnswerContext, query: Query): Promise<{ sessi
     throw new HttpError(400, 'after must be a ticket number', 'after=N lists only the tickets numbered above N; leave it out for all');
   }
   const after = afterRaw === undefined ? 0 : Number(afterRaw);
+  await requireOwnSession(ctx, session);
   await requireKnownSession(ctx.deps, session);
   return { session, numbers: (await ctx.deps.store.ticketNumbers(session)).filter((n) => n > after) };
 }

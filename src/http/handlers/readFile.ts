@@ -27,7 +27,7 @@ export async function readFileAnswer(ctx: AnswerContext, session: string, target
   ctx.log.session = session;
   await behindSessionCommands(ctx, session);
   const count = Math.min(limit ?? READ_FILE_MAX_BYTES, READ_FILE_MAX_BYTES);
-  const opened = await ctx.deps.files.read(ctx.deps.scheduler.cwdOf(session), target, { offset, count });
+  const opened = await ctx.deps.files.read(ctx.deps.scheduler.userOf(session), ctx.deps.scheduler.cwdOf(session), target, { offset, count });
   if (opened.kind !== 'ok') throw fileRefused(opened.kind, target, false);
   if (offset > 0 && offset >= opened.size) {
     opened.end();

@@ -1,4 +1,4 @@
-// GET /sessions: every session with its ticket count, last activity and whether something is
+// GET /sessions: every session of the asking key (HASH: all) with its ticket count, last activity and whether something is
 // running or queued, newest first, with ready URLs for its history, its live view and its
 // next command. format=text gives the same as lines, the newest session's last ticket first;
 // format=html a page for a person's browser, each session's live view a link.
@@ -9,15 +9,16 @@ import { escapeHtml, page, pageCsp } from '../../answers/html.js';
 import type { Query } from '../query.js';
 import { optionalFormat } from '../params.js';
 import type { Answer, AnswerContext, AppDeps } from '../requestContext.js';
+import { approvalLinks, isOperator } from '../approvalLinks.js';
 import { historyEntry } from '../../answers/ticketViews.js';
 import { historyUrl, shellUrl, viewUrl } from '../../answers/links.js';
 import { statusText } from '../../answers/statusLine.js';
 import { describeSessions } from '../../answers/wording.js';
-import { outputPlan } from './lookups.js';
+import { maySee, outputPlan } from './lookups.js';
 
 export interface SessionSummary {
   session: string;
-  /** The key that made the session (its first ticket's), HASH for the operator's. */
+  /** The key the session belongs to (the one that made it), HASH for the operator's. */
   key: string | null;
   tickets: number;
   last_ticket: number | null;
@@ -26,13 +27,8 @@ export interface SessionSummary {
   history: string;
   view: string;
   shell: string;
-}
-
-/** The key that submitted a session's first ticket, from its record (small: cached). */
-async function creatorOf(deps: AppDeps, session: string, first: number | undefined): Promise<string | null> {
-  if (first === undefined) return null;
-  const found = await deps.scheduler.get(session, first, { kind: 'window', offset: 0, limit: 1 }).catch(() => undefined);
-  return found?.meta.key ?? null;
+  /** Commands waiting for approval; their links for the operator only. */
+  pending?: Array<{ ticket: number; command: string; submitted_at: string; approve?: string; deny?: string }>;
 }
 
 export interface SessionsAnswer {
@@ -46,26 +42,50 @@ export const sessions: Handler = async (ctx) => {
   const answer = await sessionsAnswer(ctx, ctx.query);
   const format = optionalFormat(ctx.query, ['json', 'text', 'html'] as const);
   if (format === 'text') sendText(ctx.req, ctx.res, 200, answer.text());
-  else if (format === 'html') sendHtml(ctx.req, ctx.res, 200, sessionsPage(answer.json), pageCsp());
+  else if (format === 'html') sendHtml(ctx.req, ctx.res, 200, sessionsPage(answer.json), pageCsp(undefined, true));
   else sendJson(ctx.req, ctx.res, 200, answer.json);
 };
 
-/** The sessions as a page for a person's browser: each a row, its live view a link. */
+/** A pending command on a page: the command, and for the operator the Approve and Deny buttons. */
+export function pendingHtml(p: NonNullable<SessionSummary['pending']>[number]): string {
+  const command = `<span class="status pending">#${p.ticket} pending</span> <code>${escapeHtml(p.command)}</code>`;
+  if (p.approve === undefined || p.deny === undefined) return `${command} (waits for the operator)`;
+  // Relative to the page: the forms post to this server whatever name the browser reached it by.
+  const relative = (url: string): string => `${url.includes('/deny?') ? 'deny' : 'approve'}${url.slice(url.indexOf('?'))}`;
+  return `${command} <form method="post" action="${escapeHtml(relative(p.approve))}"><button type="submit" class="approve">Approve</button></form> <form method="post" action="${escapeHtml(relative(p.deny))}"><input name="reason" maxlength="1024" placeholder="why (told to the agent)"> <button type="submit" class="deny">Deny</button></form>`;
+}
+
+/** The sessions as a page for a person's browser: each a row, its live view a link, its pending commands with the buttons. */
 function sessionsPage(answer: SessionsAnswer): string {
   const rows = answer.sessions.map(
     (s) =>
       `<tr><td><a href="${escapeHtml(s.view)}">${escapeHtml(s.session)}</a></td><td>${s.tickets}</td><td>${escapeHtml(s.key ?? 'unknown')}</td>` +
-      `<td>${escapeHtml(s.last_activity)}</td><td class="${s.busy ? 'status running' : 'status'}">${s.busy ? 'busy' : 'idle'}</td><td><a href="${escapeHtml(`${s.history}&format=text`)}">history</a></td></tr>`,
+      `<td>${escapeHtml(s.last_activity)}</td><td class="${s.busy ? 'status running' : 'status'}">${s.busy ? 'busy' : 'idle'}</td><td><a href="${escapeHtml(`${s.history}&format=text`)}">history</a></td></tr>` +
+      (s.pending ?? []).map((p) => `\n<tr class="pending"><td colspan="6">${pendingHtml(p)}</td></tr>`).join(''),
   );
   const table = answer.count === 0 ? '<p>No sessions yet.</p>' : `<table><tr><th>session (live view)</th><th>tickets</th><th>made by</th><th>last activity</th><th>now</th><th></th></tr>\n${rows.join('\n')}\n</table>`;
   return page('LLMASS sessions', `<h1>Sessions</h1>\n${table}`);
 }
 
-export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query): Promise<Answer<SessionsAnswer>> {
+/** The session's pending commands as /sessions lists them: with approval links for the operator only. */
+function pendingOf(deps: AppDeps, principal: AnswerContext['principal'], session: string): SessionSummary['pending'] {
+  const pending = deps.scheduler.pendingOf(session);
+  if (pending.length === 0) return undefined;
+  return pending.map((record) => ({
+    ticket: record.ticket,
+    command: record.input,
+    submitted_at: record.submitted_at,
+    ...(isOperator(principal) ? approvalLinks(deps, session, record.ticket) : {}),
+  }));
+}
+
+export async function sessionsAnswer({ deps, view, principal }: AnswerContext, query: Query): Promise<Answer<SessionsAnswer>> {
   const { store, scheduler } = deps;
   optionalFormat(query, ['json', 'text', 'html'] as const);
   const summaries: SessionSummary[] = [];
   for (const session of await store.listSessions()) {
+    // Another key's sessions are not there for this one (HASH sees all).
+    if (!(await maySee(deps, principal?.key, session))) continue;
     const numbers = await store.ticketNumbers(session);
     let mtime: Date;
     try {
@@ -75,7 +95,7 @@ export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query
     }
     summaries.push({
       session,
-      key: await creatorOf(deps, session, numbers[0]),
+      key: (await deps.owners.ownerOf(session)).key,
       tickets: numbers.length,
       last_ticket: numbers.at(-1) ?? null,
       last_activity: mtime.toISOString(),
@@ -84,6 +104,8 @@ export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query
       view: viewUrl(view, session),
       shell: shellUrl(view, session),
     });
+    const pending = pendingOf(deps, principal, session);
+    if (pending !== undefined) summaries[summaries.length - 1] = { ...summaries.at(-1)!, pending };
   }
   summaries.sort((a, b) => b.last_activity.localeCompare(a.last_activity));
   const next = describeSessions(view.front, summaries.length);
@@ -99,6 +121,7 @@ export async function sessionsAnswer({ deps, view }: AnswerContext, query: Query
     if (s.history !== undefined) text += `\n  history: ${s.history}&format=text`;
     if (s.view !== undefined) text += `\n  view (read-only): ${s.view}`;
     if (s.shell !== undefined) text += `\n  shell: ${s.shell}`;
+    for (const p of s.pending ?? []) text += `\n  pending #${p.ticket}: ${p.command}${p.approve === undefined ? ' (waits for the operator)' : `\n    approve (POST): ${p.approve}\n    deny (POST, &reason=…): ${p.deny ?? ''}`}`;
     return text;
   };
   return { json, text: (shown = json) => `${first}]\n\n${shown.sessions.map(line).join('\n')}\n\nNext: ${next}\n` };

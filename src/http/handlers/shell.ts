@@ -10,7 +10,8 @@ import { StorageUnavailable } from '../../scheduling/unavailable.js';
 import { noStorage } from '../domainErrors.js';
 import { submissionView, ticketView } from '../../answers/ticketViews.js';
 import { submissionText, textTranscript } from '../../answers/transcripts.js';
-import { outputPlan, requireTicketRecord } from './lookups.js';
+import { outputPlan, requireOwnSession, requireTicketRecord } from './lookups.js';
+import { OPERATOR_KEY } from '../../auth/keys.js';
 
 export const shell: Handler = async (ctx) => {
   const answer = await shellAnswer(ctx, ctx.query, plusNotice(ctx.req.url));
@@ -32,9 +33,13 @@ export async function shellAnswer(ctx: AnswerContext, query: Query, frontNotice?
   const wait = optionalWait(query, ctx.maxWait ?? config.maxWait);
   optionalFormat(query, ['json', 'text'] as const);
 
+  if (session !== undefined) await requireOwnSession(ctx, session, true);
+  const key = ctx.principal?.key ?? OPERATOR_KEY;
+  const options = deps.keyring.optionsOf(key);
+  const asker = { key, operator: key === OPERATOR_KEY, user: options?.user ?? null, approve: options?.approve ?? false };
   let submitted;
   try {
-    submitted = await scheduler.submit(session, { input, tty, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client, ctx.principal?.key ?? 'HASH');
+    submitted = await scheduler.submit(session, { input, tty, timeout, idle_timeout: idleTimeout, nonce }, submissionIdentity(query), ctx.client, asker);
   } catch (error) {
     if (error instanceof StorageUnavailable) throw noStorage(error, 'no ticket was made and nothing ran');
     throw error;

@@ -33,7 +33,7 @@ export interface StdinAnswer extends TicketView {
 
 export async function stdinAnswer(ctx: AnswerContext, query: Query): Promise<Answer<StdinAnswer>> {
   const { deps } = ctx;
-  const { session, ticket } = requireTicketParams(ctx, query);
+  const { session, ticket } = await requireTicketParams(ctx, query);
   const nRaw = optionalWhole(query, 'n', 'n is the number of this write on this ticket: 1 for the first, then the stdin URL of the last answer');
   if (nRaw === undefined || nRaw < 1) throw new HttpError(400, 'n is missing', 'add &n=1 for the first write to this ticket; each answer\'s stdin URL carries the next n');
   const text = writeText(query);
@@ -85,7 +85,7 @@ export interface ScreenAnswer extends Screen {
 
 export async function screenAnswer(ctx: AnswerContext, query: Query): Promise<Answer<ScreenAnswer>> {
   const { deps } = ctx;
-  const { session, ticket } = requireTicketParams(ctx, query);
+  const { session, ticket } = await requireTicketParams(ctx, query);
   optionalFormat(query, ['json', 'text'] as const);
   const found = await requireTicketRecord(deps, session, ticket, outputPlan(deps));
   const screen = (await deps.scheduler.terminals.screen(session, ticket)) ?? (isFinished(found.meta) ? found.meta.screen : null);

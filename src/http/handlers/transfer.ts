@@ -2,10 +2,11 @@
 // for them, up to MAX_WAIT), and it is written to the audit log once it has happened.
 import { HttpError } from '../httpError.js';
 import type { AnswerContext } from '../requestContext.js';
-import { requireKnownSession } from './lookups.js';
+import { requireKnownSession, requireOwnSession } from './lookups.js';
 
 /** Waits until nothing runs or waits in `session`; a 409 when that takes longer than MAX_WAIT. */
 export async function behindSessionCommands(ctx: AnswerContext, session: string): Promise<void> {
+  await requireOwnSession(ctx, session);
   await requireKnownSession(ctx.deps, session);
   const waitMs = (ctx.maxWait ?? ctx.deps.config.maxWait) * 1000;
   if (await ctx.deps.scheduler.whenIdle(session, waitMs, ctx.signal)) return;

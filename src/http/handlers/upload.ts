@@ -9,7 +9,8 @@ import { Uploads, type UploadState } from '../../storage/uploads.js';
 import { fileRefused } from '../domainErrors.js';
 import { optionalChunk, optionalFlag, optionalMode, optionalSha256, requirePath } from '../fileParams.js';
 import { HttpError } from '../httpError.js';
-import { optionalWhole, requireSession } from '../params.js';
+import { optionalWhole } from '../params.js';
+import { requireOwnSessionParam } from './lookups.js';
 import type { Query } from '../query.js';
 import type { Answer, AnswerContext, Handler } from '../requestContext.js';
 import { sendJson } from '../respond.js';
@@ -44,7 +45,7 @@ async function putInPlace(ctx: AnswerContext, id: string, session: string, targe
     throw new HttpError(422, `the file received has sha256 ${received.state.sha256}, not ${sha256}`, 'nothing was put in place and the upload is dropped: send it again from offset=0');
   }
   await behindSessionCommands(ctx, session);
-  const written = await ctx.deps.files.write(ctx.deps.scheduler.cwdOf(session), target, mode, fs.createReadStream(received.file), received.state.bytes);
+  const written = await ctx.deps.files.write(ctx.deps.scheduler.userOf(session), ctx.deps.scheduler.cwdOf(session), target, mode, fs.createReadStream(received.file), received.state.bytes);
   if (written.kind !== 'ok') throw fileRefused(written.kind, target, true);
   if (written.bytes !== received.state.bytes) throw new HttpError(507, `${target} was written with ${written.bytes} of ${received.state.bytes} bytes`, 'free space on the host, then send done=1 again: the upload so far is kept');
   const state = uploads.complete(id) ?? received.state;
@@ -54,8 +55,7 @@ async function putInPlace(ctx: AnswerContext, id: string, session: string, targe
 
 /** One GET /upload: a chunk, and with done=1 the end (for MCP's write_file too). */
 export async function uploadAnswer(ctx: AnswerContext, query: Query): Promise<Answer<UploadAnswer>> {
-  const session = requireSession(query);
-  ctx.log.session = session;
+  const session = await requireOwnSessionParam(ctx, query);
   const target = requirePath(query);
   const offset = optionalWhole(query, 'offset', 'offset is the number of bytes received so far: 0 for the first chunk');
   if (offset === undefined) throw new HttpError(400, 'offset is missing', 'add &offset=0 for the first chunk, then the bytes received so far (the answer\'s bytes)');
@@ -123,8 +123,7 @@ export const upload: Handler = async (ctx) => {
     sendJson(req, res, 200, (await uploadAnswer(ctx, query)).json);
     return;
   }
-  const session = requireSession(query);
-  ctx.log.session = session;
+  const session = await requireOwnSessionParam(ctx, query);
   const target = requirePath(query);
   const sha256 = optionalSha256(query);
   const mode = optionalMode(query);

@@ -5,15 +5,16 @@
 import crypto from 'node:crypto';
 import type { AppDeps, Handler } from '../requestContext.js';
 import { htmlSecurityHeaders, sendTextStream } from '../respond.js';
-import { requireSession } from '../params.js';
 import { isFinal, type DamagedEntry, type TicketView } from '../../protocol/types.js';
 import { escapeHtml, pageCsp, pageEnd, pageStart } from '../../answers/html.js';
 import type { ViewContext } from '../../answers/viewContext.js';
 import { statusParts } from '../../answers/statusLine.js';
-import { requireKnownSession } from './lookups.js';
+import { requireKnownSession, requireOwnSessionParam } from './lookups.js';
 import { historyBatches } from './history.js';
+import { pendingHtml } from './sessions.js';
+import { approvalLinks, isOperator } from '../approvalLinks.js';
 
-const FINAL = "['done','timeout','canceled','interrupted','error']";
+const FINAL = "['done','timeout','canceled','interrupted','error','denied']";
 
 const SCRIPT = `(() => {
   const params = new URLSearchParams(location.search);
@@ -125,12 +126,12 @@ function damagedHtml(entry: DamagedEntry): string {
 
 export const view: Handler = async (ctx) => {
   const { req, res, query, deps } = ctx;
-  const session = requireSession(query);
-  ctx.log.session = session;
+  const session = await requireOwnSessionParam(ctx, query);
   await requireKnownSession(deps, session);
   const numbers = await deps.store.ticketNumbers(session);
   const nonce = crypto.randomBytes(16).toString('base64');
-  await sendTextStream(req, res, viewPage(deps, readOnly(ctx.view), session, numbers, nonce), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce)));
+  const operator = isOperator(ctx.principal);
+  await sendTextStream(req, res, viewPage(deps, readOnly(ctx.view), session, numbers, nonce, operator), 'text/html; charset=utf-8', htmlSecurityHeaders(pageCsp(nonce, operator)));
 };
 
 /** The page's links open no more than the page does: read tokens, whoever asked for it. */
@@ -139,8 +140,15 @@ function readOnly(view: ViewContext): ViewContext {
 }
 
 /** The page, streamed: tickets are rendered a batch at a time, as /history reads them. */
-async function* viewPage(deps: AppDeps, view: ViewContext, session: string, numbers: readonly number[], nonce: string): AsyncGenerator<string> {
-  yield pageStart(`LLMASS session ${session}`) + `<h1>Session ${escapeHtml(session)}</h1>\n<div id="tickets">\n`;
+async function* viewPage(deps: AppDeps, view: ViewContext, session: string, numbers: readonly number[], nonce: string, operator: boolean): AsyncGenerator<string> {
+  yield pageStart(`LLMASS session ${session}`) + `<h1>Session ${escapeHtml(session)}</h1>\n`;
+  // The operator's page: the commands waiting for a decision, with the buttons, first.
+  const pending = operator ? deps.scheduler.pendingOf(session) : [];
+  if (pending.length > 0) {
+    const items = pending.map((record) => `<li>${pendingHtml({ ticket: record.ticket, command: record.input, submitted_at: record.submitted_at, ...approvalLinks(deps, session, record.ticket) })}</li>`);
+    yield `<h2>Waiting for your approval</h2>\n<ul id="pending">\n${items.join('\n')}\n</ul>\n`;
+  }
+  yield '<div id="tickets">\n';
   // Tickets finished in an unbroken run from 1 need no refresh; the script asks only after them.
   let settled = 0;
   let active = false;

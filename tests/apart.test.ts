@@ -1,0 +1,134 @@
+// Agents apart through the API: a session belongs to the key that made it. Another key meets
+// it as if it did not exist, on every route that names a session and in every MCP tool (404,
+// the same words as for a session that is not there; /shell into it: the name is taken);
+// /sessions lists the asker's own; HASH sees and acts on all. In process: no users needed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENDPOINTS } from '../src/protocol/endpoints.js';
+import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
+
+const alice = 'alice-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const bob = 'bob-secret-0123456789abcdefghijklmnopqrstuvwxyz-bob';
+let server: InProcessApp;
+
+/** A GET with `key` as the credential (not HASH). */
+function as(key: string, pathname: string, params: Record<string, string | number> = {}) {
+  return server.get(pathname, { hash: key, ...params });
+}
+
+async function tool(key: string, name: string, args: Record<string, unknown>): Promise<{ text: string; isError: boolean; structured: Record<string, unknown> }> {
+  const answer = await server.app.inject({
+    method: 'POST',
+    url: '/mcp',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
+  });
+  const result = answer.json<{ result: { content: Array<{ text: string }>; structuredContent: Record<string, unknown>; isError?: boolean } }>().result;
+  return { text: result.content[0]?.text ?? '', isError: result.isError === true, structured: result.structuredContent };
+}
+
+/** A request on `session` for each route that names one: every such route must be here. */
+const ON_SESSION: Record<string, Record<string, string | number>> = {
+  '/shell': { cmd: 'echo taken' },
+  '/callback': { ticket: 1 },
+  '/history': {},
+  '/cancel': { ticket: 1 },
+  '/view': {},
+  '/stdin': { ticket: 1, n: 1, text: 'x' },
+  '/screen': { ticket: 1 },
+  '/file': { path: 'notes.txt' },
+  '/upload': { path: 'planted.txt', offset: 0, data64: 'eA', done: 1 },
+};
+
+beforeAll(async () => {
+  const dir = fs.mkdtempSync('/tmp/llmass-apart-keys-');
+  const keysFile = path.join(dir, 'keys');
+  fs.writeFileSync(keysFile, `alice ${alice}\nbob ${bob}\n`, { mode: 0o600 });
+  server = await inProcessApp({ KEYS_FILE: keysFile });
+  const made = await as(alice, '/shell', { session: 'alices', wait: 10, cmd: 'echo private > notes.txt; echo made' });
+  expect(made.json<{ output: string }>().output).toBe('made\n');
+  expect((await as(bob, '/shell', { session: 'bobs', wait: 10, cmd: 'echo bob' })).status).toBe(200);
+});
+afterAll(closeInProcessApps);
+
+describe('a session belongs to the key that made it', () => {
+  it('is a 404 for another key on every route that names a session, in the words of a session that does not exist', async () => {
+    const routes = Object.entries(ENDPOINTS).filter(([, spec]) => spec.params.includes('session')).map(([route]) => route);
+    expect(routes.sort()).toEqual(Object.keys(ON_SESSION).sort());
+    for (const route of routes) {
+      const params = ON_SESSION[route] ?? {};
+      const theirs = await as(bob, route, { session: 'alices', ...params });
+      expect(theirs.status, `${route}: ${theirs.body}`).toBe(404);
+      const said = theirs.json<{ error: string; hint: string }>();
+      if (route === '/shell') {
+        expect(said.error).toBe('the session name alices is taken');
+        expect(said.hint).toMatch(/leave session= out/);
+      } else {
+        const nowhere = await as(bob, route, { session: 'nosuch', ...params });
+        expect(nowhere.status, route).toBe(404);
+        expect(said.error, route).toBe(nowhere.json<{ error: string }>().error.replace('nosuch', 'alices'));
+      }
+    }
+    // Nothing of bob's reached alice's session: no ticket 2, no planted file, the first command untouched.
+    const history = (await as(alice, '/history', { session: 'alices' })).json<Array<{ ticket: number; status: string }>>();
+    expect(history.map((entry) => `${entry.ticket}:${entry.status}`)).toEqual(['1:done']);
+    expect(fs.existsSync(path.join(server.config.workdir, 'planted.txt'))).toBe(false);
+  });
+
+  it('is not there for another key in any MCP tool either', async () => {
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ['shell', { session: 'alices', cmd: 'echo taken' }],
+      ['callback', { session: 'alices', ticket: 1 }],
+      ['history', { session: 'alices' }],
+      ['cancel', { session: 'alices', ticket: 1 }],
+      ['stdin', { session: 'alices', ticket: 1, n: 1, text: 'x' }],
+      ['screen', { session: 'alices', ticket: 1 }],
+      ['read_file', { session: 'alices', path: 'notes.txt' }],
+      ['write_file', { session: 'alices', path: 'planted.txt', content: 'x' }],
+    ];
+    for (const [name, args] of calls) {
+      const result = await tool(bob, name, args);
+      expect(result.isError, name).toBe(true);
+      expect(result.text, name).toMatch(name === 'shell' ? /the session name alices is taken/ : /session alices does not exist/);
+    }
+    const listed = await tool(bob, 'sessions', {});
+    expect(listed.text).toContain('bobs');
+    expect(listed.text).not.toContain('alices');
+  });
+
+  it('lists only the asker\'s own sessions; HASH sees every session and whose it is', async () => {
+    const names = (key: string) => as(key, '/sessions').then((answer) => answer.json<{ sessions: Array<{ session: string; key: string }> }>().sessions.map((s) => `${s.session}:${s.key}`).sort());
+    expect(await names(alice)).toEqual(['alices:alice']);
+    expect(await names(bob)).toEqual(['bobs:bob']);
+    expect(await names(server.hash)).toEqual(['alices:alice', 'bobs:bob']);
+  });
+
+  it('opens to its own key and its links, and to HASH, which acts on it', async () => {
+    const own = await as(alice, '/shell', { session: 'alices', wait: 10, cmd: 'cat notes.txt' });
+    expect(own.json<{ output: string }>().output).toBe('private\n');
+    const next = `${own.json<{ shell: string }>().shell.replace(/^http:\/\/[^/]+/, '')}echo%20again`;
+    expect(next).toMatch(/token=x\./);
+    expect((await server.app.inject({ url: next })).status).toBe(200);
+    const operator = await server.get('/shell', { session: 'alices', wait: 10, cmd: 'cat notes.txt' });
+    expect(operator.json<{ output: string }>().output).toBe('private\n');
+    const owner = JSON.parse(fs.readFileSync(path.join(server.sessionsDir, 'alices', '.owner'), 'utf8'));
+    expect(owner).toEqual({ key: 'alice', user: null });
+    expect(fs.statSync(path.join(server.sessionsDir, 'alices', '.owner')).mode & 0o777).toBe(0o600);
+  });
+
+  it('gives a new session name to the first of two keys that race for it, and a 404 to the other', async () => {
+    const [a, b] = await Promise.all([as(alice, '/shell', { session: 'contested', cmd: 'true' }), as(bob, '/shell', { session: 'contested', cmd: 'true' })]);
+    expect([a.status, b.status].sort()).toEqual([200, 404]);
+    const winner = a.status === 200 ? 'alice' : 'bob';
+    expect(JSON.parse(fs.readFileSync(path.join(server.sessionsDir, 'contested', '.owner'), 'utf8')).key).toBe(winner);
+  });
+
+  it('belongs to the operator alone when its owner file is damaged, and says so in the log', async () => {
+    fs.mkdirSync(path.join(server.sessionsDir, 'damaged'), { mode: 0o700 });
+    fs.writeFileSync(path.join(server.sessionsDir, 'damaged', '.owner'), '{"key": 42}', { mode: 0o600 });
+    expect((await as(alice, '/history', { session: 'damaged' })).status).toBe(404);
+    expect((await server.get('/history', { session: 'damaged' })).status).toBe(200);
+    expect(server.logLines.some((line) => line.includes('owner file is damaged') && line.includes('"session":"damaged"'))).toBe(true);
+  });
+});
