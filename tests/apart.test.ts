@@ -39,7 +39,11 @@ const ON_SESSION: Record<string, Record<string, string | number>> = {
   '/screen': { ticket: 1 },
   '/file': { path: 'notes.txt' },
   '/upload': { path: 'planted.txt', offset: 0, data64: 'eA', done: 1 },
+  // A named key may not decide any session's commands: 403 whoever's the session is.
+  '/approve': { ticket: 1 },
+  '/deny': { ticket: 1 },
 };
+const DECISIONS = new Set(['/approve', '/deny']);
 
 beforeAll(async () => {
   const dir = fs.mkdtempSync('/tmp/llmass-apart-keys-');
@@ -59,6 +63,11 @@ describe('a session belongs to the key that made it', () => {
     for (const route of routes) {
       const params = ON_SESSION[route] ?? {};
       const theirs = await as(bob, route, { session: 'alices', ...params });
+      if (DECISIONS.has(route)) {
+        expect(theirs.status, route).toBe(403);
+        expect((await as(bob, route, { session: 'bobs', ...params })).status, route).toBe(403);
+        continue;
+      }
       expect(theirs.status, `${route}: ${theirs.body}`).toBe(404);
       const said = theirs.json<{ error: string; hint: string }>();
       if (route === '/shell') {

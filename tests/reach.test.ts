@@ -42,8 +42,10 @@ describe('/openapi.json', () => {
     }
   });
 
-  it('marks /shell, /cancel, /upload and /stdin consequential, and keeps within GPT Actions\' limits', () => {
-    for (const [path, item] of Object.entries<{ get: { description: string; parameters: Array<{ description: string }>; 'x-openai-isConsequential': boolean } }>(doc.paths)) {
+  it('marks /shell, /cancel, /upload, /stdin and the decisions (POST /approve, /deny) consequential, and keeps within GPT Actions\' limits', () => {
+    type Operation = { description: string; parameters: Array<{ description: string }>; 'x-openai-isConsequential': boolean };
+    for (const [path, item] of Object.entries<{ get: Operation; post?: Operation }>(doc.paths)) {
+      if (item.post !== undefined) expect(item.post['x-openai-isConsequential'], path).toBe(true);
       expect(item.get.description.length, path).toBeLessThanOrEqual(300);
       for (const parameter of item.get.parameters) expect(parameter.description.length).toBeLessThanOrEqual(700);
       expect(item.get['x-openai-isConsequential'], path).toBe(path === '/shell' || path === '/cancel' || path === '/upload' || path === '/stdin');

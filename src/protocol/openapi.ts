@@ -61,7 +61,8 @@ function operation(path: string, method: 'get' | 'put' | 'post' = 'get'): Record
     parameters,
     responses,
     ...body,
-    'x-openai-isConsequential': spec.consequential,
+    // A GET that only shows what a POST decides changes nothing.
+    'x-openai-isConsequential': method === 'get' && spec.post === true ? false : spec.consequential,
     ...(spec.open === true ? { security: [] } : {}),
   };
 }
