@@ -141,3 +141,47 @@ describe('a session belongs to the key that made it', () => {
     expect(server.logLines.some((line) => line.includes('owner file is damaged') && line.includes('"session":"damaged"'))).toBe(true);
   });
 });
+
+describe('a finished ticket\'s leftovers', () => {
+  it('are ended by /cancel, which says how many, leaves the status as it was, and audits it', async () => {
+    const done = (await as(alice, '/shell', { session: 'leftovers', wait: 10, cmd: 'sleep 300 & echo $!' })).json<{ status: string; output: string; background: Array<{ pid: number }> }>();
+    const pid = Number(done.output.trim());
+    expect(done.status).toBe('done');
+    expect(done.background.map((p) => p.pid)).toEqual([pid]);
+    expect(fs.existsSync(`/proc/${pid}`)).toBe(true);
+    const canceled = (await as(alice, '/cancel', { session: 'leftovers', ticket: 1 })).json<{ status: string; canceled: boolean; background_ended: number; background?: unknown; next: string }>();
+    expect(canceled).toMatchObject({ status: 'done', canceled: false, background_ended: 1 });
+    expect(canceled.background).toBeUndefined();
+    expect(canceled.next).toMatch(/ended the 1 process\(es\) it left running/);
+    // Gone for good: not even a zombie of it is left under the server.
+    const status = fs.existsSync(`/proc/${pid}/status`) ? fs.readFileSync(`/proc/${pid}/status`, 'utf8') : 'State:\tgone';
+    expect(status).toMatch(/State:\s+(Z|gone)/);
+    const again = (await as(alice, '/cancel', { session: 'leftovers', ticket: 1 })).json<{ background_ended?: number; next: string }>();
+    expect(again.background_ended).toBeUndefined();
+    expect(again.next).toMatch(/nothing was changed/);
+    const audit = fs.readFileSync(server.config.auditLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(audit.find((line) => line.event === 'background_ended')).toMatchObject({ session: 'leftovers', ticket: 1, count: 1, why: 'cancel' });
+  });
+});
+
+describe('the operator\'s reserve on the sessions disk', () => {
+  it('lets HASH run commands below MIN_FREE_BYTES, down to MIN_FREE_BYTES_OPERATOR, while agents get 507', async () => {
+    const dir = fs.mkdtempSync('/tmp/llmass-reserve-keys-');
+    fs.writeFileSync(path.join(dir, 'keys'), `alice ${alice}\n`, { mode: 0o600 });
+    const free = fs.statfsSync('/tmp');
+    const available = free.bavail * free.bsize;
+    // The disk as an agent sees it: "full" below a floor above what is free; the operator's floor is below it.
+    const reserve = await inProcessApp({ KEYS_FILE: path.join(dir, 'keys'), MIN_FREE_BYTES: String(available * 4), MIN_FREE_BYTES_OPERATOR: String(Math.floor(available / 4)) });
+    const agent = await reserve.get('/shell', { hash: alice, cmd: 'echo agent' });
+    expect(agent.status).toBe(507);
+    expect(agent.json<{ error: string }>().error).toMatch(/below MIN_FREE_BYTES \(/);
+    const operator = await reserve.get('/shell', { cmd: 'echo cleanup', wait: 10 });
+    expect(operator.json<{ status: string; output: string }>()).toMatchObject({ status: 'done', output: 'cleanup\n' });
+    await reserve.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an operator\'s floor above MIN_FREE_BYTES at start', async () => {
+    await expect(inProcessApp({ MIN_FREE_BYTES: '1000', MIN_FREE_BYTES_OPERATOR: '2000' })).rejects.toThrow(/MIN_FREE_BYTES_OPERATOR \(2000\) must not be above MIN_FREE_BYTES \(1000\)/);
+  });
+});

@@ -28,8 +28,11 @@ export interface SubmitResult {
   readonly replayOf?: { readonly submittedAt: number };
 }
 
-/** What cancel did: ended the ticket, found it already ended, or found its end still being stored. */
-export type CancelResult = 'canceled' | 'already-ended' | 'storing';
+/**
+ * What cancel did: ended the ticket, found it already ended (and ended what it left running:
+ * how many), or found its end still being stored.
+ */
+export type CancelResult = 'canceled' | 'storing' | { readonly kind: 'already-ended'; readonly backgroundEnded: number };
 
 /** What the numbering critical section decided: a replay, or a ticket whose record is being written. */
 export type Admission =

@@ -14,7 +14,7 @@ import { storageError } from './unavailable.js';
 import { Finisher, ticketKey } from './finisher.js';
 import type { OutputPlan } from '../protocol/outputParts.js';
 import type { QueueStanding, TicketState } from '../protocol/ticketState.js';
-import type { FinishedTicket, QueuedTicket, TicketRecord, TicketRequest } from '../protocol/types.js';
+import { isFinished, type FinishedTicket, type QueuedTicket, type TicketRecord, type TicketRequest } from '../protocol/types.js';
 import { Approvals, type DecidedBy, type Decision, type DecisionResult } from './approvals.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { endedBeforeStart } from './endings.js';
@@ -234,8 +234,30 @@ export class Scheduler {
       return 'canceled';
     }
     const stopped = await this.runs.stop(session, ticket, 'canceled');
-    if (stopped === undefined) return undefined;
-    return stopped === 'stopped' ? 'canceled' : stopped === 'storing' ? 'storing' : 'already-ended';
+    if (stopped === undefined) return this.endLeftovers(session, ticket);
+    return stopped === 'stopped' ? 'canceled' : stopped === 'storing' ? 'storing' : { kind: 'already-ended', backgroundEnded: 0 };
+  }
+
+  /**
+   * A finished ticket's leftovers (processes it left running, in its cgroup or carrying its
+   * marker) are ended: KILLed, and counted once they are seen gone. Undefined when the ticket
+   * is not finished on disk (it never was, or its record is being stored).
+   */
+  private async endLeftovers(session: string, ticket: number): Promise<CancelResult | undefined> {
+    const stored = await this.deps.store.read(session, ticket, { kind: 'window', offset: 0, limit: 1 }).catch(() => undefined);
+    const meta = stored?.meta;
+    if (meta === undefined || !isFinished(meta)) return undefined;
+    const processes = meta.process_marker === null ? undefined : this.deps.tracking.forTicket(meta.process_marker, false);
+    const before = processes?.members().length ?? 0;
+    if (processes === undefined || before === 0) return { kind: 'already-ended', backgroundEnded: 0 };
+    processes.signal('SIGKILL');
+    const deadline = Date.now() + 3000;
+    while (processes.members().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const left = processes.members().length;
+    processes.release();
+    const ended = before - left;
+    this.deps.audit.record({ event: 'background_ended', session, ticket, count: ended, why: 'cancel' });
+    return { kind: 'already-ended', backgroundEnded: ended };
   }
 
   /**

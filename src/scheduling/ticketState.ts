@@ -4,7 +4,7 @@
 import type { OutputPlan } from '../protocol/outputParts.js';
 import { isFinished, type BackgroundProcess } from '../protocol/types.js';
 import type { TicketState } from '../protocol/ticketState.js';
-import { processStartTicks } from '../running/processGroups.js';
+import { isLive, processStartTicks } from '../running/processGroups.js';
 import type { ProcessTracking, TicketProcesses } from '../running/processTracking.js';
 import { collectText } from '../storage/outputCollector.js';
 import type { TicketStore } from '../storage/ticketStore.js';
@@ -27,7 +27,8 @@ export interface TicketSources {
 function stillRunning(processes: readonly BackgroundProcess[], tracked: TicketProcesses | undefined): Array<{ pid: number; command: string }> {
   if (processes.length === 0) return [];
   const inCgroup = tracked?.kind === 'cgroup' ? new Set(tracked.members()) : undefined;
-  const runs = (p: BackgroundProcess): boolean => (inCgroup !== undefined ? inCgroup.has(p.pid) : p.started !== null && processStartTicks(p.pid) === p.started);
+  // A zombie has ended: it is only waiting for its parent to reap it.
+  const runs = (p: BackgroundProcess): boolean => (inCgroup !== undefined ? inCgroup.has(p.pid) : p.started !== null && processStartTicks(p.pid) === p.started && isLive(p.pid));
   return processes.filter(runs).map(({ pid, command }) => ({ pid, command }));
 }
 

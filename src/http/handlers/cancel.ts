@@ -14,14 +14,14 @@ export const cancel: Handler = async (ctx) => {
   sendJson(ctx.req, ctx.res, 200, (await cancelAnswer(ctx, ctx.query)).json);
 };
 
-export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView & { canceled: boolean }>> {
+export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<Answer<TicketView & { canceled: boolean; background_ended?: number }>> {
   const { deps } = ctx;
   const { session, ticket } = await requireTicketParams(ctx, query);
   const plan = outputPlan(deps);
   await requireTicketRecord(deps, session, ticket, plan);
   let result;
   try {
-    result = (await deps.scheduler.cancel(session, ticket)) ?? 'already-ended';
+    result = (await deps.scheduler.cancel(session, ticket)) ?? ({ kind: 'already-ended', backgroundEnded: 0 } as const);
   } catch (error) {
     if (error instanceof StorageUnavailable) throw noStorage(error, 'the ticket was not canceled: it is still queued');
     throw error;
@@ -32,7 +32,10 @@ export async function cancelAnswer(ctx: AnswerContext, query: Query): Promise<An
       ? `Canceled ticket ${ticket}.`
       : result === 'storing'
         ? `Ticket ${ticket}'s command had already ended before this cancel; its result is still being stored.`
-        : `Ticket ${ticket} had already ended (${view.status}) before this cancel; nothing was changed.`;
-  const json = { ...view, canceled: result === 'canceled', next: `${said} ${view.next}` };
+        : result.backgroundEnded > 0
+          ? `Ticket ${ticket} had already ended (${view.status}); this cancel ended the ${result.backgroundEnded} process(es) it left running. Its status is unchanged.`
+          : `Ticket ${ticket} had already ended (${view.status}) before this cancel; nothing was changed.`;
+  const ended = typeof result === 'object' && result.backgroundEnded > 0 ? { background_ended: result.backgroundEnded } : {};
+  const json = { ...view, ...ended, canceled: result === 'canceled', next: `${said} ${view.next}` };
   return { json, text: (shown = json) => textTranscript(shown) };
 }
