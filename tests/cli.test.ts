@@ -73,6 +73,20 @@ describe('llmass', () => {
     expect(llmass(['keys', 'remove', 'alice'], dir, env)).toMatchObject({ code: 1, err: expect.stringMatching(/no key named alice/) });
   });
 
+  it('adds a key with --approve always and --user, shown by keys list; refuses a user the server would leave out', () => {
+    fs.writeFileSync(env.KEYS_FILE, '', { mode: 0o600 });
+    expect(llmass(['keys', 'add', 'careful', '--approve', 'always'], dir, env).code).toBe(0);
+    expect(llmass(['keys', 'list'], dir, env)).toMatchObject({ code: 0, out: 'careful approve=always\n' });
+    expect(fs.readFileSync(env.KEYS_FILE, 'utf8')).toMatch(/^careful \S{40,} approve=always\n$/);
+    const before = fs.readFileSync(env.KEYS_FILE, 'utf8');
+    expect(llmass(['keys', 'add', 'rooty', '--user', 'root'], dir, env)).toMatchObject({ code: 1, err: expect.stringMatching(/user=root is root/) });
+    expect(llmass(['keys', 'add', 'ghost', '--user', 'llmnosuchuser'], dir, env)).toMatchObject({ code: 1, err: expect.stringMatching(/user=llmnosuchuser does not exist/) });
+    expect(llmass(['keys', 'add', 'odd', '--approve', 'sometimes'], dir, env)).toMatchObject({ code: 2, err: expect.stringMatching(/--approve takes one value, always/) });
+    expect(llmass(['keys', 'list', '--user', 'x'], dir, env)).toMatchObject({ code: 2, err: expect.stringMatching(/go with llmass keys add only/) });
+    expect(llmass(['check', '--approve', 'always'], dir, env).code).toBe(2);
+    expect(fs.readFileSync(env.KEYS_FILE, 'utf8')).toBe(before);
+  });
+
   it('writes nothing half: a KEYS_FILE that cannot be written, or none set, is a message and exit 1', () => {
     const nowhere = path.join(dir, 'missing-dir', 'keys');
     const result = llmass(['keys', 'add', 'bob'], dir, { ...env, KEYS_FILE: nowhere });
