@@ -46,9 +46,8 @@ function keysFileOf(config: Config): string {
   return config.keysFile;
 }
 
-/** What --user and --approve ask of a new key (keys add only). */
-function newKeyOptions(action: string | undefined, user: string | undefined, approve: string | undefined): KeyOptions {
-  if (action !== 'add' && (user !== undefined || approve !== undefined)) throw new UsageError('--user and --approve go with llmass keys add only');
+/** What --user and --approve ask of a new key (keys add only, which main() checks). */
+function newKeyOptions(user: string | undefined, approve: string | undefined): KeyOptions {
   if (approve !== undefined && approve !== 'always') throw new UsageError(`--approve takes one value, always (not ${JSON.stringify(approve.slice(0, 40))})`);
   return { user: user ?? null, approve: approve === 'always' };
 }
@@ -146,7 +145,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, ...rest] = positionals;
-  if (command !== 'keys' && (values.user !== undefined || values.approve !== undefined)) throw new UsageError('--user and --approve go with llmass keys add only');
+  const addingKey = command === 'keys' && rest[0] === 'add';
+  if (!addingKey && (values.user !== undefined || values.approve !== undefined)) throw new UsageError('--user and --approve go with llmass keys add only');
   switch (command) {
     case undefined:
     case 'serve':
@@ -156,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       return check(rest);
     case 'keys':
-      return keys(rest, newKeyOptions(rest[0], values.user, values.approve));
+      return keys(rest, newKeyOptions(values.user, values.approve));
     default:
       throw new UsageError(`llmass has no command ${JSON.stringify(command)}`);
   }

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { marked } from 'marked';
+import { MAX_REASON_BYTES } from '../protocol/endpoints.js';
 
 export const PAGE_STYLE = `
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1d1d1f; }
@@ -34,6 +35,17 @@ export function pageCsp(nonce?: string, forms = false): string {
     forms ? "form-action 'self'" : "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
+}
+
+/**
+ * A pending command's two buttons: forms that POST to `approve` and `deny` (URLs relative to the
+ * page, or the server's), the denial with a reason field. A GET of either decides nothing.
+ */
+export function decisionForms(approve: string, deny: string): string {
+  return (
+    `<form method="post" action="${escapeHtml(approve)}"><button type="submit" class="approve">Approve</button></form> ` +
+    `<form method="post" action="${escapeHtml(deny)}"><input name="reason" maxlength="${MAX_REASON_BYTES}" placeholder="why (told to the agent)"> <button type="submit" class="deny">Deny</button></form>`
+  );
 }
 
 export function escapeHtml(text: string): string {

@@ -12,6 +12,9 @@ export interface ParamSpec {
 const seconds = (max?: number): Schema => ({ type: 'integer', minimum: 0, ...(max === undefined ? {} : { maximum: max }) });
 const SESSION: Schema = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' };
 
+/** The longest reason a denial tells the agent. */
+export const MAX_REASON_BYTES = 1024;
+
 export const PARAMS = {
   cmd: { description: 'The shell command, URL-encoded once (up to 128 KiB). Give cmd or cmd64.', schema: { type: 'string', maxLength: 131072 } },
   cmd64: { description: 'The command as base64 (standard or URL-safe, padding optional), for tools that mangle URL encoding.', schema: { type: 'string' } },
@@ -48,7 +51,7 @@ export const PARAMS = {
   secret: { description: '1: a password: stored nowhere (the audit log says [secret input, N bytes]).', schema: { type: 'string', enum: ['0', '1'] } },
   quiet: { description: 'Milliseconds of silence after the write before the answer (default 300, at most 10000).', schema: { type: 'integer', minimum: 0, maximum: 10000 } },
   input: { description: 'full: show the whole command in input (answers show its first KiB otherwise).', schema: { type: 'string', enum: ['full'] } },
-  reason: { description: 'Why the command is denied, told to the agent (at most 1 KiB; also as a form field).', schema: { type: 'string', maxLength: 1024 } },
+  reason: { description: 'Why the command is denied, told to the agent (at most 1 KiB; also as a form field).', schema: { type: 'string', maxLength: MAX_REASON_BYTES } },
 } satisfies Record<string, ParamSpec>;
 
 export type ParamName = keyof typeof PARAMS;

@@ -40,7 +40,8 @@ export interface TicketRequest {
   readonly nonce: string | null;
 }
 
-interface TicketBase extends TicketRequest {
+/** What every record keeps from its submission, whatever its status. */
+export interface TicketBase extends TicketRequest {
   readonly ticket: number;
   readonly session: string;
   readonly submitted_at: string;

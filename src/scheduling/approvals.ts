@@ -4,7 +4,7 @@
 // decision is stored before it is answered, and audited. A decision is asked for only here:
 // a GET never reaches it (the routes take decisions by POST only).
 import type { AuditLog } from '../logging/audit.js';
-import type { Approval, FinishedTicket, QueuedTicket, TicketRecord } from '../protocol/types.js';
+import type { Approval, FinishedTicket, QueuedTicket, TicketBase } from '../protocol/types.js';
 import type { TicketStore } from '../storage/ticketStore.js';
 import { endedBeforeStart } from './endings.js';
 import type { TicketQueue, Waiting } from './queue.js';
@@ -51,7 +51,7 @@ export class Approvals {
    * changes nothing; any other ticket (denied, or one that never waited) is a conflict.
    * Throws StorageUnavailable when the decision cannot be stored: nothing is decided then.
    */
-  async decide(session: string, ticket: number, decision: Decision, by: DecidedBy, client: string, current: TicketRecord | QueuedTicket | undefined): Promise<DecisionResult> {
+  async decide(session: string, ticket: number, decision: Decision, by: DecidedBy, client: string, current: TicketBase | undefined): Promise<DecisionResult> {
     const entry = this.deps.queue.find(session, ticket);
     if (entry !== undefined && entry.record.status === 'pending') {
       await this.decideWaiting(entry, decision, by, client);

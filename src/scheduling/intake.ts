@@ -28,6 +28,8 @@ export interface IntakeDeps {
   readonly runs: RunningTickets;
   readonly approvals: Approvals;
   readonly dispatch: () => void;
+  /** False once the server is shutting down: no ticket is taken then. */
+  readonly accepting: () => boolean;
   /** A pending ticket is on disk and waits for a person (the approval webhook). */
   readonly onPending?: (record: QueuedTicket) => void;
 }
@@ -45,9 +47,9 @@ export class Intake {
    * Hands out a ticket and returns once `<n>.ticket` is on disk. Without a session, a new one
    * is made. A replay of the same command and nonce within DEDUP_WINDOW returns the first ticket.
    */
-  async submit(session: string | undefined, request: TicketRequest, identity: string, client: string, asker: Asker, accepting: () => boolean): Promise<SubmitResult> {
+  async submit(session: string | undefined, request: TicketRequest, identity: string, client: string, asker: Asker): Promise<SubmitResult> {
     const { key } = asker;
-    this.assertAccepting(accepting);
+    this.assertAccepting();
     // Looked for before the session is opened too: a replay must not make a new session.
     const replay = this.dedup.find(session, identity, key);
     if (replay !== undefined) return replayed(replay);
@@ -60,7 +62,7 @@ export class Intake {
     // A new session is the asker's; one made by another key meanwhile is not there for it.
     const owner = this.deps.owners.claim(name, { key, user: asker.user });
     if (owner.key !== key && !asker.operator) throw new SessionTaken(name);
-    this.assertAccepting(accepting);
+    this.assertAccepting();
     const admitted = this.admit(session, name, index, request, identity, asker);
     if (admitted.kind === 'replay') return replayed(admitted.replay);
     const { entry, record, persisted, shellReady } = admitted;
@@ -129,8 +131,8 @@ export class Intake {
     return { kind: 'admitted', entry, record, persisted, shellReady: tracking.shellReady };
   }
 
-  private assertAccepting(accepting: () => boolean): void {
-    if (!accepting()) throw new SchedulerUnavailable('shutting-down', 10);
+  private assertAccepting(): void {
+    if (!this.deps.accepting()) throw new SchedulerUnavailable('shutting-down', 10);
   }
 
   /**

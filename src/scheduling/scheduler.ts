@@ -14,7 +14,7 @@ import { storageError } from './unavailable.js';
 import { Finisher, ticketKey } from './finisher.js';
 import type { OutputPlan } from '../protocol/outputParts.js';
 import type { QueueStanding, TicketState } from '../protocol/ticketState.js';
-import { isFinished, type FinishedTicket, type QueuedTicket, type TicketRecord, type TicketRequest } from '../protocol/types.js';
+import { isFinished, type FinishedTicket, type QueuedTicket, type TicketRequest } from '../protocol/types.js';
 import { Approvals, type DecidedBy, type Decision, type DecisionResult } from './approvals.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { endedBeforeStart } from './endings.js';
@@ -112,6 +112,7 @@ export class Scheduler {
       runs: this.runs,
       approvals: this.approvals,
       dispatch: () => this.dispatch(),
+      accepting: () => this.accepting,
     });
     this.terminals = new TerminalAccess(this.runs, (session, ticket, ms, signal) => this.waitFor(session, ticket, ms, signal));
   }
@@ -168,13 +169,13 @@ export class Scheduler {
    * StorageUnavailable, before any number is handed out, when the disk has no room.
    */
   submit(session: string | undefined, request: TicketRequest, identity: string, client: string, asker: Asker): Promise<SubmitResult> {
-    return this.intake.submit(session, request, identity, client, asker, () => this.accepting);
+    return this.intake.submit(session, request, identity, client, asker);
   }
 
   /** A person's decision on a pending ticket (approvals.ts). Throws StorageUnavailable when it cannot be stored. */
   async decide(session: string, ticket: number, decision: Decision, by: DecidedBy, client: string): Promise<DecisionResult> {
     const stored = this.queue.find(session, ticket) === undefined ? await this.deps.store.read(session, ticket, { kind: 'window', offset: 0, limit: 1 }) : undefined;
-    return this.approvals.decide(session, ticket, decision, by, client, stored?.meta as TicketRecord | undefined);
+    return this.approvals.decide(session, ticket, decision, by, client, stored?.meta);
   }
 
   /**

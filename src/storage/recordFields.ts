@@ -1,7 +1,7 @@
 // Ticket records: the one place a final record is built, and the one check every record read
 // back from disk goes through. A record that fails the check is a damaged ticket (DamagedRecord,
 // whose message names the problem and never quotes the file), not a broken server.
-import { isFinalStatus, type Approval, type BackgroundProcess, type FinalStatus, type FinishedTicket, type Screen, type TerminalSize, type TicketMeta, type TicketRequest, type TimeoutKind } from '../protocol/types.js';
+import { isFinalStatus, type Approval, type BackgroundProcess, type FinalStatus, type FinishedTicket, type Screen, type TerminalSize, type TicketBase, type TicketMeta, type TimeoutKind } from '../protocol/types.js';
 
 export class DamagedRecord extends Error {}
 
@@ -27,18 +27,8 @@ export interface Ending {
   readonly approval?: Approval;
 }
 
-/** The base every record keeps from its submission. */
-export interface Submitted extends TicketRequest {
-  readonly ticket: number;
-  readonly session: string;
-  readonly submitted_at: string;
-  readonly key: string | null;
-  readonly process_marker: string | null;
-  readonly approval?: Approval;
-}
-
 /** The final record of a ticket: built here only, whoever ends the ticket. */
-export function finalRecord(base: Submitted, ending: Ending): FinishedTicket {
+export function finalRecord(base: TicketBase, ending: Ending): FinishedTicket {
   return {
     ticket: base.ticket,
     session: base.session,

@@ -3,7 +3,8 @@
 // the operator's key or an approval link (routes.ts: access `approve`). A browser gets pages
 // with the buttons; anything else JSON.
 import type { IncomingMessage } from 'node:http';
-import { escapeHtml, page, pageCsp } from '../../answers/html.js';
+import { decisionForms, escapeHtml, page, pageCsp } from '../../answers/html.js';
+import { MAX_REASON_BYTES } from '../../protocol/endpoints.js';
 import { isFinished, type TicketMeta } from '../../protocol/types.js';
 import type { DecisionResult } from '../../scheduling/approvals.js';
 import { StorageUnavailable } from '../../scheduling/unavailable.js';
@@ -13,8 +14,6 @@ import type { Handler, RequestContext } from '../requestContext.js';
 import { sendHtml, sendJson } from '../respond.js';
 import { outputPlan, requireTicketParams, requireTicketRecord } from './lookups.js';
 
-/** The longest reason told to the agent. */
-export const MAX_REASON_BYTES = 1024;
 const MAX_FORM_BYTES = 8 * 1024;
 
 interface ApprovalAnswer {
@@ -82,11 +81,7 @@ function approvalPage(answer: ApprovalAnswer, target: string): string {
   const base = new URLSearchParams(query);
   base.delete('reason');
   const action = (path: string): string => `${path}?${base.toString()}`;
-  const buttons =
-    answer.status === 'pending'
-      ? `<form method="post" action="${escapeHtml(action('approve'))}"><button type="submit" class="approve">Approve</button></form>
-<form method="post" action="${escapeHtml(action('deny'))}"><input name="reason" maxlength="${MAX_REASON_BYTES}" placeholder="why (told to the agent)"> <button type="submit" class="deny">Deny</button></form>`
-      : '';
+  const buttons = answer.status === 'pending' ? decisionForms(action('approve'), action('deny')) : '';
   return page(
     `LLMASS: ticket ${answer.ticket} of ${answer.session}`,
     `<h1>Ticket ${answer.ticket} of ${escapeHtml(answer.session)}</h1>

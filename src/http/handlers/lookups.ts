@@ -20,8 +20,9 @@ import { OPERATOR_KEY } from '../../auth/keys.js';
 export async function requireOwnSession(ctx: Pick<AnswerContext, 'deps' | 'principal'>, session: string, making = false): Promise<void> {
   const asker = ctx.principal?.key;
   if (asker === undefined || asker === OPERATOR_KEY) return;
-  if (!(await ctx.deps.store.exists(session))) return;
-  if ((await ctx.deps.owners.ownerOf(session)).key === asker) return;
+  // A session whose owner is known needs no look at the disk (every poll of an agent comes here).
+  const owner = ctx.deps.owners.known(session) ?? ((await ctx.deps.store.exists(session)) ? await ctx.deps.owners.ownerOf(session) : undefined);
+  if (owner === undefined || owner.key === asker) return;
   if (making) throw new HttpError(404, `the session name ${session} is taken`, 'choose another name for session=, or leave session= out and a new session is made for you; GET /sessions lists yours');
   throw new HttpError(404, `session ${session} does not exist`, NO_SUCH_SESSION_HINT);
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { Handler } from '../requestContext.js';
 import { sendHtml, sendJson, sendText } from '../respond.js';
-import { escapeHtml, page, pageCsp } from '../../answers/html.js';
+import { decisionForms, escapeHtml, page, pageCsp } from '../../answers/html.js';
 import type { Query } from '../query.js';
 import { optionalFormat } from '../params.js';
 import type { Answer, AnswerContext, AppDeps } from '../requestContext.js';
@@ -51,8 +51,8 @@ export function pendingHtml(p: NonNullable<SessionSummary['pending']>[number]): 
   const command = `<span class="status pending">#${p.ticket} pending</span> <code>${escapeHtml(p.command)}</code>`;
   if (p.approve === undefined || p.deny === undefined) return `${command} (waits for the operator)`;
   // Relative to the page: the forms post to this server whatever name the browser reached it by.
-  const relative = (url: string): string => `${url.includes('/deny?') ? 'deny' : 'approve'}${url.slice(url.indexOf('?'))}`;
-  return `${command} <form method="post" action="${escapeHtml(relative(p.approve))}"><button type="submit" class="approve">Approve</button></form> <form method="post" action="${escapeHtml(relative(p.deny))}"><input name="reason" maxlength="1024" placeholder="why (told to the agent)"> <button type="submit" class="deny">Deny</button></form>`;
+  const relative = (path: string, url: string): string => `${path}${url.slice(url.indexOf('?'))}`;
+  return `${command} ${decisionForms(relative('approve', p.approve), relative('deny', p.deny))}`;
 }
 
 /** The sessions as a page for a person's browser: each a row, its live view a link, its pending commands with the buttons. */
@@ -68,15 +68,17 @@ function sessionsPage(answer: SessionsAnswer): string {
 }
 
 /** The session's pending commands as /sessions lists them: with approval links for the operator only. */
-function pendingOf(deps: AppDeps, principal: AnswerContext['principal'], session: string): SessionSummary['pending'] {
+function pendingOf(deps: AppDeps, principal: AnswerContext['principal'], session: string): Pick<SessionSummary, 'pending'> {
   const pending = deps.scheduler.pendingOf(session);
-  if (pending.length === 0) return undefined;
-  return pending.map((record) => ({
-    ticket: record.ticket,
-    command: record.input,
-    submitted_at: record.submitted_at,
-    ...(isOperator(principal) ? approvalLinks(deps, session, record.ticket) : {}),
-  }));
+  if (pending.length === 0) return {};
+  return {
+    pending: pending.map((record) => ({
+      ticket: record.ticket,
+      command: record.input,
+      submitted_at: record.submitted_at,
+      ...(isOperator(principal) ? approvalLinks(deps, session, record.ticket) : {}),
+    })),
+  };
 }
 
 export async function sessionsAnswer({ deps, view, principal }: AnswerContext, query: Query): Promise<Answer<SessionsAnswer>> {
@@ -103,9 +105,8 @@ export async function sessionsAnswer({ deps, view, principal }: AnswerContext, q
       history: historyUrl(view, session),
       view: viewUrl(view, session),
       shell: shellUrl(view, session),
+      ...pendingOf(deps, principal, session),
     });
-    const pending = pendingOf(deps, principal, session);
-    if (pending !== undefined) summaries[summaries.length - 1] = { ...summaries.at(-1)!, pending };
   }
   summaries.sort((a, b) => b.last_activity.localeCompare(a.last_activity));
   const next = describeSessions(view.front, summaries.length);
