@@ -134,6 +134,8 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     // Called only once tickets run, after `health` and `metrics` are made below.
     onTicketEnded: (record) => metrics.ticketEnded(record.status, record.duration_ms),
     onNeverStarted: (reason) => health.commandNeverStarted(reason),
+    // Rare (a finished ticket's leftovers ended): every kept answer goes, not just that ticket's.
+    onRecordChanged: () => answers.clear(),
     onPending: (record) => {
       const webhook = config.approvalWebhook;
       if (webhook !== null) void notifyWebhook(webhook, record, approvalLinks({ signer, config, site }, record.session, record.ticket), logger);
@@ -208,6 +210,12 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     releaseLock = acquireLock(privateDir, logger);
     uploads.reset();
     await recoverTickets(store, tracking, config.maxOutputBytes, logger);
+    const controllers = tracking.controllers();
+    if (!controllers.includes('pids') || !controllers.includes('memory')) {
+      logger.info('no per-ticket pids.max or memory.max: the host delegates no pids and memory cgroup controllers to the server; COMMAND_MAX_PROCESSES (per user) and COMMAND_MAX_MEMORY (per process) hold instead', {
+        controllers: controllers.join(' ') || 'none',
+      });
+    }
     tracking.sweep();
     // Nothing is served until one command has gone the whole way a command goes.
     const checked = await selfCheck();

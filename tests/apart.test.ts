@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINTS } from '../src/protocol/endpoints.js';
+import { ProcessTracking } from '../src/running/processTracking.js';
 import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
 
 const alice = 'alice-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -157,7 +158,8 @@ describe('a finished ticket\'s leftovers', () => {
     const status = fs.existsSync(`/proc/${pid}/status`) ? fs.readFileSync(`/proc/${pid}/status`, 'utf8') : 'State:\tgone';
     expect(status).toMatch(/State:\s+(Z|gone)/);
     const again = (await as(alice, '/cancel', { session: 'leftovers', ticket: 1 })).json<{ background_ended?: number; next: string }>();
-    expect(again.background_ended).toBeUndefined();
+    // The record keeps what was ended; this cancel ended nothing more.
+    expect(again.background_ended).toBe(1);
     expect(again.next).toMatch(/nothing was changed/);
     const audit = fs.readFileSync(server.config.auditLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     expect(audit.find((line) => line.event === 'background_ended')).toMatchObject({ session: 'leftovers', ticket: 1, count: 1, why: 'cancel' });
@@ -183,5 +185,17 @@ describe('the operator\'s reserve on the sessions disk', () => {
 
   it('refuses an operator\'s floor above MIN_FREE_BYTES at start', async () => {
     await expect(inProcessApp({ MIN_FREE_BYTES: '1000', MIN_FREE_BYTES_OPERATOR: '2000' })).rejects.toThrow(/MIN_FREE_BYTES_OPERATOR \(2000\) must not be above MIN_FREE_BYTES \(1000\)/);
+  });
+});
+
+describe('cgroup controllers', () => {
+  it('says at start when the host delegates no pids and memory controllers for per-ticket limits', () => {
+    const base = ProcessTracking.detectBase();
+    const scope = base === undefined ? undefined : path.join(base, ProcessTracking.scopeOf(server.sessionsDir));
+    const controllers = scope === undefined ? '' : fs.readFileSync(path.join(scope, 'cgroup.controllers'), 'utf8');
+    const delegated = /\bpids\b/.test(controllers) && /\bmemory\b/.test(controllers);
+    const said = server.logLines.find((line) => line.includes('no per-ticket pids.max or memory.max'));
+    if (delegated) expect(said).toBeUndefined();
+    else expect(JSON.parse(said ?? '{}').controllers).toBe(controllers.trim() || 'none');
   });
 });

@@ -178,3 +178,38 @@ describe.skipIf(!isRoot)('a full sessions disk', () => {
     expect((await onFullDisk.get(onFullDisk.url('/shell', { session: 'full', cmd: 'echo x' }))).status).toBe(507);
   }, 120_000);
 });
+
+describe.skipIf(!isRoot)('an agent that fills the sessions disk from its own files', () => {
+  it('gets 507 itself, and the operator, in its reserve, cleans up as that agent\'s user', async () => {
+    const { makeAgentUser } = await import('./helpers/agentUser.js');
+    const agent = makeAgentUser('llmf');
+    try {
+      const disk = mountTmpfs(24);
+      fs.chmodSync(disk, 0o755);
+      const files = path.join(disk, 'agent');
+      fs.mkdirSync(files);
+      fs.chownSync(files, agent.uid, agent.uid);
+      const dir = tempDir();
+      const key = 'filler-key-0123456789abcdefghijklmnopqrstuvwxyz';
+      fs.writeFileSync(path.join(dir, 'keys'), `filler ${key} user=${agent.name}\n`, { mode: 0o600 });
+      const env = { SESSIONS_DIR: path.join(disk, 'sessions'), KEYS_FILE: path.join(dir, 'keys'), MIN_FREE_BYTES: String(4 << 20), MIN_FREE_BYTES_OPERATOR: String(1 << 20) };
+      const server = await startServer({ dir, env });
+      const asAgent = (cmd: string) => server.get(`/shell?hash=${key}&session=fill&wait=20&cmd=${encodeURIComponent(cmd)}`, { auth: false });
+      // The agent leaves 2 MiB: below MIN_FREE_BYTES, above the operator's floor.
+      const stats = fs.statfsSync(disk);
+      const size = stats.bavail * stats.bsize - (2 << 20);
+      const filled = await asAgent(`head -c ${size} /dev/zero > ${files}/fill && echo filled`);
+      expect(filled.json).toMatchObject({ status: 'done', output: 'filled\n' });
+      const refused = await asAgent(`rm ${files}/fill`);
+      expect(refused.status).toBe(507);
+      expect(fs.existsSync(path.join(files, 'fill'))).toBe(true);
+      // The operator runs in the agent's session, so as the agent's user: its file is removable.
+      const cleaned = await server.get(server.url('/shell', { session: 'fill', wait: 20, cmd: `id -u; rm ${files}/fill && echo cleaned` }));
+      expect(cleaned.json).toMatchObject({ status: 'done', output: `${agent.uid}\ncleaned\n` });
+      expect((await asAgent('echo back')).json).toMatchObject({ status: 'done', output: 'back\n' });
+      await server.stop();
+    } finally {
+      await agent.remove();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAgentUser, type AgentUser } from './helpers/agentUser.js';
-import { processRunning, stopAll, tempDir, until, type Answer } from './helpers/server.js';
+import { processRunning, processesWhere, stopAll, tempDir, until, type Answer } from './helpers/server.js';
 import { startAsUnit, type UnitServer } from './helpers/unit.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -43,7 +43,7 @@ beforeAll(async () => {
     [`alice ${aliceKey} user=${alice.name}`, `bob ${bobKey} user=${bob.name}`, `rooty ${'r'.repeat(40)} user=root`, `ghost ${'g'.repeat(40)} user=llmnosuchuser`, `odd ${'o'.repeat(40)} colour=blue`, ''].join('\n'),
     { mode: 0o600 },
   );
-  server = await startAsUnit({ env: { COMMAND_USER: fallback.name, KEYS_FILE: keys, SHUTDOWN_GRACE: '1' } });
+  server = await startAsUnit({ env: { COMMAND_USER: fallback.name, KEYS_FILE: keys, SHUTDOWN_GRACE: '1', COMMAND_MAX_PROCESSES: '64' } });
 });
 afterAll(async () => {
   if (!isRoot) return;
@@ -120,5 +120,30 @@ describe.skipIf(!isRoot)('a user per key', () => {
     const read = await as(aliceKey, '/file', { session: 'a2', path: `${bob.home}/secret.txt` });
     expect(read.status).toBe(403);
     await as(bobKey, '/cancel', { session: 'b3', ticket: 1 });
+  });
+
+  it('keeps a fork bomb to its own user, and ends its leftovers once they hold that user\'s process limit', async () => {
+    // Forks until the kernel says no (python does not retry as bash does), holds them a while, exits.
+    const bomb = 'python3 -c "$(printf \'import os,time\\nn=0\\nwhile True:\\n  try:\\n    pid=os.fork()\\n  except OSError:\\n    break\\n  if pid==0:\\n    time.sleep(300)\\n    os._exit(0)\\n  n+=1\\nprint(n, flush=True)\\ntime.sleep(3)\')"';
+    const submitted = await as(aliceKey, '/shell', { session: 'bomb', cmd: bomb });
+    expect(submitted.status).toBe(200);
+    expect(await until(() => alice.processes().length >= 56), `alice has ${alice.processes().length} processes`).toBe(true);
+    // Alice is at her limit; Bob's commands run meanwhile, as his own user.
+    expect(await ran(bobKey, 'b4', 'ls / > /dev/null && echo bob-runs')).toMatchObject({ status: 'done', output: 'bob-runs\n' });
+    const ended = (await as(aliceKey, '/callback', { session: 'bomb', ticket: 1, wait: 20 })).json;
+    expect(ended.status).toBe('done');
+    const forked = Number(String(ended.output).trim());
+    expect(forked).toBeGreaterThanOrEqual(56);
+    // Its leftovers held the limit: ended, counted, and said in its view.
+    expect(await until(async () => (await as(aliceKey, '/callback', { session: 'bomb', ticket: 1 })).json.background_ended === forked), server.output().split('\n').filter((line) => line.includes('error')).join('\n')).toBe(true);
+    const view = (await as(aliceKey, '/callback', { session: 'bomb', ticket: 1 })).json;
+    expect(view.next).toMatch(/held the command user's process limit/);
+    expect(alice.processes().filter((pid) => processRunning(pid)).length).toBeLessThan(8);
+    // Reaping the KILLed processes is init's job (the server, no subreaper, cannot see or reap
+    // them): once init has, Alice's next command has its processes again.
+    const anyOfAlice = (): number[] => processesWhere((pid) => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) === alice.uid);
+    expect(await until(() => anyOfAlice().length < 8, 30_000)).toBe(true);
+    const next = await ran(aliceKey, 'bomb', 'ls / | wc -l > /dev/null && echo alice-runs');
+    expect(next, JSON.stringify(next)).toMatchObject({ status: 'done', output: 'alice-runs\n' });
   });
 });

@@ -67,6 +67,7 @@ function ticketFields(ctx: ViewContext, found: TicketState, window?: OutputWindo
   if (finished?.timeout_kind) view.timeout_kind = finished.timeout_kind;
   if (finished?.reason) view.reason = finished.reason;
   if (record.approval !== undefined) view.approval = record.approval;
+  if (finished?.background_ended !== undefined) view.background_ended = finished.background_ended.count;
   if (found.outputDropped !== null && found.outputDropped > 0) view.output_dropped_bytes = found.outputDropped;
   if (found.background.length > 0) view.background = found.background;
   return view;
@@ -93,6 +94,9 @@ export function ticketView(ctx: ViewContext, found: TicketState, options: ViewOp
       next = `${describeReplay(ticket, session, secondsAgo(options.replayOf.submittedAt, now), secondsAgo(Date.parse(record.finished_at), now), say)} ${next}`;
     }
     if (view.background !== undefined) next += ` Still running in the background: ${view.background.map((p) => `pid ${p.pid}`).join(', ')}.`;
+    if (record.background_ended?.why === 'process-limit') {
+      next += ` The ${record.background_ended.count} process(es) it left running were ended at ${record.background_ended.at}: they held the command user's process limit (COMMAND_MAX_PROCESSES), which later commands need.`;
+    }
   } else {
     const elapsedMs = Math.max(0, now - Date.parse(record.started_at ?? record.submitted_at));
     const waitSeconds = suggestedWait(elapsedMs, ctx.maxWait);

@@ -73,7 +73,7 @@ const TICKET_FIELDS: Record<string, Schema> = {
     required: ['decision', 'by', 'at'],
     additionalProperties: false,
   },
-  background_ended: int('processes it left running that this cancel ended'),
+  background_ended: int('processes it left running that were ended after it finished (by a cancel, or because they held its user\'s process limit)'),
   background: {
     type: 'array',
     description: 'processes the finished ticket left running, while they run',

@@ -56,6 +56,12 @@ export interface TicketBase extends TicketRequest {
   readonly approval?: Approval;
 }
 
+export interface LeftoversEnded {
+  readonly count: number;
+  readonly at: string;
+  readonly why: 'cancel' | 'process-limit';
+}
+
 /** Who decided a pending ticket, and when: HASH, an approval link, or the timeout. */
 export interface Approval {
   readonly decision: 'approved' | 'denied';
@@ -94,6 +100,8 @@ export interface FinishedMeta extends TicketBase {
   readonly output_dropped_bytes: number | null;
   /** Processes left running in the background when the ticket finished. */
   readonly background: readonly BackgroundProcess[];
+  /** Its leftovers were ended after it finished: how many, when, and why (a cancel, or its user's process limit). */
+  readonly background_ended?: LeftoversEnded;
   /** Why it ended as it did, in words, where the status alone does not tell (error: why nothing ran); null otherwise. */
   readonly reason: string | null;
   /** A tty=1 ticket's last screen; null otherwise. */

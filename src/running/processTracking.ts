@@ -201,6 +201,19 @@ export class ProcessTracking {
     return mount === undefined || own === undefined ? undefined : path.join(mount, own, 'llmass-tickets');
   }
 
+  /**
+   * The cgroup controllers the tickets' groups could use (cgroup.controllers of their parent):
+   * per-ticket pids.max and memory.max need `pids` and `memory` delegated. Empty without cgroups.
+   */
+  controllers(): string[] {
+    if (this.cgroupBase === null) return [];
+    try {
+      return fs.readFileSync(path.join(this.cgroupBase, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
   /** The scope of a SESSIONS_DIR: a digest of its real path. */
   static scopeOf(sessionsDir: string): string {
     let real = path.resolve(sessionsDir);

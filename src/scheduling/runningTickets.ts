@@ -24,6 +24,7 @@ import { ProcessTracking, type TicketProcesses } from '../running/processTrackin
 import { runCommand, type RunOutcome, type RunningCommand, type StartedShell } from '../running/shellProcess.js';
 import { goMessage } from '../running/prelude.js';
 import { WarmShells } from '../running/shellsAhead.js';
+import type { Leftovers } from './leftovers.js';
 import { MAX_STATE_BYTES, type ShellStates } from '../running/shellState.js';
 import { raceTimeout } from '../running/timeLimit.js';
 import type { TicketStore } from '../storage/ticketStore.js';
@@ -38,6 +39,9 @@ export interface RunningTicketsDeps {
   readonly shells: ShellStates;
   readonly redactor: Redactor;
   readonly finisher: Finisher;
+  readonly leftovers: Leftovers;
+  /** The name of the session's command user ('' for the server's own). */
+  readonly userOf: (session: string) => string;
   /** The session's ticket has finished (or never started): its next one may start. */
   readonly onSessionFree: (session: string) => void;
   /** A ticket ended `error` because its command never started: commands may not be able to run. */
@@ -145,6 +149,7 @@ export class RunningTickets {
     let processes: TicketProcesses | undefined;
     const watch = new OutputWatch(spool);
     let terminal: TicketTerminal | undefined;
+    void this.deps.leftovers.makeRoom(this.deps.userOf(session));
     try {
       // A shell started ahead has no terminal: a tty=1 ticket never claims one (trackingIdFor).
       const ready = (queued.tty === null ? this.warm.take(session, trackingId) : undefined) ?? this.launcher.start(this.deps.shells.launch(session), trackingId, entry.command, queued.tty);
@@ -251,8 +256,10 @@ export class RunningTickets {
     // waiters have answered (the next turn of the event loop) and before the session is
     // free to start that command; the ticket's cgroup is removed then too.
     await new Promise((resolve) => setImmediate(resolve));
-    // Empty unless the command left processes in the background: the sweep takes it later.
+    // Empty unless the command left processes in the background: the sweep takes it later;
+    // what it left is kept track of, and ended if it holds its user's process limit.
     processes?.release();
+    await this.deps.leftovers.afterFinish(stored, processes, this.deps.userOf(session));
     try {
       if (outcome.kind === 'exited' || outcome.kind === 'stopped') this.deps.shells.capture(session, outcome.state);
     } catch (error) {

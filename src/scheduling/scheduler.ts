@@ -16,6 +16,7 @@ import type { OutputPlan } from '../protocol/outputParts.js';
 import type { QueueStanding, TicketState } from '../protocol/ticketState.js';
 import { isFinished, type FinishedTicket, type QueuedTicket, type TicketRequest } from '../protocol/types.js';
 import { Approvals, type DecidedBy, type Decision, type DecisionResult } from './approvals.js';
+import { Leftovers } from './leftovers.js';
 import { TicketQueue, type Waiting } from './queue.js';
 import { endedBeforeStart } from './endings.js';
 import type { Redactor } from '../logging/redact.js';
@@ -49,6 +50,8 @@ export interface SchedulerDeps {
   readonly onNeverStarted?: (reason: string) => void;
   /** A pending ticket is on disk and waits for a person (the approval webhook). */
   readonly onPending?: (record: QueuedTicket) => void;
+  /** A finished ticket's record was rewritten (its leftovers ended): kept answers are stale. */
+  readonly onRecordChanged?: () => void;
 }
 
 export class Scheduler {
@@ -61,12 +64,20 @@ export class Scheduler {
   private readonly finisher: Finisher;
   private readonly dedup: Dedup;
   private readonly approvals: Approvals;
+  private readonly leftovers: Leftovers;
   private readonly intake: Intake;
   private accepting = true;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.queue = new TicketQueue(deps.config.maxConcurrency, deps.config.maxQueue);
     this.dedup = new Dedup(deps.config.dedupWindow * 1000);
+    this.leftovers = new Leftovers({
+      maxProcesses: deps.config.commandMaxProcesses,
+      store: deps.store,
+      audit: deps.audit,
+      onError: deps.onError,
+      onRecordChanged: () => deps.onRecordChanged?.(),
+    });
     this.finisher = new Finisher({
       store: deps.store,
       audit: deps.audit,
@@ -86,6 +97,8 @@ export class Scheduler {
       shells: deps.shells,
       redactor: deps.redactor,
       finisher: this.finisher,
+      leftovers: this.leftovers,
+      userOf: (session) => this.userOf(session)?.name ?? '',
       onError: deps.onError,
       onNeverStarted: (reason) => deps.onNeverStarted?.(reason),
       onSessionFree: (session) => {
@@ -249,15 +262,7 @@ export class Scheduler {
     const meta = stored?.meta;
     if (meta === undefined || !isFinished(meta)) return undefined;
     const processes = meta.process_marker === null ? undefined : this.deps.tracking.forTicket(meta.process_marker, false);
-    const before = processes?.members().length ?? 0;
-    if (processes === undefined || before === 0) return { kind: 'already-ended', backgroundEnded: 0 };
-    processes.signal('SIGKILL');
-    const deadline = Date.now() + 3000;
-    while (processes.members().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    const left = processes.members().length;
-    processes.release();
-    const ended = before - left;
-    this.deps.audit.record({ event: 'background_ended', session, ticket, count: ended, why: 'cancel' });
+    const ended = processes === undefined ? 0 : await this.leftovers.cancel(session, ticket, processes);
     return { kind: 'already-ended', backgroundEnded: ended };
   }
 

@@ -1,7 +1,7 @@
 // Ticket records: the one place a final record is built, and the one check every record read
 // back from disk goes through. A record that fails the check is a damaged ticket (DamagedRecord,
 // whose message names the problem and never quotes the file), not a broken server.
-import { isFinalStatus, type Approval, type BackgroundProcess, type FinalStatus, type FinishedTicket, type Screen, type TerminalSize, type TicketBase, type TicketMeta, type TimeoutKind } from '../protocol/types.js';
+import { isFinalStatus, type Approval, type BackgroundProcess, type FinalStatus, type FinishedTicket, type LeftoversEnded, type Screen, type TerminalSize, type TicketBase, type TicketMeta, type TimeoutKind } from '../protocol/types.js';
 
 export class DamagedRecord extends Error {}
 
@@ -127,6 +127,14 @@ function backgroundOf(value: unknown): BackgroundProcess[] {
  * Checks a record's fields (all but `output`, which the caller reads in its own way) and that it
  * is the record of `session`/`ticket`: a record copied or planted under another name is damaged.
  */
+function leftoversEndedOf(value: unknown): LeftoversEnded {
+  if (value === null || typeof value !== 'object') fail('background_ended is not a record of ended processes');
+  const fields: Fields = Object.fromEntries(Object.entries(value));
+  const { why } = fields;
+  if (why !== 'cancel' && why !== 'process-limit') fail('background_ended.why is not cancel or process-limit');
+  return { count: wholeNumber(fields, 'count', 0), at: time(fields, 'at'), why };
+}
+
 function approvalOf(value: unknown): Approval {
   if (value === null || typeof value !== 'object') fail('approval is not a decision');
   const fields: Fields = Object.fromEntries(Object.entries(value));
@@ -201,6 +209,7 @@ export function validateMeta(fields: Fields, session: string, ticket: number): T
     output_dropped_bytes: fields.output_dropped_bytes === undefined ? null : wholeNumber(fields, 'output_dropped_bytes', 0),
     background: fields.background === undefined ? [] : backgroundOf(fields.background),
     reason: fields.reason === undefined ? null : textOrNull(fields, 'reason'),
+    ...(fields.background_ended === undefined ? {} : { background_ended: leftoversEndedOf(fields.background_ended) }),
     screen: screenOf(fields.screen),
     stdin_writes: fields.stdin_writes === undefined ? 0 : wholeNumber(fields, 'stdin_writes', 0),
   };
