@@ -218,7 +218,11 @@ describe('requests that arrive slowly or too large', () => {
         const req = http.request({ host: '127.0.0.1', port: server.port, path: '/mcp', method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.hash}`, ...headers } }, (res) => {
           let text = '';
           res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          // The answer is in: the rest of the body goes nowhere (a write into a closed socket would reset).
+          res.on('end', () => {
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, text });
+          });
         });
         req.on('error', reject);
         req.end(twenty);

@@ -45,9 +45,9 @@ function operation(path: string, method: 'get' | 'put' | 'post' = 'get'): Record
     content['application/json'] = { schema: refs.length === 1 ? refs[0] : { oneOf: refs } };
   }
   if (spec.page !== undefined) content[spec.page] = { schema: { type: spec.page === 'application/json' ? 'object' : 'string' } };
-  if (FORMATS[path]?.values.includes('text')) content['text/plain'] = { schema: { type: 'string' } };
-  if (FORMATS[path]?.values.includes('md')) content['text/markdown'] = { schema: { type: 'string' } };
-  if (FORMATS[path]?.values.includes('html') && path !== '/context') content['text/html'] = { schema: { type: 'string' } };
+  // One content type per status, so that a generated client's 200 is one type: the variants a
+  // format= value asks for are named beside it (x-llmass-formats), not mixed into it.
+  const variants = Object.fromEntries((FORMATS[path]?.values ?? []).filter((value) => VARIANT_TYPES[value] !== undefined && VARIANT_TYPES[value] !== spec.page).map((value) => [value, VARIANT_TYPES[value]]));
   // An unknown parameter is a 400 on every endpoint.
   const errors = spec.open === true ? [...spec.errors, 400] : [...spec.errors, 400, 401, 403, 429];
   const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
@@ -62,10 +62,14 @@ function operation(path: string, method: 'get' | 'put' | 'post' = 'get'): Record
     responses,
     ...body,
     // A GET that only shows what a POST decides changes nothing.
+    ...(Object.keys(variants).length === 0 ? {} : { 'x-llmass-formats': variants }),
     'x-openai-isConsequential': method === 'get' && spec.post === true ? false : spec.consequential,
     ...(spec.open === true ? { security: [] } : {}),
   };
 }
+
+/** The media type each non-default format= value answers with. */
+const VARIANT_TYPES: Readonly<Record<string, string | undefined>> = { text: 'text/plain', md: 'text/markdown', html: 'text/html' };
 
 /** The groups operations are listed under, and which paths each holds; the rest is `server`. */
 const TAGS: ReadonlyArray<{ readonly name: string; readonly description: string; readonly paths: readonly string[] }> = [
