@@ -52,7 +52,13 @@ function operation(path: string, method: 'get' | 'put' | 'post' = 'get'): Record
   const errors = spec.open === true ? [...spec.errors, 400] : [...spec.errors, 400, 401, 403, 429];
   const responses: Record<string, unknown> = { '200': { description: spec.summary, content } };
   for (const status of [...new Set(errors)].sort()) responses[String(status)] = errorResponse(status, spec.errorAnswers?.[status]);
-  const body = method === 'put' ? { requestBody: { required: true, description: 'the whole file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } } : {};
+  const form = { type: 'object', properties: { reason: PARAMS.reason.schema }, additionalProperties: false };
+  const body =
+    method === 'put'
+      ? { requestBody: { required: true, description: 'the whole file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } }
+      : method === 'post' && spec.params.includes('reason')
+        ? { requestBody: { required: false, description: 'a browser\'s form: the reason, instead of reason= in the query', content: { 'application/x-www-form-urlencoded': { schema: form } } } }
+        : {};
   return {
     operationId: (path === '/' ? 'readme' : path.slice(1).replace(/[^a-z]/g, '_')) + (method === 'get' ? '' : `_${method}`),
     summary: spec.summary,
