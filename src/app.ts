@@ -31,6 +31,7 @@ import type { CommandUsers } from './running/commandUsers.js';
 import { SessionOwners } from './storage/sessionOwners.js';
 import { PRELUDE_FILE } from './running/prelude.js';
 import { ProcessTracking } from './running/processTracking.js';
+import { TicketLimits } from './running/ticketLimits.js';
 import { Health } from './scheduling/health.js';
 import { describeFailure, runSelfCheck, type SelfCheckResult } from './running/selfCheck.js';
 import { ShellStates } from './running/shellState.js';
@@ -210,11 +211,11 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     releaseLock = acquireLock(privateDir, logger);
     uploads.reset();
     await recoverTickets(store, tracking, config.maxOutputBytes, logger);
-    const controllers = tracking.controllers();
-    if (!controllers.includes('pids') || !controllers.includes('memory')) {
-      logger.info('no per-ticket pids.max or memory.max: the host delegates no pids and memory cgroup controllers to the server; COMMAND_MAX_PROCESSES (per user) and COMMAND_MAX_MEMORY (per process) hold instead', {
-        controllers: controllers.join(' ') || 'none',
-      });
+    const { limits, missing } = TicketLimits.detect(ProcessTracking.scopeOf(config.sessionsDir), { maxProcesses: config.commandMaxProcesses, maxMemoryBytes: config.commandMaxMemory });
+    tracking.useLimits(limits);
+    if (limits.controllers.length > 0) logger.info('per-ticket limits through cgroups', { controllers: limits.controllers, pids_max: config.commandMaxProcesses, memory_bytes: config.commandMaxMemory });
+    if (missing.length > 0) {
+      logger.info('some per-ticket cgroup limits are not set: COMMAND_MAX_PROCESSES (per user) and COMMAND_MAX_MEMORY (per process) hold there', { missing, cgroup_v2_controllers: tracking.controllers().join(' ') || 'none' });
     }
     tracking.sweep();
     // Nothing is served until one command has gone the whole way a command goes.

@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINTS } from '../src/protocol/endpoints.js';
-import { ProcessTracking } from '../src/running/processTracking.js';
 import { closeInProcessApps, inProcessApp, type InProcessApp } from './helpers/inProcess.js';
 
 const alice = 'alice-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -188,14 +187,50 @@ describe('the operator\'s reserve on the sessions disk', () => {
   });
 });
 
-describe('cgroup controllers', () => {
-  it('says at start when the host delegates no pids and memory controllers for per-ticket limits', () => {
-    const base = ProcessTracking.detectBase();
-    const scope = base === undefined ? undefined : path.join(base, ProcessTracking.scopeOf(server.sessionsDir));
-    const controllers = scope === undefined ? '' : fs.readFileSync(path.join(scope, 'cgroup.controllers'), 'utf8');
-    const delegated = /\bpids\b/.test(controllers) && /\bmemory\b/.test(controllers);
-    const said = server.logLines.find((line) => line.includes('no per-ticket pids.max or memory.max'));
-    if (delegated) expect(said).toBeUndefined();
-    else expect(JSON.parse(said ?? '{}').controllers).toBe(controllers.trim() || 'none');
+describe('per-ticket cgroup limits', () => {
+  let limited: InProcessApp;
+  beforeAll(async () => {
+    limited = await inProcessApp({ COMMAND_MAX_PROCESSES: '16', COMMAND_MAX_MEMORY: String(128 << 20) });
+  });
+  afterAll(() => limited.close());
+  /** What the start-up log says is in force. */
+  const inForce = (): string[] => JSON.parse(limited.logLines.find((line) => line.includes('per-ticket limits through cgroups')) ?? '{"controllers":[]}').controllers;
+
+  it('says at start which hold, and why the others do not', () => {
+    const missing = limited.logLines.find((line) => line.includes('some per-ticket cgroup limits are not set'));
+    expect(inForce().length + (missing === undefined ? 0 : JSON.parse(missing).missing.length)).toBe(2);
+  });
+
+  it('holds a ticket to pids.max: a fork loop stops at COMMAND_MAX_PROCESSES', async () => {
+    if (!inForce().includes('pids')) {
+      process.stdout.write('apart.test.ts: per-ticket pids.max is not in force on this host (see the start-up log): nothing to check\n');
+      return;
+    }
+    // Commands run as root here, which RLIMIT_NPROC does not hold: only the ticket's pids.max does.
+    const forks = 'import os,time\nn=0\nwhile True:\n  try:\n    pid=os.fork()\n  except OSError:\n    break\n  if pid==0:\n    time.sleep(30)\n    os._exit(0)\n  n+=1\nprint(n)\n';
+    const done = (await limited.get('/shell', { session: 'pids', wait: 20, cmd: `/usr/bin/python3 -c "$(printf '%s' '${forks}')"` })).json<{ status: string; output: string }>();
+    expect(done.status).toBe('done');
+    // 16 in all: the shell (if it did not exec python), python, and the rest forked.
+    const forked = Number(done.output.trim());
+    expect(forked).toBeGreaterThanOrEqual(13);
+    expect(forked).toBeLessThanOrEqual(15);
+    await limited.get('/cancel', { session: 'pids', ticket: 1 });
+  });
+
+  it('ends a ticket whose processes together pass its memory limit, reason oom', async () => {
+    if (!inForce().includes('memory')) {
+      process.stdout.write('apart.test.ts: the per-ticket memory limit is not in force on this host (see the start-up log): nothing to check\n');
+      return;
+    }
+    // Four processes, each well within RLIMIT_AS, 240 MB together over a 128 MB limit.
+    const hog = 'for i in 1 2 3 4; do /usr/bin/python3 -c "import time; x = bytearray(60 << 20); time.sleep(5)" & done; wait';
+    const ended = (await limited.get('/shell', { session: 'oom', wait: 20, cmd: hog })).json<{ status: string; reason: string; next: string; output: string }>();
+    expect(ended).toMatchObject({ status: 'done', reason: 'oom' });
+    expect(ended.next).toMatch(/The kernel ended a process of it for memory \(reason oom\)/);
+    expect(ended.output).toMatch(/\[llmass: the kernel ended a process of this command for memory/);
+    // A ticket within the limit has no such reason.
+    const fine = (await limited.get('/shell', { session: 'oom', wait: 20, cmd: '/usr/bin/python3 -c "x = bytearray(20 << 20)"' })).json<{ status: string; reason?: string }>();
+    expect(fine.status).toBe('done');
+    expect(fine.reason).toBeUndefined();
   });
 });

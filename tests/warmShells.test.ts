@@ -128,7 +128,7 @@ describe('a shell started ahead', () => {
     process.kill(pid, 'SIGKILL');
     expect(await until(() => !processRunning(pid), 5000)).toBe(true);
     const next = await run(server, 'echo $$', { session: 'k' });
-    expect(next.status).toBe('done');
+    expect(next.status, JSON.stringify(next)).toBe('done');
     expect(next.output).not.toBe(`${pid}\n`);
   });
 

@@ -65,6 +65,11 @@ export function stepsFor(front: Front | undefined, session: string, ticket: numb
 
 /** How a finished ticket ended, in a sentence: the start of its `next`. */
 export function describeEnd(record: FinishedMeta): string {
+  const ended = endOf(record);
+  return record.reason === 'oom' ? `${ended} The kernel ended a process of it for memory (reason oom): its processes together may use COMMAND_MAX_MEMORY; use less at once, or ask the operator for more.` : ended;
+}
+
+function endOf(record: FinishedMeta): string {
   switch (record.status) {
     case 'done':
       if (record.exit_code === null) return `Done: the shell was killed by ${record.signal ?? 'a signal'}.`;

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../storage/safeFiles.js';
 import { isLive } from './processGroups.js';
+import { withLimits, type TicketLimits } from './ticketLimits.js';
 
 export const MARKER_VARIABLE = 'LLMASS_TICKET';
 
@@ -34,6 +35,8 @@ export interface TicketProcesses {
   signal(signal: NodeJS.Signals): void;
   /** Removes the ticket's cgroup once it is empty (background processes may keep it a while). */
   release(): void;
+  /** Whether the kernel ended a process of it for want of memory (with per-ticket limits, ticketLimits.ts). */
+  oomKilled?(): boolean;
 }
 
 function cgroup2Mount(): string | undefined {
@@ -164,6 +167,9 @@ class MarkedProcesses implements TicketProcesses {
 }
 
 export class ProcessTracking {
+  /** Per-ticket pids and memory limits, where the host allows them (ticketLimits.ts). */
+  private limits: TicketLimits | undefined;
+
   private constructor(
     /** The directory under which tickets' cgroups are made, or null: markers only. */
     readonly cgroupBase: string | null,
@@ -229,8 +235,18 @@ export class ProcessTracking {
     return crypto.randomBytes(12).toString('hex');
   }
 
-  /** The tracking of a ticket, new (create) or found again after a restart. */
+  /** New tickets get these limits' groups too. */
+  useLimits(limits: TicketLimits): void {
+    this.limits = limits;
+  }
+
+  /** The tracking of a ticket, new (create: with its limits) or found again after a restart. */
   forTicket(id: string, create: boolean): TicketProcesses {
+    const tracked = this.tracked(id, create);
+    return create && this.limits !== undefined ? withLimits(tracked, this.limits.forTicket(id)) : tracked;
+  }
+
+  private tracked(id: string, create: boolean): TicketProcesses {
     if (this.cgroupBase === null) return new MarkedProcesses(id);
     const dir = path.join(this.cgroupBase, id);
     try {
@@ -246,6 +262,7 @@ export class ProcessTracking {
   /** Removes the empty groups of its tickets, and its own subtree if that is empty then (shutdown). */
   close(): void {
     this.sweep();
+    this.limits?.sweep(true);
     if (this.cgroupBase === null) return;
     try {
       fs.rmdirSync(this.cgroupBase);
@@ -256,6 +273,7 @@ export class ProcessTracking {
 
   /** Removes the cgroups of tickets whose processes have all ended. */
   sweep(): void {
+    this.limits?.sweep();
     if (this.cgroupBase === null) return;
     let names: string[];
     try {

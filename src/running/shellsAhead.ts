@@ -69,8 +69,11 @@ export class WarmShells {
     const warm = this.ready.get(session);
     if (warm === undefined) return undefined;
     this.forget(session, warm);
-    const { child } = warm.shell;
-    if (warm.shell.processes.id !== id || child.exitCode !== null || child.signalCode !== null || !isDirectory(warm.cwd)) {
+    const { child, processes } = warm.shell;
+    // Dead but not yet reaped by us (its exit event still on its way): its cgroup, which lists no
+    // zombies and which the server sees whatever /proc hides, no longer holds it.
+    const gone = processes.kind === 'cgroup' && child.pid !== undefined && !processes.members().includes(child.pid);
+    if (processes.id !== id || child.exitCode !== null || child.signalCode !== null || gone || !isDirectory(warm.cwd)) {
       void endShell(warm.shell);
       return undefined;
     }

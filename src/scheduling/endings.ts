@@ -37,8 +37,11 @@ export function endingRecord(
   spool: OutputSpool,
   config: Config,
   terminal: { readonly screen: Screen | null; readonly stdinWrites: number } = { screen: null, stdinWrites: 0 },
+  /** The kernel ended a process of the ticket for want of memory (its per-ticket limit). */
+  oom = false,
 ): FinishedTicket {
-  const reason = reasonOf(outcome);
+  // Only a command that ran can have been ended for memory; one that never started says why not.
+  const reason = reasonOf(outcome) ?? (oom ? 'oom' : undefined);
   return finalRecord(queued, {
     status: statusOf(outcome),
     startedAt,
@@ -47,7 +50,7 @@ export function endingRecord(
     exitCode: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.exitCode : null,
     signal: outcome.kind === 'exited' || outcome.kind === 'stopped' ? outcome.signal : null,
     timeoutKind: timeoutKindOf(outcome),
-    output: withLimitNote(storedText(spool), outcome, config) + endNote(outcome),
+    output: withLimitNote(storedText(spool), outcome, config) + endNote(outcome) + (oom ? `\n[llmass: the kernel ended a process of this command for memory: its processes together may use COMMAND_MAX_MEMORY (${config.commandMaxMemory} bytes)]\n` : ''),
     outputBytes: spool.total,
     truncated: spool.truncated,
     droppedBytes: spool.dropped,

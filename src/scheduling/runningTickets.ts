@@ -217,7 +217,7 @@ export class RunningTickets {
     // A terminal's last screen is kept in the record: /screen shows it once the ticket has ended.
     const screen = run?.terminal === undefined ? null : await run.terminal.screen();
     run?.terminal?.close();
-    const record = endingRecord(queued, startedAt, outcome, spool, this.deps.config, { screen, stdinWrites: run?.terminal?.stdinWrites ?? 0 });
+    const record = endingRecord(queued, startedAt, outcome, spool, this.deps.config, { screen, stdinWrites: run?.terminal?.stdinWrites ?? 0 }, processes?.oomKilled?.() ?? false);
     if (run !== undefined) run.ending = record;
     // On a full disk the ticket's own room comes first: its spool, whose output the record holds.
     let spoolFreed = false;

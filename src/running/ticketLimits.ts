@@ -1,0 +1,176 @@
+// Per-ticket limits through cgroups: pids.max (COMMAND_MAX_PROCESSES) and a memory limit
+// (COMMAND_MAX_MEMORY, for all of the ticket's processes together), where the host lets the
+// server make groups of those controllers. Here that is the cgroup v1 `pids` and `memory`
+// hierarchies of a hybrid host (cgroup v2 delegates neither to the server on such a host: the
+// start-up log says which hold). Each ticket's first process is put in its groups before its
+// command runs, as it is into its tracking group; a ticket the kernel ended for memory is seen
+// in memory.oom_control (oom_kill) and its view says `reason: "oom"`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { errorCode } from '../storage/safeFiles.js';
+
+/** A ticket's tracking as processTracking.ts makes it (its TicketProcesses), as far as limits need. */
+interface Tracked {
+  readonly id: string;
+  readonly kind: 'cgroup' | 'marker';
+  attach(pid: number): Promise<string | null>;
+  members(): number[];
+  signal(signal: NodeJS.Signals): void;
+  release(): void;
+}
+
+type Controller = 'pids' | 'memory';
+
+/** Where the server's own group is in the v1 hierarchy of `controller`, mounted where. */
+function v1Group(controller: Controller): string | undefined {
+  let mount: string | undefined;
+  let own: string | undefined;
+  try {
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const [before, after] = line.split(' - ');
+      const [fstype, , options] = (after ?? '').split(' ');
+      if (fstype === 'cgroup' && (options ?? '').split(',').includes(controller)) mount = before?.split(' ')[4];
+    }
+    const entry = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((item) => item.split(':')[1]?.split(',').includes(controller));
+    own = entry?.split(':')[2];
+  } catch {
+    return undefined;
+  }
+  return mount === undefined || own === undefined ? undefined : path.join(mount, own);
+}
+
+/** The groups of one ticket: what its first process joins, and what the kernel did to it there. */
+class LimitGroups {
+  constructor(private readonly dirs: ReadonlyMap<Controller, string>) {}
+
+  /** Puts `pid` in every group; resolves with why it could not, or null. */
+  async attach(pid: number): Promise<string | null> {
+    for (const [controller, dir] of this.dirs) {
+      try {
+        await fs.promises.writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+      } catch (error) {
+        return `the kernel refused to move it into its ${controller} group (${errorCode(error)})`;
+      }
+    }
+    return null;
+  }
+
+  /** Whether the kernel killed a process of the ticket for want of memory. */
+  oomKilled(): boolean {
+    const dir = this.dirs.get('memory');
+    if (dir === undefined) return false;
+    try {
+      const kills = /^oom_kill (\d+)$/m.exec(fs.readFileSync(path.join(dir, 'memory.oom_control'), 'utf8'))?.[1];
+      return Number(kills ?? 0) > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  release(): void {
+    for (const dir of this.dirs.values()) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // processes left in the background: the sweep takes it later
+      }
+    }
+  }
+}
+
+export class TicketLimits {
+  private constructor(
+    /** Each controller's directory for this server's tickets. */
+    private readonly bases: ReadonlyMap<Controller, string>,
+    private readonly values: { readonly maxProcesses: number; readonly maxMemoryBytes: number },
+  ) {}
+
+  /** The controllers whose groups can be made, and for the rest why not. */
+  static detect(scope: string, values: { readonly maxProcesses: number; readonly maxMemoryBytes: number }): { limits: TicketLimits; missing: string[] } {
+    const bases = new Map<Controller, string>();
+    const missing: string[] = [];
+    for (const controller of ['pids', 'memory'] as const) {
+      const own = v1Group(controller);
+      if (own === undefined) {
+        missing.push(`${controller}: no cgroup v1 ${controller} hierarchy (per-ticket limits through cgroup v2 controllers are not implemented)`);
+        continue;
+      }
+      const base = path.join(own, 'llmass-tickets', scope);
+      try {
+        fs.mkdirSync(base, { recursive: true });
+        bases.set(controller, base);
+      } catch (error) {
+        missing.push(`${controller}: ${base} cannot be made (${errorCode(error)})`);
+      }
+    }
+    return { limits: new TicketLimits(bases, values), missing };
+  }
+
+  /** The controllers in force, for the start-up log. */
+  get controllers(): string[] {
+    return [...this.bases.keys()];
+  }
+
+  /** The ticket's groups, made with their limits set. A group that cannot be made is left out. */
+  forTicket(id: string): LimitGroups {
+    const dirs = new Map<Controller, string>();
+    for (const [controller, base] of this.bases) {
+      const dir = path.join(base, id);
+      try {
+        fs.mkdirSync(dir);
+        if (controller === 'pids') fs.writeFileSync(path.join(dir, 'pids.max'), String(this.values.maxProcesses));
+        else fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(this.values.maxMemoryBytes));
+        dirs.set(controller, dir);
+      } catch {
+        try {
+          fs.rmdirSync(dir);
+        } catch {
+          // never made
+        }
+      }
+    }
+    return new LimitGroups(dirs);
+  }
+
+  /** Removes the groups of tickets whose processes have all ended (and, at shutdown, the bases if empty). */
+  sweep(closing = false): void {
+    for (const base of this.bases.values()) {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(base).filter((name) => /^[0-9a-f]{24}$/.test(name));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        try {
+          fs.rmdirSync(path.join(base, name));
+        } catch {
+          // still has processes
+        }
+      }
+      if (closing) {
+        try {
+          fs.rmdirSync(base);
+        } catch {
+          // a leftover still runs in it
+        }
+      }
+    }
+  }
+}
+
+/** A ticket's tracking with its limit groups: attached, released together; and what the kernel did. */
+export function withLimits(processes: Tracked, groups: LimitGroups): Tracked & { oomKilled(): boolean } {
+  return {
+    id: processes.id,
+    kind: processes.kind,
+    attach: async (pid) => (await groups.attach(pid)) ?? processes.attach(pid),
+    members: () => processes.members(),
+    signal: (signal) => processes.signal(signal),
+    release: () => {
+      processes.release();
+      groups.release();
+    },
+    oomKilled: () => groups.oomKilled(),
+  };
+}
