@@ -144,3 +144,17 @@ describe('approve=always', () => {
     expect(byOperator.json<{ approval: { by: string } }>().approval.by).toBe('HASH');
   });
 });
+
+describe('through MCP', () => {
+  it('answers a pending shell call with status pending and what it means', async () => {
+    const answer = await server.app.inject({
+      method: 'POST',
+      url: '/mcp',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${careful}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'shell', arguments: { session: 'm1', cmd: 'echo via-mcp' } } }),
+    });
+    const result = answer.json<{ result: { content: Array<{ text: string }>; structuredContent: { status: string } } }>().result;
+    expect(result.structuredContent.status).toBe('pending');
+    expect(result.content[0]?.text).toMatch(/waits for the operator's approval/);
+  });
+});

@@ -144,7 +144,7 @@ function buildServer(ctx: AnswerContext, version: string): McpServer {
   server.registerTool(
     'shell',
     {
-      description: `Run a shell command on the host. It gets a ticket at once; with wait=N (up to ${maxWait} s) the call returns the result if the command finished by then. Otherwise call callback with the session and ticket until status is no longer queued or running.`,
+      description: `Run a shell command on the host. It gets a ticket at once; with wait=N (up to ${maxWait} s) the call returns the result if the command finished by then. Otherwise call callback with the session and ticket until status is no longer pending, queued or running. pending: the command waits for a person's approval (your key needs one) and has not run; denied: a person refused it (reason says why), it never ran.`,
       inputSchema: {
         cmd: z.string().min(1).describe('The shell command (bash).'),
         session: SESSION.optional(),
