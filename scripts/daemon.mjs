@@ -15,14 +15,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * Starts the daemon with `env` on top of the defaults; `prepare(sessionsDir)` may fill the
  * sessions directory first. Resolves once it listens.
  */
-export async function startDaemon({ env = {}, prepare, prefix = 'llmass-bench-' } = {}) {
+export async function startDaemon({ env = {}, prepare, prefix = 'llmass-bench-', nodeArgs = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const sessionsDir = path.join(dir, 'sessions');
   const hash = crypto.randomBytes(30).toString('base64url');
   if (prepare) await prepare(sessionsDir);
   const logFile = path.join(dir, 'daemon.log');
   const logFd = fs.openSync(logFile, 'w');
-  const proc = spawn(process.execPath, [SERVER], {
+  const proc = spawn(process.execPath, [...nodeArgs, SERVER], {
     cwd: dir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', HASH: hash, PORT: '0', SESSIONS_DIR: sessionsDir, ...env },
     stdio: ['ignore', logFd, 'inherit'],
