@@ -163,6 +163,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
     running: () => scheduler.runningCount,
     queued: () => scheduler.waitingCount,
     readyShells: () => scheduler.readyShells,
+    readyShellCounts: () => scheduler.readyShellCounts,
     sessions: async () => (await store.listSessions()).length,
   });
   const lockOut = new LockOut({ maxFailures: config.authMaxFailures, window: config.authWindow, onFailure: (lockedOut) => metrics.authFailed(lockedOut) });

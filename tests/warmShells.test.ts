@@ -121,6 +121,26 @@ describe('a shell started ahead', () => {
     expect(await until(() => !processRunning(orphan), 5000)).toBe(true);
   });
 
+  it('takes commands sent back to back, each the moment the last answer came: none finds its shell unusable, each runs under its limit group', async () => {
+    const server = await startServer();
+    const groups: string[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      // One GET each, sent as soon as the last one answered: the shell started ahead for it is
+      // still being moved into its group when the command comes.
+      const answer = await server.get(server.url('/shell', { session: 'b2b', cmd: 'cat /proc/self/cgroup', wait: 10, nonce: i }));
+      expect(answer.json.status, answer.text).toBe('done');
+      groups.push(String(answer.json.output));
+    }
+    const metrics = (await server.get(server.url('/metrics'))).text;
+    const count = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    expect(count('llmass_ready_shells_unusable_total')).toBe(0);
+    // Each but the first may start in the shell started ahead; one whose answer went out before
+    // the next shell was prepared starts its own, so most, not all.
+    expect(count('llmass_ready_shells_used_total')).toBeGreaterThanOrEqual(15);
+    // Where the host gives limit groups (cgroup v1 pids here), every command is in one.
+    if (fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs')) for (const group of groups) expect(group).toMatch(/:pids:.*\/llmass-tickets\//);
+  });
+
   it('killed from outside, is replaced: the next command starts a shell of its own', async () => {
     const server = await startServer();
     await run(server, 'true', { session: 'k' });
@@ -130,6 +150,23 @@ describe('a shell started ahead', () => {
     const next = await run(server, 'echo $$', { session: 'k' });
     expect(next.status, JSON.stringify(next)).toBe('done');
     expect(next.output).not.toBe(`${pid}\n`);
+  });
+
+  it('killed from outside the moment its command comes, is replaced under the same tracking: the command runs', async () => {
+    const server = await startServer();
+    for (let i = 0; i < 8; i += 1) {
+      await run(server, 'true', { session: 'kk', nonce: `a${i}` });
+      const pid = await readyShell(server);
+      // No wait for the exit: the command comes while the dead shell is still being ended, and
+      // its new shell goes into the groups of the same id, which must not be removed meanwhile.
+      process.kill(pid, 'SIGKILL');
+      const next = await server.get(server.url('/shell', { session: 'kk', cmd: 'echo ran', wait: 10, nonce: `b${i}` }));
+      expect(next.text).not.toContain('could not be put under tracking');
+      // Ran in the new shell; or, when the KILL landed after the server had found the shell alive
+      // and handed it the command, nothing ran and the answer says so.
+      if (next.json.status === 'done') expect(next.json.output).toBe('ran\n');
+      else expect(next.json.reason, next.text).toMatch(/^nothing ran: the shell was killed by SIGKILL/);
+    }
   });
 
   it('serves one of two commands submitted at once; each is tracked under its own id', async () => {

@@ -8,6 +8,7 @@ export interface MetricSources {
   readonly running: () => number;
   readonly queued: () => number;
   readonly readyShells: () => number;
+  readonly readyShellCounts: () => { readonly used: number; readonly unusable: number };
   readonly sessions: () => Promise<number>;
 }
 
@@ -45,6 +46,19 @@ export class Metrics {
     gauge('llmass_commands_running', 'Commands running now.', sources.running);
     gauge('llmass_commands_queued', 'Tickets waiting to start.', sources.queued);
     gauge('llmass_ready_shells', 'Shells started ahead, waiting for their session\'s next command.', sources.readyShells);
+    const counter = (name: string, help: string, read: () => number): void => {
+      new client.Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    counter('llmass_ready_shells_used_total', 'Commands that started in their session\'s shell started ahead.', () => sources.readyShellCounts().used);
+    counter('llmass_ready_shells_unusable_total', 'Shells started ahead found dead or gone from their group when their command came (a new shell started).', () => sources.readyShellCounts().unusable);
     gauge('llmass_sessions', 'Sessions in SESSIONS_DIR.', sources.sessions);
   }
 

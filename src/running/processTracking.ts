@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../storage/safeFiles.js';
 import { isLive } from './processGroups.js';
-import { withLimits, type TicketLimits } from './ticketLimits.js';
+import { makeGroup, withLimits, type TicketLimits } from './ticketLimits.js';
 
 export const MARKER_VARIABLE = 'LLMASS_TICKET';
 
@@ -250,7 +250,7 @@ export class ProcessTracking {
     if (this.cgroupBase === null) return new MarkedProcesses(id);
     const dir = path.join(this.cgroupBase, id);
     try {
-      if (create) fs.mkdirSync(dir);
+      if (create) makeGroup(dir);
       else if (!fs.existsSync(dir)) return new MarkedProcesses(id);
     } catch {
       // No cgroup for this one (a limit on cgroups, a full table): the marker still tracks it.

@@ -42,6 +42,8 @@ export interface WarmShellsOptions {
 export class WarmShells {
   private readonly ready = new Map<string, Warm>();
   private closed = false;
+  /** Commands that started in a shell started ahead, and ready shells found unusable when taken. */
+  readonly counts = { used: 0, unusable: 0 };
 
   constructor(private readonly options: WarmShellsOptions) {}
 
@@ -71,12 +73,17 @@ export class WarmShells {
     this.forget(session, warm);
     const { child, processes } = warm.shell;
     // Dead but not yet reaped by us (its exit event still on its way): its cgroup, which lists no
-    // zombies and which the server sees whatever /proc hides, no longer holds it.
-    const gone = processes.kind === 'cgroup' && child.pid !== undefined && !processes.members().includes(child.pid);
+    // zombies and which the server sees whatever /proc hides, no longer holds it. Only once it
+    // was put there: a command that comes right after the last one ended (back to back) finds its
+    // shell still being moved in, and its go waits for that.
+    const gone = processes.kind === 'cgroup' && warm.shell.tracking.done && child.pid !== undefined && !processes.members().includes(child.pid);
     if (processes.id !== id || child.exitCode !== null || child.signalCode !== null || gone || !isDirectory(warm.cwd)) {
-      void endShell(warm.shell);
+      this.counts.unusable += 1;
+      // Its ticket's new shell is tracked under the same id, in the same groups: they stay.
+      void endShell(warm.shell, processes.id === id ? 'keep-tracking' : 'release');
       return undefined;
     }
+    this.counts.used += 1;
     return warm;
   }
 
@@ -108,7 +115,8 @@ export class WarmShells {
       onExit: () => {
         if (this.ready.get(session) !== warm) return;
         this.forget(session, warm);
-        void endShell(warm.shell);
+        // Claimed, its ticket starts a shell of its own under the same id and groups.
+        void endShell(warm.shell, warm.claimed ? 'keep-tracking' : 'release');
       },
     };
     warm.timer.unref();
@@ -147,14 +155,16 @@ export class WarmShells {
 
 /**
  * Ends a shell that was never handed a command: without its go the prelude exits at once (the
- * end of fd 3), and KILL to its group makes sure. Its pipes are closed and its tracking released
- * once it has exited; the promise resolves then.
+ * end of fd 3), and KILL to its group makes sure. Its pipes are closed and (unless its ticket
+ * keeps it) its tracking released once it has exited; the promise resolves then.
  */
-export function endShell(shell: StartedShell): Promise<void> {
+export function endShell(shell: StartedShell, tracking: 'release' | 'keep-tracking' = 'release'): Promise<void> {
   const { child, pid } = shell;
   const cleanUp = (): void => {
     for (const stream of child.stdio) stream?.destroy();
-    shell.processes.release();
+    // Kept when the shell's ticket goes on in a new shell tracked under the same id: removing
+    // its groups now would take them from under that shell.
+    if (tracking === 'release') shell.processes.release();
   };
   if (child.exitCode !== null || child.signalCode !== null || pid === undefined) {
     cleanUp();

@@ -19,6 +19,19 @@ interface Tracked {
   release(): void;
 }
 
+/**
+ * Makes a ticket's group; one that exists already is its own (the id is the ticket's): a shell
+ * started ahead and found unusable is ended while the ticket's new shell starts, and its group,
+ * not yet empty, is taken over rather than given up for the weaker marker.
+ */
+export function makeGroup(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') throw error;
+  }
+}
+
 type Controller = 'pids' | 'memory';
 
 /** Where the server's own group is in the v1 hierarchy of `controller`, mounted where. */
@@ -53,6 +66,26 @@ class LimitGroups {
       }
     }
     return null;
+  }
+
+  /**
+   * The ticket's live processes as its group lists them (a zombie has left it), or undefined
+   * when it has no group or the list cannot be read. Cheaper than a scan of /proc for the
+   * environment marker, and no process of the ticket can leave it (but root, by writing there).
+   */
+  members(): number[] | undefined {
+    const dir = this.dirs.get('pids') ?? this.dirs.get('memory');
+    if (dir === undefined) return undefined;
+    try {
+      return fs
+        .readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+    } catch (error) {
+      // Removed once empty (release): nothing left in it.
+      return errorCode(error) === 'ENOENT' ? [] : undefined;
+    }
   }
 
   /** Whether the kernel killed a process of the ticket for want of memory. */
@@ -117,7 +150,7 @@ export class TicketLimits {
     for (const [controller, base] of this.bases) {
       const dir = path.join(base, id);
       try {
-        fs.mkdirSync(dir);
+        makeGroup(dir);
         if (controller === 'pids') fs.writeFileSync(path.join(dir, 'pids.max'), String(this.values.maxProcesses));
         else fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(this.values.maxMemoryBytes));
         dirs.set(controller, dir);
@@ -165,7 +198,8 @@ export function withLimits(processes: Tracked, groups: LimitGroups): Tracked & {
     id: processes.id,
     kind: processes.kind,
     attach: async (pid) => (await groups.attach(pid)) ?? processes.attach(pid),
-    members: () => processes.members(),
+    // Without a tracking cgroup (the environment marker), the limit groups list the processes.
+    members: () => (processes.kind === 'marker' ? groups.members() : undefined) ?? processes.members(),
     signal: (signal) => processes.signal(signal),
     release: () => {
       processes.release();

@@ -66,6 +66,11 @@ export class RunningTickets {
     return this.warm.size;
   }
 
+  /** Commands started in a shell started ahead, and ready shells found unusable when taken. */
+  get readyShellCounts(): { readonly used: number; readonly unusable: number } {
+    return this.warm.counts;
+  }
+
   get count(): number {
     return this.runs.size;
   }

@@ -148,6 +148,10 @@ export class Scheduler {
     return this.runs.readyShells;
   }
 
+  get readyShellCounts(): { readonly used: number; readonly unusable: number } {
+    return this.runs.readyShellCounts;
+  }
+
   isSessionBusy(session: string): boolean {
     return this.queue.isSessionBusy(session);
   }
