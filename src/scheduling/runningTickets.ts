@@ -51,7 +51,7 @@ export interface RunningTicketsDeps {
 
 export class RunningTickets {
   private readonly runs = new Map<string, Run>();
-  private readonly warm: WarmShells;
+  readonly warm: WarmShells; // its counts are in /metrics
   private readonly launcher: ShellLauncher;
 
   constructor(private readonly deps: RunningTicketsDeps) {
@@ -64,11 +64,6 @@ export class RunningTickets {
 
   get readyShells(): number {
     return this.warm.size;
-  }
-
-  /** Commands started in a shell started ahead, and ready shells found unusable when taken. */
-  get readyShellCounts(): { readonly used: number; readonly unusable: number } {
-    return this.warm.counts;
   }
 
   get count(): number {

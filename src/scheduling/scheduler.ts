@@ -149,7 +149,7 @@ export class Scheduler {
   }
 
   get readyShellCounts(): { readonly used: number; readonly unusable: number } {
-    return this.runs.readyShellCounts;
+    return this.runs.warm.counts;
   }
 
   isSessionBusy(session: string): boolean {
