@@ -68,26 +68,6 @@ class LimitGroups {
     return null;
   }
 
-  /**
-   * The ticket's live processes as its group lists them (a zombie has left it), or undefined
-   * when it has no group or the list cannot be read. Cheaper than a scan of /proc for the
-   * environment marker, and no process of the ticket can leave it (but root, by writing there).
-   */
-  members(): number[] | undefined {
-    const dir = this.dirs.get('pids') ?? this.dirs.get('memory');
-    if (dir === undefined) return undefined;
-    try {
-      return fs
-        .readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    } catch (error) {
-      // Removed once empty (release): nothing left in it.
-      return errorCode(error) === 'ENOENT' ? [] : undefined;
-    }
-  }
-
   /** Whether the kernel killed a process of the ticket for want of memory. */
   oomKilled(): boolean {
     const dir = this.dirs.get('memory');
@@ -198,8 +178,7 @@ export function withLimits(processes: Tracked, groups: LimitGroups): Tracked & {
     id: processes.id,
     kind: processes.kind,
     attach: async (pid) => (await groups.attach(pid)) ?? processes.attach(pid),
-    // Without a tracking cgroup (the environment marker), the limit groups list the processes.
-    members: () => (processes.kind === 'marker' ? groups.members() : undefined) ?? processes.members(),
+    members: () => processes.members(),
     signal: (signal) => processes.signal(signal),
     release: () => {
       processes.release();
