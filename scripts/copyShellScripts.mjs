@@ -1,5 +1,6 @@
 // Build step: the shell code the command user runs is installed code (src/running/*.bash: the
-// prelude, and the file helpers of /file and /upload). It goes next to the compiled module that
+// prelude, and the file helpers of /file and /upload), with the spawner process that starts shells
+// ahead (src/running/spawnerProcess.cjs, plain JS run as it is). It goes next to the compiled module that
 // names it (dist/running/), readable by everyone (the command user runs it) and writable by its
 // owner only, whatever the umask the build runs under; dist/ and every folder in it are made
 // traversable the same way.
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const source = fileURLToPath(new URL('../src/running/', import.meta.url));
 fs.mkdirSync(path.join(dist, 'running'), { recursive: true });
-for (const name of fs.readdirSync(source).filter((file) => file.endsWith('.bash'))) {
+for (const name of fs.readdirSync(source).filter((file) => file.endsWith('.bash') || file.endsWith('.cjs'))) {
   const to = path.join(dist, 'running', name);
   fs.copyFileSync(path.join(source, name), to);
   fs.chmodSync(to, 0o644);

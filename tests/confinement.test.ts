@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attacksOn } from './helpers/attacks.js';
-import { ROOT, processRunning, processesWhere, run, startServer, stopAll, tempDir, until, waitFinal, type TestServer } from './helpers/server.js';
+import { ROOT, processRunning, processesWhere, run, startServer, startedByServer, stopAll, tempDir, until, waitFinal, type TestServer } from './helpers/server.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot && process.env.CI) throw new Error('CI runs as root: the confinement tests must run there');
@@ -25,14 +25,6 @@ function processesOf(owner: number): number[] {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     return Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === owner && processRunning(pid);
   });
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    return Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-  } catch {
-    return undefined;
-  }
 }
 
 function killAllOf(owner: number): void {
@@ -216,7 +208,7 @@ describe.skipIf(!isRoot)('caps', () => {
     expect(finished.output).toMatch(/hit COMMAND_MAX_PROCESSES \(64 processes/);
     // Nothing of the bomb: at most the session's next shell, started ahead by the server.
     const left = processesOf(uid);
-    expect(left.filter((pid) => parentOf(pid) !== server.proc.pid)).toEqual([]);
+    expect(left.filter((pid) => !startedByServer(server, pid))).toEqual([]);
     expect(left.length).toBeLessThanOrEqual(1);
   });
 

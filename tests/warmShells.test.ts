@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processRunning, processesWhere, run, startServer, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
+import { processRunning, processesWhere, run, startServer, startedByServer, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
 
 afterEach(stopAll);
 
@@ -15,7 +15,7 @@ function readyShells(server: TestServer): number[] {
   return processesWhere((pid) => {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) !== server.proc.pid || fields[0] === 'Z') return false;
+    if (!startedByServer(server, pid) || fields[0] === 'Z') return false;
     return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').includes('LLMASS_TICKET=');
   });
 }

@@ -35,7 +35,7 @@ function discard(): void {
   // Output of background processes after their ticket ended: not kept (see README).
 }
 
-export function captureOutput(child: ChildProcess, spool: OutputSink, maxStateBytes: number): Capture {
+export function captureOutput(child: Pick<ChildProcess, 'stdout' | 'stderr' | 'stdio'>, spool: OutputSink, maxStateBytes: number): Capture {
   let last = Date.now();
   const stateParts: Buffer[] = [];
   let stateBytes = 0;

@@ -16,8 +16,11 @@ export type RunOutcome =
   | { kind: 'exited'; exitCode: number | null; signal: string | null; background: BackgroundProcess[]; state: Buffer }
   /** The shell exited without the prelude saying it took the command: nothing is known to have run. */
   | { kind: 'never-started'; exitCode: number | null; signal: string | null }
-  /** `survivors`: processes still seen after TERM, KILL and the wait (stuck in the kernel); 0 when all ended. */
-  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer; survivors: number }
+  /**
+   * `survivors`: processes still seen after TERM, KILL and the wait (stuck in the kernel); 0 when all ended.
+   * `cause`: why it was interrupted, when that was not the server stopping.
+   */
+  | { kind: 'stopped'; reason: StopReason; exitCode: number | null; signal: string | null; state: Buffer; survivors: number; cause?: string }
   | { kind: 'failed'; message: string };
 
 /** How a shell is started: program, arguments, directory, environment, and its tracking. */
@@ -31,10 +34,29 @@ export interface ShellSpec {
   readonly stdin?: 'ignore' | 'pipe';
 }
 
+/**
+ * What the runner needs of a shell's process: a child of ours (spawnShell), or one the spawner
+ * started (spawner.ts), whose exit is `lost` if the spawner ended first.
+ */
+export interface ShellChild {
+  readonly pid?: number | undefined;
+  readonly stdin: ChildProcess['stdin'];
+  readonly stdout: ChildProcess['stdout'];
+  readonly stderr: ChildProcess['stderr'];
+  readonly stdio: ChildProcess['stdio'];
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  /** Why the shell's exit was not seen (it was KILLed then); undefined for a child of ours. */
+  readonly lost?: string | undefined;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  once(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+}
+
 /** A shell spawned and tracked, waiting (in the prelude) for the go that hands it its command. */
 export interface StartedShell {
   readonly program: string;
-  readonly child: ChildProcess;
+  readonly child: ShellChild;
   /** The shell's PID, which is also its process group ID; undefined if it never started. */
   readonly pid: number | undefined;
   /** The shell's start time in clock ticks since boot, to recognise the group after a crash. */
@@ -93,16 +115,21 @@ export function spawnShell(spec: ShellSpec): StartedShell {
   });
   // A terminal's input that nobody reads any more (the program ended): nothing to report.
   child.stdin?.on('error', () => undefined);
+  return shellStarted(spec.program, child, spec.processes);
+}
+
+/** A shell that runs (here or in the spawner), put under tracking. */
+export function shellStarted(program: string, child: ShellChild, processes: TicketProcesses): StartedShell {
   // A shell that exits without reading its go, or closes fd 3: nothing to report.
   child.stdio[3]?.on('error', () => undefined);
   const pid = child.pid;
   return {
-    program: spec.program,
+    program,
     child,
     pid,
     startedTicks: pid === undefined ? null : processStartTicks(pid),
-    processes: spec.processes,
-    tracking: pid === undefined ? { settled: Promise.resolve(null), done: true, refused: null } : track(spec.processes, pid),
+    processes,
+    tracking: pid === undefined ? { settled: Promise.resolve(null), done: true, refused: null } : track(processes, pid),
   };
 }
 
@@ -163,16 +190,22 @@ export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
   }
 
   const outcome = new Promise<RunOutcome>((resolve) => {
-    child.once('error', (error) => {
+    child.once('error', (error: Error) => {
       if (pid !== undefined && !exited) return; // a late error on a started child: 'exit' decides
       exited = true;
       for (const timer of timers) clearTimeout(timer);
       void capture.finish().then(() => resolve({ kind: 'failed', message: `could not start ${shell.program}: ${error.message}` }));
     });
 
-    child.once('exit', (code, signal) => {
+    child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
       exited = true;
       for (const timer of timers) clearTimeout(timer);
+      // The spawner that started the shell ended, and the shell with it (spawner.ts): the
+      // command was cut off, as by a restart, and its other processes are ended too.
+      if (child.lost !== undefined && stopReason === null) {
+        stopReason = 'interrupted';
+        terminated = terminateGroup(pid ?? null, shell.processes);
+      }
       // When stopping, the command's other processes may outlive the shell: see them gone too.
       void Promise.all([capture.finish(), terminated]).then(([, survivors]) => {
         const exitCode = code;
@@ -180,7 +213,7 @@ export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
         const state = capture.state();
         const refused = shell.tracking.refused;
         if (refused !== null) resolve({ kind: 'failed', message: `the command was not run: its shell could not be put under tracking (${refused})` });
-        else if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state, survivors });
+        else if (stopReason !== null) resolve({ kind: 'stopped', reason: stopReason, exitCode, signal: signalName, state, survivors, ...(child.lost === undefined ? {} : { cause: child.lost }) });
         else if (spec.announces && !capture.started()) resolve({ kind: 'never-started', exitCode, signal: signalName });
         // What the command left running on purpose (`server &`, nohup): named in its answer.
         else resolve({ kind: 'exited', exitCode, signal: signalName, background: backgroundOf(pid, shell.processes), state });

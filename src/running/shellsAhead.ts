@@ -6,6 +6,7 @@
 // first, and for a while: a session idle longer gets a fresh shell when it is used again.
 import { isDirectory } from '../storage/safeFiles.js';
 import { signalGroup } from './processGroups.js';
+import type { TicketProcesses } from './processTracking.js';
 import type { StartedShell } from './shellProcess.js';
 import { raceTimeout } from './timeLimit.js';
 
@@ -25,15 +26,31 @@ export interface ReadyShell {
   readonly note: string | undefined;
 }
 
-interface Warm extends ReadyShell {
+/** A shell being started ahead: its tracking from now, and the shell once it runs. */
+export interface ShellAhead {
+  readonly processes: TicketProcesses;
+  /** Rejects if it could not be started; its tracking is then still to be released. */
+  readonly ready: Promise<ReadyShell>;
+}
+
+interface Warm {
+  readonly processes: TicketProcesses;
+  /** Undefined while it is being started (in the spawner process). */
+  made: ReadyShell | undefined;
   claimed: boolean;
+  /** When it is no longer the session's: whether its tracking goes with it (see forget). */
+  ending: 'release' | 'keep-tracking' | undefined;
   readonly timer: NodeJS.Timeout;
   readonly onExit: () => void;
+  /** Settles once it has arrived (or failed) and, if it was given up meanwhile, ended. */
+  arrival: Promise<void>;
 }
 
 export interface WarmShellsOptions {
   /** Starts the session's next shell, tracked under a new id. */
-  readonly start: (session: string) => ReadyShell;
+  readonly start: (session: string) => ShellAhead;
+  /** The session's claimed shell has arrived, or failed to start: its ticket may start now. */
+  readonly onArrived: (session: string) => void;
   readonly onError: (message: string, error: unknown) => void;
   readonly max?: number;
   readonly idleMs?: number;
@@ -47,7 +64,7 @@ export class WarmShells {
 
   constructor(private readonly options: WarmShellsOptions) {}
 
-  /** How many shells wait. */
+  /** How many shells wait (or are being started). */
   get size(): number {
     return this.ready.size;
   }
@@ -55,81 +72,97 @@ export class WarmShells {
   /**
    * The tracking id of the session's ready shell, for the ticket about to be queued: handed
    * out once, so a second ticket submitted before the first starts gets a shell of its own.
+   * A claimed shell waits for its ticket, however long that is held (an approval).
    */
   claim(session: string): string | undefined {
     const warm = this.ready.get(session);
     if (warm === undefined || warm.claimed) return undefined;
     warm.claimed = true;
-    return warm.shell.processes.id;
+    clearTimeout(warm.timer);
+    return warm.processes.id;
+  }
+
+  /** Whether the ticket tracked under `id` waits for its claimed shell, still being started. */
+  awaiting(session: string, id: string | null): boolean {
+    const warm = this.ready.get(session);
+    return warm !== undefined && warm.made === undefined && warm.processes.id === id;
   }
 
   /**
-   * The session's ready shell, if it was claimed under `id`, still waits, and its directory is
-   * still there; undefined (and the shell ended) otherwise. The caller then owns the shell.
+   * The session's ready shell, if it was claimed under `id`, has arrived, still waits, and its
+   * directory is still there; undefined (and the shell ended) otherwise. The caller then owns it.
    */
   take(session: string, id: string): ReadyShell | undefined {
     const warm = this.ready.get(session);
     if (warm === undefined) return undefined;
-    this.forget(session, warm);
-    const { child, processes } = warm.shell;
+    // Its ticket's new shell is tracked under the same id, in the same groups: they stay.
+    const ending = warm.processes.id === id ? 'keep-tracking' : 'release';
+    this.forget(session, warm, ending);
+    if (warm.made === undefined) {
+      this.counts.unusable += 1;
+      return undefined;
+    }
+    const { child, processes } = warm.made.shell;
     // Dead but not yet reaped by us (its exit event still on its way): its cgroup, which lists no
     // zombies and which the server sees whatever /proc hides, no longer holds it. Only once it
-    // was put there: a command that comes right after the last one ended (back to back) finds its
-    // shell still being moved in, and its go waits for that.
-    const gone = processes.kind === 'cgroup' && warm.shell.tracking.done && child.pid !== undefined && !processes.members().includes(child.pid);
-    if (processes.id !== id || child.exitCode !== null || child.signalCode !== null || gone || !isDirectory(warm.cwd)) {
+    // was put there: a command that comes right after the shell arrived finds it still being
+    // moved in, and its go waits for that.
+    const gone = processes.kind === 'cgroup' && warm.made.shell.tracking.done && child.pid !== undefined && !processes.members().includes(child.pid);
+    if (ending === 'release' || child.exitCode !== null || child.signalCode !== null || gone || !isDirectory(warm.made.cwd)) {
       this.counts.unusable += 1;
-      // Its ticket's new shell is tracked under the same id, in the same groups: they stay.
-      void endShell(warm.shell, processes.id === id ? 'keep-tracking' : 'release');
+      void endShell(warm.made.shell, ending);
       return undefined;
     }
     this.counts.used += 1;
-    return warm;
+    return warm.made;
   }
 
   /** Starts a shell for the session's next command, unless it has one (or the server stops). */
   prepare(session: string): void {
     if (this.closed || this.ready.has(session)) return;
     const max = this.options.max ?? MAX_WARM_SHELLS;
-    // The least recently prepared go first: the sessions in use now keep theirs.
-    for (const [oldest] of this.ready) {
+    // The least recently prepared go first: the sessions in use now keep theirs; a claimed one
+    // waits for its ticket.
+    for (const [oldest, warm] of this.ready) {
       if (this.ready.size < max) break;
-      this.drop(oldest);
+      if (!warm.claimed) this.drop(oldest);
     }
-    let made: ReadyShell;
+    let ahead: ShellAhead;
     try {
-      made = this.options.start(session);
+      ahead = this.options.start(session);
     } catch (error) {
       this.options.onError('starting a shell ahead of the next command failed; it starts when the command comes', error);
       return;
     }
-    if (made.shell.pid === undefined) {
-      void endShell(made.shell);
-      return;
-    }
     const warm: Warm = {
-      ...made,
+      processes: ahead.processes,
+      made: undefined,
       claimed: false,
+      ending: undefined,
       timer: setTimeout(() => this.drop(session), this.options.idleMs ?? WARM_SHELL_IDLE_MS),
-      // Ended from outside (killed, or it failed to start): the command will start its own.
+      // Ended from outside (killed): the command will start its own.
       onExit: () => {
         if (this.ready.get(session) !== warm) return;
-        this.forget(session, warm);
         // Claimed, its ticket starts a shell of its own under the same id and groups.
-        void endShell(warm.shell, warm.claimed ? 'keep-tracking' : 'release');
+        this.forget(session, warm, warm.claimed ? 'keep-tracking' : 'release');
+        if (warm.made !== undefined) void endShell(warm.made.shell, warm.ending);
       },
+      arrival: Promise.resolve(),
     };
     warm.timer.unref();
-    made.shell.child.once('exit', warm.onExit);
     this.ready.set(session, warm);
+    warm.arrival = ahead.ready.then(
+      (made) => this.arrived(session, warm, made),
+      (error: unknown) => this.failed(session, warm, error),
+    );
   }
 
   /** Ends the session's ready shell, if it has one. */
   drop(session: string): void {
     const warm = this.ready.get(session);
     if (warm === undefined) return;
-    this.forget(session, warm);
-    void endShell(warm.shell);
+    this.forget(session, warm, 'release');
+    if (warm.made !== undefined) void endShell(warm.made.shell);
   }
 
   /**
@@ -140,16 +173,39 @@ export class WarmShells {
     this.closed = true;
     const ended: Array<Promise<void>> = [];
     for (const [session, warm] of [...this.ready]) {
-      this.forget(session, warm);
-      ended.push(endShell(warm.shell));
+      this.forget(session, warm, 'release');
+      ended.push(warm.made === undefined ? warm.arrival : endShell(warm.made.shell));
     }
     await raceTimeout(Promise.all(ended), CLOSE_WAIT_MS);
   }
 
-  private forget(session: string, warm: Warm): void {
+  private async arrived(session: string, warm: Warm, made: ReadyShell): Promise<void> {
+    if (this.ready.get(session) !== warm) {
+      // Given up while it was being started: it never gets a command.
+      await endShell(made.shell, warm.ending);
+      return;
+    }
+    warm.made = made;
+    made.shell.child.once('exit', warm.onExit);
+    if (warm.claimed) this.options.onArrived(session);
+  }
+
+  private failed(session: string, warm: Warm, error: unknown): void {
+    const current = this.ready.get(session) === warm;
+    if (current) this.forget(session, warm, warm.claimed ? 'keep-tracking' : 'release');
+    if (warm.ending === 'release') warm.processes.release();
+    if (!current) return;
+    this.options.onError('starting a shell ahead of the next command failed; it starts when the command comes', error);
+    // Its ticket, held for it, starts a shell of its own.
+    if (warm.claimed) this.options.onArrived(session);
+  }
+
+  /** No longer the session's shell; `ending` says whether its tracking is released when it ends. */
+  private forget(session: string, warm: Warm, ending: 'release' | 'keep-tracking'): void {
     this.ready.delete(session);
+    warm.ending = ending;
     clearTimeout(warm.timer);
-    warm.shell.child.off('exit', warm.onExit);
+    warm.made?.shell.child.off('exit', warm.onExit);
   }
 }
 
@@ -158,7 +214,7 @@ export class WarmShells {
  * end of fd 3), and KILL to its group makes sure. Its pipes are closed and (unless its ticket
  * keeps it) its tracking released once it has exited; the promise resolves then.
  */
-export function endShell(shell: StartedShell, tracking: 'release' | 'keep-tracking' = 'release'): Promise<void> {
+export function endShell(shell: StartedShell, tracking: 'release' | 'keep-tracking' | undefined = 'release'): Promise<void> {
   const { child, pid } = shell;
   const cleanUp = (): void => {
     for (const stream of child.stdio) stream?.destroy();

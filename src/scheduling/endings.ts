@@ -97,7 +97,7 @@ function endNote(outcome: RunOutcome): string {
   let note = '';
   // Said, not hidden: a stop that could not end everything did not end everything.
   if (outcome.kind === 'stopped' && outcome.survivors > 0) note += `\n[llmass: ${outcome.survivors} process(es) of this command did not end after TERM and KILL (stuck in the kernel); they may still run]\n`;
-  if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') note += '\n[llmass: interrupted: the server was stopped while this command ran]\n';
+  if (outcome.kind === 'stopped' && outcome.reason === 'interrupted') note += `\n[llmass: interrupted: ${outcome.cause ?? 'the server was stopped'} while this command ran]\n`;
   return note;
 }
 

@@ -71,10 +71,11 @@ export class TicketQueue {
 
   /**
    * Takes the tickets that may start now, oldest first: none of a session whose earlier ticket
-   * runs or is not yet on disk, and no more than the room left under MAX_CONCURRENCY. Their
-   * sessions count as busy until release().
+   * runs or is not yet on disk, and no more than the room left under MAX_CONCURRENCY. A `held`
+   * ticket (its shell is still being started) waits, with its session's later ones, and takes
+   * no slot. Their sessions count as busy until release().
    */
-  takeStartable(running: number): Waiting[] {
+  takeStartable(running: number, held: (entry: Waiting) => boolean = () => false): Waiting[] {
     const started: Waiting[] = [];
     const blocked = new Set(this.busy.keys());
     let room = this.maxConcurrency - running;
@@ -83,7 +84,7 @@ export class TicketQueue {
       if (entry === undefined) break;
       const session = entry.record.session;
       // A pending ticket holds its session's later ones behind it, and takes no slot.
-      if (blocked.has(session) || !entry.persisted || entry.record.status === 'pending') {
+      if (blocked.has(session) || !entry.persisted || entry.record.status === 'pending' || held(entry)) {
         blocked.add(session);
         i += 1;
         continue;

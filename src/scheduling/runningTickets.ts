@@ -44,6 +44,8 @@ export interface RunningTicketsDeps {
   readonly userOf: (session: string) => string;
   /** The session's ticket has finished (or never started): its next one may start. */
   readonly onSessionFree: (session: string) => void;
+  /** The shell started ahead that the session's next ticket waits for is there (or failed): it may start. */
+  readonly onShellArrived: (session: string) => void;
   /** A ticket ended `error` because its command never started: commands may not be able to run. */
   readonly onNeverStarted: (reason: string) => void;
   readonly onError: (message: string, error: unknown) => void;
@@ -57,13 +59,10 @@ export class RunningTickets {
   constructor(private readonly deps: RunningTicketsDeps) {
     this.launcher = new ShellLauncher(deps.config.commandShell, deps.tracking, deps.shells.usesPrelude);
     this.warm = new WarmShells({
-      start: (session) => this.launcher.start(this.deps.shells.launch(session), ProcessTracking.newId(), ''),
+      start: (session) => this.launcher.startAhead(this.deps.shells.launch(session)),
+      onArrived: deps.onShellArrived,
       onError: deps.onError,
     });
-  }
-
-  get readyShells(): number {
-    return this.warm.size;
   }
 
   get count(): number {
@@ -122,8 +121,9 @@ export class RunningTickets {
   }
 
   /** Ends the shells started ahead and starts no more (shutdown); resolves once they are gone. */
-  endReadyShells(): Promise<void> {
-    return this.warm.closeAll();
+  async endReadyShells(): Promise<void> {
+    await this.warm.closeAll();
+    await this.launcher.close();
   }
 
   /** Removes the record files made ahead, once no ticket can start or finish any more (shutdown). */

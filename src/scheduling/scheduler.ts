@@ -108,6 +108,7 @@ export class Scheduler {
         if (this.accepting && !this.queue.isSessionBusy(session)) this.runs.prepareNext(session);
         this.idle.notify(session, this.queue.isSessionBusy(session));
       },
+      onShellArrived: () => this.dispatch(),
     });
     this.approvals = new Approvals({
       queue: this.queue,
@@ -145,7 +146,7 @@ export class Scheduler {
 
   /** Shells started ahead, waiting for their session's next command. */
   get readyShells(): number {
-    return this.runs.readyShells;
+    return this.runs.warm.size;
   }
 
   get readyShellCounts(): { readonly used: number; readonly unusable: number } {
@@ -224,7 +225,9 @@ export class Scheduler {
   /** Starts waiting tickets while there is room, oldest first, one per session at a time. */
   private dispatch(): void {
     if (!this.accepting) return;
-    for (const entry of this.queue.takeStartable(this.runs.count)) this.runs.start(entry);
+    // A ticket whose shell started ahead is still being started waits for it (shellsAhead.ts).
+    const held = (entry: Waiting): boolean => this.runs.warm.awaiting(entry.record.session, entry.record.process_marker);
+    for (const entry of this.queue.takeStartable(this.runs.count, held)) this.runs.start(entry);
   }
 
   /** Ends a waiting ticket with `record`, without running it. Throws StorageUnavailable if its end cannot be stored: it then stays waiting. */

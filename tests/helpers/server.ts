@@ -237,6 +237,27 @@ export function processesWhere(test: (pid: number) => boolean): number[] {
   return pids;
 }
 
+/** The server's spawner process (it starts shells ahead, spawner.ts), once it runs. */
+export function spawnerOf(server: TestServer): number | undefined {
+  return processesWhere((pid) => parentPid(pid) === server.proc.pid && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('spawnerProcess.cjs'))[0];
+}
+
+/** A process's parent PID, from /proc; undefined once it is gone. */
+export function parentPid(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the server started `pid`: itself, or through its spawner process. */
+export function startedByServer(server: TestServer, pid: number): boolean {
+  const parent = parentPid(pid);
+  return parent !== undefined && (parent === server.proc.pid || parent === spawnerOf(server));
+}
+
 /** Polls a condition (for things with no event to wait on, like the process table). */
 export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 25): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
