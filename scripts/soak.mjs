@@ -62,16 +62,21 @@ function probe() {
   const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
   const all = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map((entry) => ({ pid: Number(entry), stat: statOf(entry) }));
   const hasChild = new Set(all.map((p) => p.stat?.ppid));
+  const cmdlineOf = (child) => {
+    try {
+      return fs.readFileSync(`/proc/${child}/cmdline`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  // The shells started ahead are the spawner process's children (spawner.ts); it is the daemon's.
+  const spawner = all.find((p) => p.stat?.ppid === pid && p.stat.state !== 'Z' && cmdlineOf(p.pid)?.includes('spawnerProcess.cjs'))?.pid;
   let children = 0;
   let readyShells = 0;
   for (const child of all) {
-    if (child.stat?.ppid !== pid || child.stat.state === 'Z') continue;
-    let cmdline = '';
-    try {
-      cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
+    if ((child.stat?.ppid !== pid && child.stat?.ppid !== spawner) || child.pid === spawner || child.stat.state === 'Z') continue;
+    const cmdline = cmdlineOf(child.pid);
+    if (cmdline === undefined) continue;
     if (cmdline.includes('__llmass_cmd') && !hasChild.has(child.pid)) readyShells += 1;
     else children += 1;
   }

@@ -144,7 +144,7 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   });
   const selfCheck = (): Promise<SelfCheckResult> =>
     runSelfCheck({
-      startShell: (trackingId, command) => scheduler.startCheckShell(trackingId, command),
+      startShell: (trackingId, command) => scheduler.next.startCheckShell(trackingId, command),
       usesPrelude: shells.usesPrelude,
       preludeFile: PRELUDE_FILE,
       expected: {
@@ -162,8 +162,9 @@ export function createApp(config: Config, logger: Logger, redactor: Redactor, ke
   const metrics = new Metrics({
     running: () => scheduler.runningCount,
     queued: () => scheduler.waitingCount,
-    readyShells: () => scheduler.readyShells,
-    readyShellCounts: () => scheduler.readyShellCounts,
+    readyShells: () => scheduler.next.warm.size,
+    readyShellCounts: () => scheduler.next.warm.counts,
+    spawnerStarts: () => scheduler.next.spawner.starts,
     sessions: async () => (await store.listSessions()).length,
   });
   const lockOut = new LockOut({ maxFailures: config.authMaxFailures, window: config.authWindow, onFailure: (lockedOut) => metrics.authFailed(lockedOut) });

@@ -2,6 +2,7 @@
 // (spawner.ts). Real server, real spawner, real bash, the real process table; the spawner is
 // killed by its PID.
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processRunning, run, spawnerOf, startServer, stopAll, until, waitFinal, type TestServer } from './helpers/server.js';
 
@@ -97,6 +98,22 @@ describe('the spawner process', () => {
     await readyShellOf(second);
     const after = await run(server, 'echo "parent $PPID"', { session: 'k', nonce: 'after' });
     expect(after.output).toBe(`parent ${second}\n`);
+    const metrics = (await server.get(server.url('/metrics'))).text;
+    expect(metrics).toMatch(/^llmass_spawner_starts_total 2$/m);
+  });
+
+  it('starts the shell of a ticket queued behind a running one as soon as that one\'s shell exits, tracked under the waiting ticket\'s id', async () => {
+    const server = await startServer();
+    await run(server, 'true', { session: 'q' });
+    const spawnerPid = await spawner(server);
+    const first = (await server.get(server.url('/shell', { session: 'q', cmd: 'sleep 0.3; echo first' }))).json;
+    const queued = (await server.get(server.url('/shell', { session: 'q', cmd: 'echo "parent $PPID marker $LLMASS_TICKET"' }))).json;
+    const results = [await waitFinal(server, 'q', first.ticket), await waitFinal(server, 'q', queued.ticket)];
+    expect(results.map((r) => r.status)).toEqual(['done', 'done']);
+    const marker = JSON.parse(fs.readFileSync(path.join(server.sessionsDir, 'q', `${queued.ticket}.ticket`), 'utf8')).process_marker;
+    expect(results[1]?.output).toBe(`parent ${spawnerPid} marker ${marker}\n`);
+    // Started after the first ended, not before.
+    expect(Date.parse(results[1]?.started_at)).toBeGreaterThanOrEqual(Date.parse(results[0]?.finished_at));
   });
 
   it('killed while a command runs in a shell it started: the ticket ends interrupted, saying why, and its processes are ended', async () => {

@@ -9,6 +9,8 @@ export interface MetricSources {
   readonly queued: () => number;
   readonly readyShells: () => number;
   readonly readyShellCounts: () => { readonly used: number; readonly unusable: number };
+  /** Spawner processes started (spawner.ts): more than one means one ended and was replaced. */
+  readonly spawnerStarts: () => number;
   readonly sessions: () => Promise<number>;
 }
 
@@ -58,6 +60,7 @@ export class Metrics {
       });
     };
     counter('llmass_ready_shells_used_total', 'Commands that started in their session\'s shell started ahead.', () => sources.readyShellCounts().used);
+    counter('llmass_spawner_starts_total', 'Spawner processes started to fork the shells started ahead; more than 1 means one ended and was replaced.', sources.spawnerStarts);
     counter('llmass_ready_shells_unusable_total', 'Shells started ahead found dead or gone from their group when their command came (a new shell started).', () => sources.readyShellCounts().unusable);
     gauge('llmass_sessions', 'Sessions in SESSIONS_DIR.', sources.sessions);
   }

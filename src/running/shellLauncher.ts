@@ -63,11 +63,11 @@ export class ShellLauncher {
 
   /**
    * A shell for the session's next command, started ahead in the spawner process, off the
-   * event loop (spawner.ts); with the prelude only, as it waits for its go. Tracked under a new
-   * id from now on; if it cannot be started, `ready` rejects and the caller releases the tracking.
+   * event loop (spawner.ts); with the prelude only, as it waits for its go. Tracked under
+   * `trackingId` (a waiting ticket's, or a new one) from now on; if it cannot be started, `ready` rejects and the caller releases the tracking.
    */
-  startAhead(launch: ShellLaunch): ShellAhead {
-    const processes = this.tracking.forTicket(ProcessTracking.newId(), true);
+  startAhead(launch: ShellLaunch, trackingId = ProcessTracking.newId()): ShellAhead {
+    const processes = this.tracking.forTicket(trackingId, true);
     const spec = this.spec(launch, processes.id, '', null);
     const ready = this.spawner.spawn(spec).then((child) => ({ shell: shellStarted(spec.program, child, processes), cwd: launch.cwd, note: launch.note }));
     return { processes, ready };

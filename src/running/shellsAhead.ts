@@ -47,8 +47,8 @@ interface Warm {
 }
 
 export interface WarmShellsOptions {
-  /** Starts the session's next shell, tracked under a new id. */
-  readonly start: (session: string) => ShellAhead;
+  /** Starts the session's next shell, tracked under `id` (a waiting ticket's), or a new id. */
+  readonly start: (session: string, id?: string) => ShellAhead;
   /** The session's claimed shell has arrived, or failed to start: its ticket may start now. */
   readonly onArrived: (session: string) => void;
   readonly onError: (message: string, error: unknown) => void;
@@ -117,9 +117,15 @@ export class WarmShells {
     return warm.made;
   }
 
-  /** Starts a shell for the session's next command, unless it has one (or the server stops). */
-  prepare(session: string): void {
-    if (this.closed || this.ready.has(session)) return;
+  /**
+   * Starts a shell for the session's next command, unless it has one (or the server stops);
+   * with `claimedBy`, for the waiting ticket tracked under that id, in place of any other.
+   */
+  prepare(session: string, claimedBy?: string): void {
+    if (this.closed) return;
+    const existing = this.ready.get(session);
+    if (existing !== undefined && (claimedBy === undefined || existing.processes.id === claimedBy)) return;
+    if (existing !== undefined) this.drop(session);
     const max = this.options.max ?? MAX_WARM_SHELLS;
     // The least recently prepared go first: the sessions in use now keep theirs; a claimed one
     // waits for its ticket.
@@ -129,7 +135,7 @@ export class WarmShells {
     }
     let ahead: ShellAhead;
     try {
-      ahead = this.options.start(session);
+      ahead = this.options.start(session, claimedBy);
     } catch (error) {
       this.options.onError('starting a shell ahead of the next command failed; it starts when the command comes', error);
       return;
@@ -137,7 +143,7 @@ export class WarmShells {
     const warm: Warm = {
       processes: ahead.processes,
       made: undefined,
-      claimed: false,
+      claimed: claimedBy !== undefined,
       ending: undefined,
       timer: setTimeout(() => this.drop(session), this.options.idleMs ?? WARM_SHELL_IDLE_MS),
       // Ended from outside (killed): the command will start its own.
@@ -150,11 +156,17 @@ export class WarmShells {
       arrival: Promise.resolve(),
     };
     warm.timer.unref();
+    if (warm.claimed) clearTimeout(warm.timer);
     this.ready.set(session, warm);
     warm.arrival = ahead.ready.then(
       (made) => this.arrived(session, warm, made),
       (error: unknown) => this.failed(session, warm, error),
     );
+  }
+
+  /** The waiting ticket tracked under `id` ended before it started: the shell claimed for it goes. */
+  unclaim(session: string, id: string | null): void {
+    if (id !== null && this.ready.get(session)?.processes.id === id) this.drop(session);
   }
 
   /** Ends the session's ready shell, if it has one. */
@@ -196,7 +208,7 @@ export class WarmShells {
     if (warm.ending === 'release') warm.processes.release();
     if (!current) return;
     this.options.onError('starting a shell ahead of the next command failed; it starts when the command comes', error);
-    // Its ticket, held for it, starts a shell of its own.
+    // Its ticket, held for it, starts a shell of its own (there its error is the shell's).
     if (warm.claimed) this.options.onArrived(session);
   }
 

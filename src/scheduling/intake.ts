@@ -13,7 +13,7 @@ import { replayed, SessionTaken, type Admission, type Asker, type SubmitResult }
 import type { Approvals } from './approvals.js';
 import type { TicketQueue } from './queue.js';
 import type { Dedup } from './replays.js';
-import type { RunningTickets } from './runningTickets.js';
+import type { NextShells } from './nextShells.js';
 import { SchedulerUnavailable, storageError, StorageUnavailable } from './unavailable.js';
 
 export interface IntakeDeps {
@@ -25,7 +25,7 @@ export interface IntakeDeps {
   readonly newSessionName: () => string;
   readonly queue: TicketQueue;
   readonly dedup: Dedup;
-  readonly runs: RunningTickets;
+  readonly next: NextShells;
   readonly approvals: Approvals;
   readonly dispatch: () => void;
   /** False once the server is shutting down: no ticket is taken then. */
@@ -112,7 +112,7 @@ export class Intake {
     if (this.queue.full) throw new SchedulerUnavailable('queue-full', 5, this.deps.config.maxQueue);
     const ticket = this.deps.store.allocate(index);
     // A pending ticket may wait an hour: it takes no shell started ahead.
-    const tracking = this.deps.runs.trackingIdFor(name, request.tty !== null || asker.approve);
+    const tracking = this.deps.next.trackingIdFor(name, request.tty !== null || asker.approve);
     const record: QueuedTicket = {
       ticket,
       session: name,

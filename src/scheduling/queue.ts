@@ -61,6 +61,11 @@ export class TicketQueue {
     return { position: index + 1, behind };
   }
 
+  /** The session's first waiting ticket: the next to start in it. */
+  firstOf(session: string): Waiting | undefined {
+    return this.waiting.find((entry) => entry.record.session === session);
+  }
+
   all(): readonly Waiting[] {
     return [...this.waiting];
   }
@@ -72,8 +77,8 @@ export class TicketQueue {
   /**
    * Takes the tickets that may start now, oldest first: none of a session whose earlier ticket
    * runs or is not yet on disk, and no more than the room left under MAX_CONCURRENCY. A `held`
-   * ticket (its shell is still being started) waits, with its session's later ones, and takes
-   * no slot. Their sessions count as busy until release().
+   * ticket (its shell is still being started) waits, with its session's later ones, keeping its
+   * slot for when its shell is there. Their sessions count as busy until release().
    */
   takeStartable(running: number, held: (entry: Waiting) => boolean = () => false): Waiting[] {
     const started: Waiting[] = [];
@@ -84,7 +89,14 @@ export class TicketQueue {
       if (entry === undefined) break;
       const session = entry.record.session;
       // A pending ticket holds its session's later ones behind it, and takes no slot.
-      if (blocked.has(session) || !entry.persisted || entry.record.status === 'pending' || held(entry)) {
+      if (blocked.has(session) || !entry.persisted || entry.record.status === 'pending') {
+        blocked.add(session);
+        i += 1;
+        continue;
+      }
+      // A held one takes the slot it will start in, once its shell is there.
+      if (held(entry)) {
+        room -= 1;
         blocked.add(session);
         i += 1;
         continue;

@@ -18,12 +18,10 @@ import { TicketTerminal } from './ticketTerminal.js';
 import { TerminalOutput } from '../running/terminal.js';
 import { withHalfTheOutput } from '../storage/recordFit.js';
 import type { Redactor } from '../logging/redact.js';
-import type { CommandUser } from '../running/commandUser.js';
-import { ShellLauncher } from '../running/shellLauncher.js';
 import { ProcessTracking, type TicketProcesses } from '../running/processTracking.js';
-import { runCommand, type RunOutcome, type RunningCommand, type StartedShell } from '../running/shellProcess.js';
+import { runCommand, type RunOutcome, type RunningCommand } from '../running/shellProcess.js';
 import { goMessage } from '../running/prelude.js';
-import { WarmShells } from '../running/shellsAhead.js';
+import type { NextShells } from './nextShells.js';
 import type { Leftovers } from './leftovers.js';
 import { MAX_STATE_BYTES, type ShellStates } from '../running/shellState.js';
 import { raceTimeout } from '../running/timeLimit.js';
@@ -32,9 +30,8 @@ import { collectText } from '../storage/outputCollector.js';
 
 export interface RunningTicketsDeps {
   readonly config: Config;
-  readonly tracking: ProcessTracking;
-  /** Who the self-check runs as: the users of keys without user=. */
-  readonly commandUser: CommandUser | null;
+  /** The shells tickets start in. */
+  readonly next: NextShells;
   readonly store: TicketStore;
   readonly shells: ShellStates;
   readonly redactor: Redactor;
@@ -42,10 +39,10 @@ export interface RunningTicketsDeps {
   readonly leftovers: Leftovers;
   /** The name of the session's command user ('' for the server's own). */
   readonly userOf: (session: string) => string;
+  /** The session's ticket's shell has exited, its state kept: the session's next shell may be started. */
+  readonly onShellExited: (session: string) => void;
   /** The session's ticket has finished (or never started): its next one may start. */
   readonly onSessionFree: (session: string) => void;
-  /** The shell started ahead that the session's next ticket waits for is there (or failed): it may start. */
-  readonly onShellArrived: (session: string) => void;
   /** A ticket ended `error` because its command never started: commands may not be able to run. */
   readonly onNeverStarted: (reason: string) => void;
   readonly onError: (message: string, error: unknown) => void;
@@ -53,17 +50,8 @@ export interface RunningTicketsDeps {
 
 export class RunningTickets {
   private readonly runs = new Map<string, Run>();
-  readonly warm: WarmShells; // its counts are in /metrics
-  private readonly launcher: ShellLauncher;
 
-  constructor(private readonly deps: RunningTicketsDeps) {
-    this.launcher = new ShellLauncher(deps.config.commandShell, deps.tracking, deps.shells.usesPrelude);
-    this.warm = new WarmShells({
-      start: (session) => this.launcher.startAhead(this.deps.shells.launch(session)),
-      onArrived: deps.onShellArrived,
-      onError: deps.onError,
-    });
-  }
+  constructor(private readonly deps: RunningTicketsDeps) {}
 
   get count(): number {
     return this.runs.size;
@@ -101,42 +89,9 @@ export class RunningTickets {
     return run === undefined ? undefined : { watch: run.watch, terminal: run.terminal, ended: run.command.exited || run.ending !== undefined };
   }
 
-  /**
-   * The tracking id for a ticket about to be queued in `session`: its ready shell's, when it has
-   * one to start in (shellsAhead.ts), else a new one.
-   */
-  trackingIdFor(session: string, onTerminal = false): { readonly id: string; readonly shellReady: boolean } {
-    // A shell started ahead has no terminal: a tty=1 ticket starts its own.
-    const claimed = onTerminal ? undefined : this.warm.claim(session);
-    return claimed === undefined ? { id: ProcessTracking.newId(), shellReady: false } : { id: claimed, shellReady: true };
-  }
-
-  /**
-   * Makes ready what the session's next command needs, while the session is idle: its shell,
-   * started ahead, and the temp files of its two records.
-   */
-  prepareNext(session: string): void {
-    if (this.deps.shells.usesPrelude) this.warm.prepare(session);
-    this.deps.store.prepareNextTicket(session);
-  }
-
-  /** Ends the shells started ahead and starts no more (shutdown); resolves once they are gone. */
-  async endReadyShells(): Promise<void> {
-    await this.warm.closeAll();
-    await this.launcher.close();
-  }
-
   /** Removes the record files made ahead, once no ticket can start or finish any more (shutdown). */
   dropPreparedFiles(): Promise<void> {
     return this.deps.store.dropPrepared();
-  }
-
-  /**
-   * A shell as a session's first command gets, tracked under `trackingId`, for the self-check
-   * (selfCheck.ts): the same path as every command, through setpriv and the prelude.
-   */
-  startCheckShell(trackingId: string, command: string): StartedShell {
-    return this.launcher.start(this.deps.shells.firstLaunch(this.deps.commandUser), trackingId, command).shell;
   }
 
   start(entry: Waiting): void {
@@ -151,8 +106,7 @@ export class RunningTickets {
     let terminal: TicketTerminal | undefined;
     void this.deps.leftovers.makeRoom(this.deps.userOf(session));
     try {
-      // A shell started ahead has no terminal: a tty=1 ticket never claims one (trackingIdFor).
-      const ready = (queued.tty === null ? this.warm.take(session, trackingId) : undefined) ?? this.launcher.start(this.deps.shells.launch(session), trackingId, entry.command, queued.tty);
+      const ready = this.deps.next.shellFor(entry, trackingId);
       processes = ready.shell.processes;
       if (ready.note !== undefined) spool.append(Buffer.from(ready.note, 'utf8'));
       if (queued.tty !== null && ready.shell.child.stdin !== null) {
@@ -214,6 +168,16 @@ export class RunningTickets {
     firstWritten?: (stored: boolean) => void,
   ): Promise<FinishedTicket | undefined> {
     const { session, ticket } = queued;
+    if (outcome.kind === 'exited' || outcome.kind === 'stopped') {
+      // Its shell has exited: the state it left is kept now, and the session's next shell started
+      // from it (in the spawner) while this record is stored and answered.
+      try {
+        this.deps.shells.capture(session, outcome.state);
+      } catch (error) {
+        this.deps.onError('keeping the shell state failed', error);
+      }
+      this.deps.onShellExited(session);
+    }
     // A terminal's last screen is kept in the record: /screen shows it once the ticket has ended.
     const screen = run?.terminal === undefined ? null : await run.terminal.screen();
     run?.terminal?.close();
@@ -252,19 +216,13 @@ export class RunningTickets {
     spool.remove();
     this.deps.finisher.announce(stored);
     if (outcome.kind === 'never-started' && record.reason !== null) this.deps.onNeverStarted(record.reason);
-    // The shell state matters only to the session's next command, so it is kept after the
-    // waiters have answered (the next turn of the event loop) and before the session is
-    // free to start that command; the ticket's cgroup is removed then too.
+    // The ticket's cgroup is removed once the waiters have answered (the next turn of the event
+    // loop), and before the session is free to start its next command.
     await new Promise((resolve) => setImmediate(resolve));
     // Empty unless the command left processes in the background: the sweep takes it later;
     // what it left is kept track of, and ended if it holds its user's process limit.
     processes?.release();
     await this.deps.leftovers.afterFinish(stored, processes, this.deps.userOf(session));
-    try {
-      if (outcome.kind === 'exited' || outcome.kind === 'stopped') this.deps.shells.capture(session, outcome.state);
-    } catch (error) {
-      this.deps.onError('keeping the shell state failed', error);
-    }
     this.deps.onSessionFree(session);
     return stored;
   }

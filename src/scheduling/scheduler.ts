@@ -25,7 +25,7 @@ import type { CommandUsers } from '../running/commandUsers.js';
 import type { SessionOwners } from '../storage/sessionOwners.js';
 import type { ProcessTracking } from '../running/processTracking.js';
 import { RunningTickets } from './runningTickets.js';
-import type { StartedShell } from '../running/shellProcess.js';
+import { NextShells } from './nextShells.js';
 import type { ShellStates } from '../running/shellState.js';
 import type { TicketStore } from '../storage/ticketStore.js';
 import { IdleWaiters, Waiters } from './waiters.js';
@@ -57,6 +57,8 @@ export interface SchedulerDeps {
 export class Scheduler {
   private readonly queue: TicketQueue;
   private readonly runs: RunningTickets;
+  /** The shells tickets start in (started ahead in the spawner process), and the self-check's. */
+  readonly next: NextShells;
   private readonly waiters = new Waiters();
   private readonly idle = new IdleWaiters();
   /** The terminals of running tty=1 tickets: writes, quiet, new output, screens. */
@@ -89,10 +91,18 @@ export class Scheduler {
         deps.onTicketEnded?.(record);
       },
     });
-    this.runs = new RunningTickets({
+    this.next = new NextShells({
       config: deps.config,
       tracking: deps.tracking,
+      shells: deps.shells,
+      store: deps.store,
       commandUser: deps.users.fallback,
+      onShellArrived: () => this.dispatch(),
+      onError: deps.onError,
+    });
+    this.runs = new RunningTickets({
+      config: deps.config,
+      next: this.next,
       store: deps.store,
       shells: deps.shells,
       redactor: deps.redactor,
@@ -101,14 +111,21 @@ export class Scheduler {
       userOf: (session) => this.userOf(session)?.name ?? '',
       onError: deps.onError,
       onNeverStarted: (reason) => deps.onNeverStarted?.(reason),
+      onShellExited: (session) => {
+        if (!this.accepting) return;
+        // The session's next shell is started now, with the state this command left: for the
+        // ticket waiting next, or for the one still to come.
+        const waiting = this.queue.firstOf(session);
+        if (waiting === undefined) this.next.prepareShell(session);
+        else if (waiting.record.status === 'queued') this.next.prepareFor(waiting);
+      },
       onSessionFree: (session) => {
         this.queue.release(session);
         this.dispatch();
-        // Idle now: its next command's shell is started ahead, with the state this one left.
-        if (this.accepting && !this.queue.isSessionBusy(session)) this.runs.prepareNext(session);
+        // Idle now: what its next command needs is made ready, with the state this one left.
+        if (this.accepting && !this.queue.isSessionBusy(session)) this.next.prepareNext(session);
         this.idle.notify(session, this.queue.isSessionBusy(session));
       },
-      onShellArrived: () => this.dispatch(),
     });
     this.approvals = new Approvals({
       queue: this.queue,
@@ -123,17 +140,12 @@ export class Scheduler {
       ...deps,
       queue: this.queue,
       dedup: this.dedup,
-      runs: this.runs,
+      next: this.next,
       approvals: this.approvals,
       dispatch: () => this.dispatch(),
       accepting: () => this.accepting,
     });
     this.terminals = new TerminalAccess(this.runs, (session, ticket, ms, signal) => this.waitFor(session, ticket, ms, signal));
-  }
-
-  /** A shell started the way every command's is, for the self-check (selfCheck.ts). */
-  startCheckShell(trackingId: string, command: string): StartedShell {
-    return this.runs.startCheckShell(trackingId, command);
   }
 
   get waitingCount(): number {
@@ -142,15 +154,6 @@ export class Scheduler {
 
   get runningCount(): number {
     return this.runs.count;
-  }
-
-  /** Shells started ahead, waiting for their session's next command. */
-  get readyShells(): number {
-    return this.runs.warm.size;
-  }
-
-  get readyShellCounts(): { readonly used: number; readonly unusable: number } {
-    return this.runs.warm.counts;
   }
 
   isSessionBusy(session: string): boolean {
@@ -214,7 +217,6 @@ export class Scheduler {
     return this.queue.standing(session, ticket);
   }
 
-
   /** Resolves with the finished record, or undefined after `ms` or when `signal` aborts. */
   waitFor(session: string, ticket: number, ms: number, signal?: AbortSignal): Promise<FinishedTicket | undefined> {
     const key = ticketKey(session, ticket);
@@ -225,8 +227,8 @@ export class Scheduler {
   /** Starts waiting tickets while there is room, oldest first, one per session at a time. */
   private dispatch(): void {
     if (!this.accepting) return;
-    // A ticket whose shell started ahead is still being started waits for it (shellsAhead.ts).
-    const held = (entry: Waiting): boolean => this.runs.warm.awaiting(entry.record.session, entry.record.process_marker);
+    // A ticket waits for its shell, being started for it in the spawner process (nextShells.ts).
+    const held = (entry: Waiting): boolean => this.next.holdForShell(entry);
     for (const entry of this.queue.takeStartable(this.runs.count, held)) this.runs.start(entry);
   }
 
@@ -238,6 +240,7 @@ export class Scheduler {
       throw storageError(error);
     }
     this.queue.remove(entry);
+    this.next.warm.unclaim(entry.record.session, entry.record.process_marker);
     this.finisher.announce(record);
     this.dispatch();
     this.idle.notify(entry.record.session, this.queue.isSessionBusy(entry.record.session));
@@ -282,7 +285,7 @@ export class Scheduler {
   async shutdown(graceSeconds: number): Promise<void> {
     this.accepting = false;
     this.approvals.close();
-    const readyShellsEnded = this.runs.endReadyShells();
+    const readyShellsEnded = this.next.close();
     for (const entry of this.queue.all()) {
       await this.endWaiting(entry, endedBeforeStart(entry.record, 'interrupted', '[llmass: interrupted: the server was stopped before this command started]\n')).catch((error: unknown) =>
         this.deps.onError('could not mark a queued ticket interrupted; the next start will', error),
