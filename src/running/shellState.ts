@@ -87,23 +87,19 @@ export class ShellStates {
     return this.load(session)?.cwd ?? workdir;
   }
 
-  /**
-   * After a command: keep the state its shell handed back, if it is complete. True when the
-   * session's state is not what it was: a shell started with the one before is stale.
-   */
-  capture(session: string, text: Buffer): boolean {
-    if (!this.usesPrelude) return false;
+  /** After a command: keep the state its shell handed back, if it is complete. */
+  capture(session: string, text: Buffer): void {
+    if (!this.usesPrelude) return;
     const state = parseShellState(text);
-    if (state === undefined) return false; // killed, or replaced itself with exec: the previous state stands
+    if (state === undefined) return; // killed, or replaced itself with exec: the previous state stands
     const before = this.states.get(session);
     this.states.set(session, state);
-    if (before !== undefined && sameState(before, state)) return false;
+    if (before !== undefined && sameState(before, state)) return;
     try {
       this.persist(session, state);
     } catch (error) {
       this.onError('keeping the shell state on disk failed (it is kept in memory)', error);
     }
-    return true;
   }
 
   private persist(session: string, state: SavedShell): void {

@@ -164,22 +164,6 @@ export class WarmShells {
     );
   }
 
-  /**
-   * The session's state changed after its shell was started ahead: that shell goes, and one
-   * claimed by a waiting ticket is started again under the same id (its groups stay).
-   */
-  renew(session: string): void {
-    const warm = this.ready.get(session);
-    if (warm === undefined) return;
-    if (!warm.claimed) {
-      this.drop(session);
-      return;
-    }
-    this.forget(session, warm, 'keep-tracking');
-    if (warm.made !== undefined) void endShell(warm.made.shell, 'keep-tracking');
-    this.prepare(session, warm.processes.id);
-  }
-
   /** The waiting ticket tracked under `id` ended before it started: the shell claimed for it goes. */
   unclaim(session: string, id: string | null): void {
     if (id !== null && this.ready.get(session)?.processes.id === id) this.drop(session);

@@ -60,16 +60,10 @@ export class NextShells {
     return this.warm.awaiting(entry.record.session, entry.record.process_marker);
   }
 
-  /**
-   * Starts the session's next shell, in the spawner, with the session's state as it is: for
-   * `waiting` (the session's ticket to start next, claimed for it under its id), or for the one
-   * still to come. A pending ticket (waiting for a person) gets none yet.
-   */
-  prepareNextShell(session: string, waiting: Waiting | undefined): void {
-    if (waiting === undefined) this.prepareShell(session);
-    else if (waiting.record.status === 'queued' && waiting.record.tty === null && waiting.record.process_marker !== null && this.deps.shells.usesPrelude) {
-      this.warm.prepare(session, waiting.record.process_marker);
-    }
+  /** Starts the shell of the session's waiting ticket, now that the session's last command's shell has exited. */
+  prepareFor(entry: Waiting): void {
+    const { session, process_marker: id, tty } = entry.record;
+    if (tty === null && id !== null && this.deps.shells.usesPrelude) this.warm.prepare(session, id);
   }
 
   /** The shell a ticket starts in: its shell started ahead, or (a terminal, or none could be) a new one forked here. */

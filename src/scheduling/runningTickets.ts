@@ -39,10 +39,8 @@ export interface RunningTicketsDeps {
   readonly leftovers: Leftovers;
   /** The name of the session's command user ('' for the server's own). */
   readonly userOf: (session: string) => string;
-  /** The session's command has started in its shell: the session's next shell may be started, with the same state. */
-  readonly onCommandStarted: (session: string) => void;
-  /** The session's command's shell has exited, its state kept; `changed`: the state is not the one it started with. */
-  readonly onShellExited: (session: string, changed: boolean) => void;
+  /** The session's ticket's shell has exited, its state kept: the session's next shell may be started. */
+  readonly onShellExited: (session: string) => void;
   /** The session's ticket has finished (or never started): its next one may start. */
   readonly onSessionFree: (session: string) => void;
   /** A ticket ended `error` because its command never started: commands may not be able to run. */
@@ -158,9 +156,6 @@ export class RunningTickets {
       finished: command.outcome.then((outcome) => this.finish(queued, startedAt, outcome, spool, tracked, run, firstWritten)),
     };
     this.runs.set(ticketKey(session, ticket), run);
-    // Most commands leave the state they started with: the session's next shell is started now,
-    // with it, while this one runs (and again at its end if the state changed).
-    this.deps.onCommandStarted(session);
   }
 
   private async finish(
@@ -174,15 +169,14 @@ export class RunningTickets {
   ): Promise<FinishedTicket | undefined> {
     const { session, ticket } = queued;
     if (outcome.kind === 'exited' || outcome.kind === 'stopped') {
-      // Its shell has exited: the state it left is kept now, and if it changed the session's next
-      // shell is started again from it (in the spawner) while this record is stored and answered.
-      let changed = true;
+      // Its shell has exited: the state it left is kept now, and the session's next shell started
+      // from it (in the spawner) while this record is stored and answered.
       try {
-        changed = this.deps.shells.capture(session, outcome.state);
+        this.deps.shells.capture(session, outcome.state);
       } catch (error) {
         this.deps.onError('keeping the shell state failed', error);
       }
-      this.deps.onShellExited(session, changed);
+      this.deps.onShellExited(session);
     }
     // A terminal's last screen is kept in the record: /screen shows it once the ticket has ended.
     const screen = run?.terminal === undefined ? null : await run.terminal.screen();

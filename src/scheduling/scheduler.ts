@@ -111,11 +111,13 @@ export class Scheduler {
       userOf: (session) => this.userOf(session)?.name ?? '',
       onError: deps.onError,
       onNeverStarted: (reason) => deps.onNeverStarted?.(reason),
-      onCommandStarted: (session) => this.accepting && this.next.prepareNextShell(session, this.queue.firstOf(session)),
-      onShellExited: (session, changed) => {
-        // The shell started with the state the command began with would not have what it left.
-        if (changed) this.next.warm.renew(session);
-        if (this.accepting) this.next.prepareNextShell(session, this.queue.firstOf(session));
+      onShellExited: (session) => {
+        if (!this.accepting) return;
+        // The session's next shell is started now, with the state this command left: for the
+        // ticket waiting next, or for the one still to come.
+        const waiting = this.queue.firstOf(session);
+        if (waiting === undefined) this.next.prepareShell(session);
+        else if (waiting.record.status === 'queued') this.next.prepareFor(waiting);
       },
       onSessionFree: (session) => {
         this.queue.release(session);
