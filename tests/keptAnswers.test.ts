@@ -3,6 +3,7 @@
 // checks must still hold for it: the lock-out, a removed key, a token's expiry, HEAD, the log.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AnswerCache, keptAnswer } from '../src/http/keptAnswers.js';
@@ -55,6 +56,26 @@ describe('a kept answer', () => {
     expect(typeof lines[0]?.ms).toBe('number');
     expect(typeof lines[0]?.time).toBe('string');
     expect(server.output()).not.toContain(server.hash);
+  });
+
+  it('answers a poll with a new cursor from the kept answer, and a cursor it never hands out with 400', async () => {
+    const server = await startServer();
+    const result = await run(server, 'echo cursors', { session: 'kc' });
+    const target = server.url('/callback', { session: 'kc', ticket: result.ticket });
+    // The full path sets Cache-Control before the rest; a kept answer sends its list in order.
+    const firstHeader = (cursor: string) =>
+      new Promise<{ status: number; first: string; body: string }>((resolve, reject) => {
+        http.get(`${server.base}${target}&cursor=${cursor}`, (res) => {
+          let body = '';
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, first: String(res.rawHeaders[0]).toLowerCase(), body }));
+        }).on('error', reject);
+      });
+    const full = await firstHeader('a1');
+    expect(full).toMatchObject({ status: 200, first: 'cache-control' });
+    const kept = await firstHeader('a2');
+    expect(kept).toMatchObject({ status: 200, first: 'content-type', body: full.body });
+    expect(await firstHeader('A3')).toMatchObject({ status: 400, first: 'cache-control' });
   });
 
   it('is refused to a client locked out since', async () => {
@@ -145,8 +166,13 @@ describe('AnswerCache', () => {
     expect(cache.get('c')).toBeUndefined();
   });
 
-  it('keys a request by its target, and by its Authorization header only when given', () => {
+  it('keys a request by its target less the cursor\'s value, and by its Authorization header only when given', () => {
     expect(AnswerCache.requestKey('/callback?x=1', undefined)).toBe('/callback?x=1');
+    expect(AnswerCache.requestKey('/callback?x=1&cursor=b1', undefined)).toBe(AnswerCache.requestKey('/callback?x=1&cursor=zz9', undefined));
+    expect(AnswerCache.requestKey('/callback?cursor=b1&x=1', undefined)).toBe(AnswerCache.requestKey('/callback?cursor=c2&x=1', undefined));
+    // A value this server never hands out keeps its own key: the full path answers it (400).
+    expect(AnswerCache.requestKey('/callback?x=1&cursor=B1', undefined)).not.toBe(AnswerCache.requestKey('/callback?x=1&cursor=b1', undefined));
+    expect(AnswerCache.requestKey('/callback?x=1&xcursor=b1', undefined)).not.toBe(AnswerCache.requestKey('/callback?x=1&xcursor=b2', undefined));
     expect(AnswerCache.requestKey('/callback?x=1', 'Bearer k')).not.toBe(AnswerCache.requestKey('/callback?x=1', 'Bearer j'));
     expect(answer.headers).toEqual(['Content-Type', 'application/json; charset=utf-8', 'Content-Length', '8', 'Cache-Control', 'no-store']);
   });

@@ -4,7 +4,10 @@
 // bytes for as long as the token in its ready URLs is reused (TokenCache, a minute). Such a
 // request is answered before any parsing: the credential in it was valid when the answer was
 // kept, the keys have not changed since (a reload empties the cache), and the entry never
-// outlives a token it was asked with. Bounded, oldest first.
+// outlives a token it was asked with. The `cursor` parameter is left out of the key: it only
+// makes each poll URL new, a finished ticket's answer holds none, and an agent's every poll
+// carries a new one (a valid one only: any other is answered by the full path, with its 400).
+// Bounded, oldest first.
 
 /** What is sent again: the body, its headers, and the request's log line less its time and duration. */
 export interface KeptAnswer {
@@ -22,6 +25,9 @@ export function keptAnswer(body: string, contentType: string, logHead: string, l
   return { body, headers, logHead, logTail };
 }
 
+/** A cursor parameter with a value this server could have handed out (links.ts). */
+const CURSOR_VALUE = /([?&])cursor=[0-9a-z]{1,24}(?=&|$)/;
+
 interface Entry {
   readonly answer: KeptAnswer;
   /** Unix ms after which the entry is gone. */
@@ -37,9 +43,13 @@ export class AnswerCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The key of a request: its target, plus the Authorization header if the credential is there. */
+  /**
+   * The key of a request: its target with the first cursor's value left out, plus the
+   * Authorization header if the credential is there.
+   */
   static requestKey(target: string, authorization: string | undefined): string {
-    return authorization === undefined ? target : `${target}\n${authorization}`;
+    const key = target.replace(CURSOR_VALUE, '$1cursor=');
+    return authorization === undefined ? key : `${key}\n${authorization}`;
   }
 
   get(key: string): KeptAnswer | undefined {

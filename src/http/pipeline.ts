@@ -47,7 +47,7 @@ function sendKeptAnswer(deps: AppDeps, req: IncomingMessage, res: ServerResponse
   const startedAt = performance.now();
   const target = req.url;
   if (req.method !== 'GET' || target === undefined) return false;
-  let kept = deps.answers.get(target);
+  let kept = deps.answers.get(AnswerCache.requestKey(target, undefined));
   if (kept === undefined) {
     const authorization = req.headers.authorization;
     if (authorization === undefined) return false;
