@@ -9,6 +9,8 @@
 // carries a new one (a valid one only: any other is answered by the full path, with its 400).
 // Bounded, oldest first.
 
+import { CURSOR_CHARS } from '../protocol/endpoints.js';
+
 /** What is sent again: the body, its headers, and the request's log line less its time and duration. */
 export interface KeptAnswer {
   readonly body: string;
@@ -26,7 +28,7 @@ export function keptAnswer(body: string, contentType: string, logHead: string, l
 }
 
 /** A cursor parameter with a value this server could have handed out (links.ts). */
-const CURSOR_VALUE = /([?&])cursor=[0-9a-z]{1,24}(?=&|$)/;
+const CURSOR_VALUE = new RegExp(`([?&])cursor=${CURSOR_CHARS}(?=&|$)`);
 
 interface Entry {
   readonly answer: KeptAnswer;

@@ -46,7 +46,8 @@ function clientOf(deps: AppDeps, req: IncomingMessage): string {
 function sendKeptAnswer(deps: AppDeps, req: IncomingMessage, res: ServerResponse): boolean {
   const startedAt = performance.now();
   const target = req.url;
-  if (req.method !== 'GET' || target === undefined) return false;
+  // Only /callback answers are kept (handlers/callback.ts): no other target is looked up.
+  if (req.method !== 'GET' || target === undefined || !target.startsWith('/callback?')) return false;
   let kept = deps.answers.get(AnswerCache.requestKey(target, undefined));
   if (kept === undefined) {
     const authorization = req.headers.authorization;

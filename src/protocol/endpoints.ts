@@ -4,6 +4,9 @@
 // operation, 700 for a parameter.
 type Schema = Record<string, unknown>;
 
+/** What a cursor this server hands out is made of (answers/links.ts: a time and a counter, base 36). */
+export const CURSOR_CHARS = '[0-9a-z]{1,24}';
+
 export interface ParamSpec {
   readonly description: string;
   readonly schema: Schema;
@@ -33,7 +36,7 @@ export const PARAMS = {
   ticket: { description: 'The ticket number from the /shell answer.', schema: { type: 'integer', minimum: 1 } },
   offset: { description: 'Byte offset into the stored output (with limit: an exact window).', schema: { type: 'integer', minimum: 0 } },
   limit: { description: 'Bytes of stored output to show from offset.', schema: { type: 'integer', minimum: 1 } },
-  cursor: { description: 'Opaque; it makes each poll URL new so that no cache replays an old answer. Keep it as given.', schema: { type: 'string', pattern: '^[0-9a-z]{1,24}$' } },
+  cursor: { description: 'Opaque; it makes each poll URL new so that no cache replays an old answer. Keep it as given.', schema: { type: 'string', pattern: `^${CURSOR_CHARS}$` } },
   after: { description: 'Only the tickets numbered above this one.', schema: { type: 'integer', minimum: 0 } },
   path: { description: 'The file: absolute, or relative to the session\'s working directory (where its last command ended). Up to 4096 bytes, URL-encoded once.', schema: { type: 'string', maxLength: 4096 } },
   data64: { description: 'One chunk of the file, base64 (standard or URL-safe, padding optional), at most 96 KiB decoded.', schema: { type: 'string' } },

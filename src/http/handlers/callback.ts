@@ -7,11 +7,14 @@ import { sendJsonText, sendText } from '../respond.js';
 import type { Query } from '../query.js';
 import { optionalFormat, optionalFullInput, optionalWait, optionalWhole, optionalWindow, waitNotice } from '../params.js';
 import { isFinal, type TicketView } from '../../protocol/types.js';
+import { CURSOR_CHARS } from '../../protocol/endpoints.js';
 import { ticketView } from '../../answers/ticketViews.js';
 import { textTranscript } from '../../answers/transcripts.js';
 import { keptAnswer } from '../keptAnswers.js';
 import { requestLogHead, requestLogTail, safePath } from '../../logging/requestLine.js';
 import { outputPlan, requireTicketRecord, requireTicketParams } from './lookups.js';
+
+const CURSOR = new RegExp(`^${CURSOR_CHARS}$`);
 
 export const callback: Handler = async (ctx) => {
   const { req, res, query } = ctx;
@@ -53,7 +56,7 @@ export async function callbackAnswer(ctx: AnswerContext, query: Query): Promise<
   const window = optionalWindow(query, deps.config.outputViewBytes, deps.config.maxOutputBytes * 2);
   optionalFormat(query, ['json', 'text'] as const);
   const cursor = query.get('cursor');
-  if (cursor !== undefined && !/^[0-9a-z]{1,24}$/.test(cursor)) {
+  if (cursor !== undefined && !CURSOR.test(cursor)) {
     throw new HttpError(400, 'cursor is not one this server hands out', 'use the poll, callback or next_page URL as given, or leave cursor out');
   }
   const plan = outputPlan(deps, window);
