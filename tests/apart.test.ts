@@ -106,6 +106,25 @@ describe('a session belongs to the key that made it', () => {
     expect(listed.text).not.toContain('alices');
   });
 
+  it('keeps each MCP call to its own key while the servers serving them are reused, one call held open meanwhile', async () => {
+    // /mcp reuses idle MCP servers across requests (mcp.ts); a call must still act as its own
+    // request's key. Alice's held call (wait on a sleeping ticket) keeps one server busy while
+    // the others take turns on the rest.
+    const sleeping = await tool(alice, 'shell', { session: 'alices', cmd: 'sleep 0.5; echo woke' });
+    const held = tool(alice, 'callback', { session: 'alices', ticket: sleeping.structured.ticket, wait: 10 });
+    const turns = Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? alice : bob));
+    const listed = await Promise.all(turns.map((key) => tool(key, 'sessions', {}).then((result) => ({ key, text: result.text }))));
+    for (const { key, text } of listed) {
+      expect(text).toContain(key === alice ? 'alices' : 'bobs');
+      expect(text).not.toContain(key === alice ? 'bobs' : 'alices');
+    }
+    const woke = await held;
+    expect(woke.structured).toMatchObject({ status: 'done' });
+    expect(woke.text).toContain('woke');
+    // And again, one after the other, on the servers now idle.
+    for (const key of [bob, alice, bob]) expect((await tool(key, 'sessions', {})).text).not.toContain(key === alice ? 'bobs' : 'alices');
+  });
+
   it('lists only the asker\'s own sessions; HASH sees every session and whose it is', async () => {
     const names = (key: string) => as(key, '/sessions').then((answer) => answer.json<{ sessions: Array<{ session: string; key: string }> }>().sessions.map((s) => `${s.session}:${s.key}`).sort());
     expect(await names(alice)).toEqual(['alices:alice']);

@@ -1,41 +1,22 @@
-// /mcp: MCP over Streamable HTTP (the official SDK), stateless: each POST gets a fresh server
-// and transport. A thin front: each tool turns its arguments into the same query the GET
-// endpoint of its name takes and calls the same answer function, so that tickets, sessions,
-// validation and views are the GET protocol's. A route like the others (src/routes.ts): the
-// pipeline authenticates it with the same keys, as a Bearer header; without one, 401 with
-// WWW-Authenticate.
+// /mcp: MCP over Streamable HTTP (the official SDK), stateless: each POST gets a fresh
+// transport, and a server from a pool of idle ones (building one, with its tools and their
+// schemas, cost about as much as the call itself: issue 28). The tools are mcpTools.ts's; a call
+// finds its request's context through the auth info the transport hands it. A route like the
+// others (src/routes.ts): the pipeline authenticates it with the same keys, as a Bearer header;
+// without one, 401 with WWW-Authenticate.
 import type { IncomingMessage } from 'node:http';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { z } from 'zod';
-import type { Answer, AnswerContext, Handler } from '../http/requestContext.js';
-import { answerFor } from '../http/domainErrors.js';
+import type { AnswerContext, AppDeps, Handler } from '../http/requestContext.js';
 import { VERSION } from '../http/handlers/openapi.js';
-import { callbackAnswer } from '../http/handlers/callback.js';
-import { cancelAnswer } from '../http/handlers/cancel.js';
-import { historyAnswer } from '../http/handlers/history.js';
-import { sessionsAnswer } from '../http/handlers/sessions.js';
-import { shellAnswer } from '../http/handlers/shell.js';
 import { HttpError } from '../http/httpError.js';
 import { requestView } from '../http/requestView.js';
-import { optionalMode, requirePath } from '../http/fileParams.js';
-import { requireSession } from '../http/params.js';
-import { readFileAnswer, READ_FILE_MAX_BYTES } from '../http/handlers/readFile.js';
-import { writeWholeAnswer, type UploadAnswer } from '../http/handlers/upload.js';
-import { screenAnswer, stdinAnswer } from '../http/handlers/terminal.js';
+import { buildMcpServer, type CallExtra } from './mcpTools.js';
 
 /** The longest wait a tool call holds: below the usual 60 s limit MCP clients put on one call. */
 export const MCP_MAX_WAIT = 45;
 const MAX_BODY_BYTES = 1024 * 1024;
-
-type Args = Record<string, string | number | undefined>;
-
-const SESSION = z.string().describe('The session: its working directory and exported variables carry between commands.');
-const TICKET = z.number().int().min(1).describe('The ticket number from the shell result.');
-
-function waitArg(max: number): z.ZodOptional<z.ZodNumber> {
-  return z.number().int().min(0).optional().describe(`Seconds to hold the call until the command finishes (at most ${max}).`);
-}
 
 /** How long an oversized body may go on arriving, unread, after its 413 was sent. */
 const OVERSIZE_DRAIN_MS = 5000;
@@ -88,173 +69,48 @@ function readBody(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-/** Turns a tool's arguments into the query its GET endpoint takes. */
-function query(args: Args): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const [name, value] of Object.entries(args)) if (value !== undefined) map.set(name, String(value));
-  return map;
+/** Each request's context, under the auth info its transport hands to its tool calls. */
+const contexts = new WeakMap<AuthInfo, AnswerContext>();
+
+function contextOf(extra: CallExtra): AnswerContext {
+  const ctx = extra.authInfo === undefined ? undefined : contexts.get(extra.authInfo);
+  if (ctx === undefined) throw new Error('an MCP tool call without its request');
+  return ctx;
 }
 
-/** Ready URLs: an MCP client calls tools, so its results carry none. */
-const LINK_FIELDS = new Set(['callback', 'poll', 'cancel', 'shell', 'next_page', 'history', 'view', 'stdin']);
-
-/** A view without its ready URLs (and, for structuredContent, without its output). */
-function lean(value: unknown, dropOutput: boolean): unknown {
-  if (Array.isArray(value)) return value.map((item) => lean(item, dropOutput));
-  if (value === null || typeof value !== 'object') return value;
-  const kept: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(value)) {
-    if (LINK_FIELDS.has(name) || (dropOutput && (name === 'output' || name === 'content'))) continue;
-    kept[name] = name === 'sessions' ? lean(field, dropOutput) : field;
-  }
-  return kept;
-}
+/** Idle servers kept at most: more are built while more requests are in flight, then dropped. */
+const MAX_IDLE = 8;
 
 /**
- * A tool's result. The output goes once, in the text part the model reads (status line first,
- * then the output and what next); structuredContent holds the protocol's view without the
- * output and without ready URLs, for a client that acts on the fields. So a result is the
- * output plus well under a kilobyte.
+ * The servers of one app not serving a request now. A server serves one transport at a time; once
+ * its transport has closed it holds nothing of that request (its handlers in flight are aborted,
+ * their late results go to the closed transport) and may connect to the next. What it keeps of
+ * an `initialize` (the client's capabilities) it would use only to make requests of the client,
+ * which these tools never do.
  */
-async function result<T>(answer: () => Promise<Answer<T>>): Promise<{ content: Array<{ type: 'text'; text: string }>; structuredContent: Record<string, unknown>; isError?: boolean }> {
-  try {
-    const { json, text: render } = await answer();
-    const text = render(lean(json, false) as T);
-    const fields = lean(json, true);
-    const structured = Array.isArray(fields) ? { tickets: fields } : (fields as Record<string, unknown>);
-    return { content: [{ type: 'text', text }], structuredContent: structured };
-  } catch (thrown) {
-    const error = answerFor(thrown);
-    if (error === undefined) throw thrown;
-    return { content: [{ type: 'text', text: `error: ${error.message}\nhint: ${error.hint}` }], structuredContent: { error: error.message, hint: error.hint }, isError: true };
+class ServerPool {
+  private readonly idle: McpServer[] = [];
+
+  constructor(private readonly maxWait: number) {}
+
+  take(): McpServer {
+    return this.idle.pop() ?? buildMcpServer(this.maxWait, VERSION, contextOf);
+  }
+
+  giveBack(server: McpServer): void {
+    if (!server.isConnected() && this.idle.length < MAX_IDLE) this.idle.push(server);
   }
 }
 
-/** write_file's arguments, checked as /upload checks its own. */
-async function writeFileAnswer(ctx: AnswerContext, args: { session: string; path: string; content?: string; content64?: string; mode?: string }): Promise<Answer<UploadAnswer>> {
-  if ((args.content === undefined) === (args.content64 === undefined)) throw new HttpError(400, 'give the file once: content or content64', 'content for text, content64 (base64) for binary files');
-  const bytes = args.content !== undefined ? Buffer.from(args.content, 'utf8') : Buffer.from(args.content64 ?? '', 'base64');
-  const q = query({ session: args.session, path: args.path, mode: args.mode });
-  return writeWholeAnswer(ctx, requireSession(q), requirePath(q), bytes, optionalMode(q));
-}
+const pools = new WeakMap<AppDeps, ServerPool>();
 
-function buildServer(ctx: AnswerContext, version: string): McpServer {
-  const maxWait = ctx.maxWait ?? MCP_MAX_WAIT;
-  const server = new McpServer({ name: 'llmass', version });
-  server.registerTool(
-    'shell',
-    {
-      description: `Run a shell command on the host. It gets a ticket at once; with wait=N (up to ${maxWait} s) the call returns the result if the command finished by then. Otherwise call callback with the session and ticket until status is no longer pending, queued or running. pending: the command waits for a person's approval (your key needs one) and has not run; denied: a person refused it (reason says why), it never ran.`,
-      inputSchema: {
-        cmd: z.string().min(1).describe('The shell command (bash).'),
-        session: SESSION.optional(),
-        wait: waitArg(maxWait),
-        timeout: z.number().int().min(1).optional().describe('Seconds: a lower time limit for this command.'),
-        idle_timeout: z.number().int().min(1).optional().describe('Seconds of silence that end the command.'),
-        nonce: z.string().optional().describe('A new value runs an identical latest command again instead of replaying it.'),
-        tty: z.literal(1).optional().describe('1: run it on a terminal (prompts, REPLs, ssh, full-screen programs); then type with stdin, look with screen.'),
-        cols: z.number().int().min(20).max(500).optional().describe('With tty: the terminal width (default 120).'),
-        rows: z.number().int().min(5).max(200).optional().describe('With tty: the terminal height (default 40).'),
-      },
-      annotations: { destructiveHint: true, openWorldHint: true },
-    },
-    (args) => result(() => shellAnswer(ctx, query(args))),
-  );
-  server.registerTool(
-    'callback',
-    {
-      description: `Read a ticket: its status, exit code and output so far. wait=N (up to ${maxWait} s) returns as soon as it finishes. offset and limit page through a long output.`,
-      inputSchema: {
-        session: SESSION,
-        ticket: TICKET,
-        wait: waitArg(maxWait),
-        offset: z.number().int().min(0).optional().describe('Byte offset into the stored output.'),
-        limit: z.number().int().min(1).optional().describe('Bytes to show from offset.'),
-        input: z.enum(['full']).optional().describe('full: the whole command, when the answer shows only its first KiB.'),
-      },
-      annotations: { readOnlyHint: true },
-    },
-    (args) => result(() => callbackAnswer(ctx, query(args))),
-  );
-  server.registerTool(
-    'history',
-    {
-      description: 'Every ticket of a session in order, each with at most a page of its output; after=N keeps the tickets above N.',
-      inputSchema: { session: SESSION, after: z.number().int().min(0).optional().describe('Only tickets numbered above this.') },
-      annotations: { readOnlyHint: true },
-    },
-    (args) => result(() => historyAnswer(ctx, query(args))),
-  );
-  server.registerTool(
-    'cancel',
-    {
-      description: 'Stop a queued or running ticket and every process it started.',
-      inputSchema: { session: SESSION, ticket: TICKET },
-      annotations: { destructiveHint: true },
-    },
-    (args) => result(() => cancelAnswer(ctx, query(args))),
-  );
-  server.registerTool(
-    'stdin',
-    {
-      description: 'Type into a running tty=1 command\'s terminal. n numbers the writes (1 first; a repeated n types nothing). The result is the ticket once its output has been quiet, showing what the write produced.',
-      inputSchema: {
-        session: SESSION,
-        ticket: TICKET,
-        n: z.number().int().min(1).describe('The number of this write on this ticket: 1, 2, 3 …'),
-        text: z.string().optional().describe('What to type: \\r is Enter, \\u0003 Ctrl-C, \\u001b Esc.'),
-        eof: z.literal(1).optional().describe('1: then send end-of-file (Ctrl-D).'),
-        secret: z.literal(1).optional().describe('1: a password: stored nowhere.'),
-        wait: waitArg(maxWait),
-      },
-      annotations: { destructiveHint: true },
-    },
-    (args) => result(() => stdinAnswer(ctx, query(args))),
-  );
-  server.registerTool(
-    'screen',
-    {
-      description: 'The screen of a tty=1 command, now (or last, once it ended), rendered by a terminal emulator: for full-screen programs such as top, less or vi.',
-      inputSchema: { session: SESSION, ticket: TICKET },
-      annotations: { readOnlyHint: true },
-    },
-    (args) => result(() => screenAnswer(ctx, query(args))),
-  );
-  server.registerTool(
-    'read_file',
-    {
-      description: `Read a file of the host, as the session's command user, after its running command. Text comes as UTF-8, anything else as base64; at most ${READ_FILE_MAX_BYTES} bytes a call (offset and limit read further).`,
-      inputSchema: {
-        session: SESSION,
-        path: z.string().min(1).max(4096).describe("The file: absolute, or relative to the session's working directory."),
-        offset: z.number().int().min(0).optional().describe('Byte offset into the file.'),
-        limit: z.number().int().min(1).optional().describe('Bytes to read from offset.'),
-      },
-      annotations: { readOnlyHint: true },
-    },
-    (args) => result(() => readFileAnswer(ctx, requireSession(query({ session: args.session })), requirePath(query({ path: args.path })), args.offset ?? 0, args.limit)),
-  );
-  server.registerTool(
-    'write_file',
-    {
-      description: 'Write a file on the host, as the session\'s command user, after its running command: put in place atomically (a temp file beside it, renamed over it). Give content (text) or content64 (base64).',
-      inputSchema: {
-        session: SESSION,
-        path: z.string().min(1).max(4096).describe("The file: absolute, or relative to the session's working directory."),
-        content: z.string().optional().describe('The whole file as text (UTF-8).'),
-        content64: z.string().optional().describe('The whole file as base64, for binary files.'),
-        mode: z.string().optional().describe('Permission bits in octal, default 644.'),
-      },
-      annotations: { destructiveHint: true },
-    },
-    (args) => result(() => writeFileAnswer(ctx, args)),
-  );
-  server.registerTool(
-    'sessions',
-    { description: 'List the sessions, newest first, with their ticket counts and whether they are busy.', annotations: { readOnlyHint: true } },
-    () => result(() => sessionsAnswer(ctx, new Map())),
-  );
-  return server;
+function poolOf(deps: AppDeps, maxWait: number): ServerPool {
+  let pool = pools.get(deps);
+  if (pool === undefined) {
+    pool = new ServerPool(maxWait);
+    pools.set(deps, pool);
+  }
+  return pool;
 }
 
 /**
@@ -266,6 +122,7 @@ export const mcp: Handler = async (request) => {
   if (principal === undefined) throw new Error('/mcp is routed without a credential');
   const abort = new AbortController();
   res.on('close', () => abort.abort());
+  const maxWait = Math.min(deps.config.maxWait, MCP_MAX_WAIT);
   const ctx: AnswerContext = {
     client,
     deps,
@@ -274,15 +131,18 @@ export const mcp: Handler = async (request) => {
     view: requestView(deps, principal, 'mcp'),
     log,
     signal: abort.signal,
-    maxWait: Math.min(deps.config.maxWait, MCP_MAX_WAIT),
+    maxWait,
   };
   const body = req.method === 'POST' ? await readBody(req) : undefined;
-  const server = buildServer(ctx, VERSION);
+  // The transport hands `req.auth` to every tool call of this request; it holds no credential.
+  const auth: AuthInfo = { token: '', clientId: client, scopes: [] };
+  contexts.set(auth, ctx);
+  const pool = poolOf(deps, maxWait);
+  const server = pool.take();
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {
-    void transport.close();
-    void server.close();
+    void transport.close().then(() => pool.giveBack(server));
   });
   await server.connect(transport);
-  await transport.handleRequest(req, res, body);
+  await transport.handleRequest(Object.assign(req, { auth }), res, body);
 };
