@@ -27,8 +27,8 @@ type Args = Record<string, string | number | undefined>;
 
 /**
  * One validator for every server: the SDK's default builds an Ajv instance per server, its
- * meta-schemas compiled again each time. (Our tools validate with zod; this one checks only what
- * a client asks for with a schema, which the tools never do.)
+ * meta-schemas compiled again each time. (The tools' arguments are checked by zod; the SDK uses
+ * this one only to check a client's answer to an elicitation, which these tools never ask for.)
  */
 const VALIDATOR = new AjvJsonSchemaValidator();
 
