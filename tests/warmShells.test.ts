@@ -137,8 +137,14 @@ describe('a shell started ahead', () => {
     // Each but the first may start in the shell started ahead; one whose answer went out before
     // the next shell was prepared starts its own, so most, not all.
     expect(count('llmass_ready_shells_used_total')).toBeGreaterThanOrEqual(15);
-    // Where the host gives limit groups (cgroup v1 pids here), every command is in one.
-    if (fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs')) for (const group of groups) expect(group).toMatch(/:pids:.*\/llmass-tickets\//);
+    // Where the host gives the server groups (cgroup v2 tracking, v1 pids and memory limits
+    // here), every command is in each: the spawner moved the shell started ahead into them.
+    const held = [
+      ['/sys/fs/cgroup/unified/cgroup.procs', /^0::.*\/llmass-tickets\//m],
+      ['/sys/fs/cgroup/pids/cgroup.procs', /:pids:.*\/llmass-tickets\//],
+      ['/sys/fs/cgroup/memory/cgroup.procs', /:memory:.*\/llmass-tickets\//],
+    ] as const;
+    for (const [present, inGroup] of held) if (fs.existsSync(present)) for (const group of groups) expect(group).toMatch(inGroup);
   });
 
   it('killed from outside, is replaced: the next command starts a shell of its own', async () => {

@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../storage/safeFiles.js';
+import { refusal, type GroupJoin } from './groupJoins.js';
 import { isLive } from './processGroups.js';
 import { makeGroup, withLimits, type TicketLimits } from './ticketLimits.js';
 
@@ -30,6 +31,11 @@ export interface TicketProcesses {
    * null once the process is under tracking.
    */
   attach(pid: number): Promise<string | null>;
+  /**
+   * The same as files to write the PID to, in order, for a process that attaches itself in
+   * another process (the spawner, spawner.ts): empty for the marker, which needs no move.
+   */
+  readonly joins: readonly GroupJoin[];
   /** The live processes of the ticket. */
   members(): number[];
   signal(signal: NodeJS.Signals): void;
@@ -87,20 +93,23 @@ class CgroupProcesses implements TicketProcesses {
   /** What cgroup.procs held at the last read: a read that fails is not evidence of an end. */
   private lastMembers: number[] = [];
 
+  readonly joins: readonly GroupJoin[];
+
   constructor(
     readonly id: string,
     private readonly dir: string,
-  ) {}
+  ) {
+    this.joins = [{ procs: path.join(dir, 'cgroup.procs'), what: 'cgroup' }];
+  }
 
   /**
    * In the thread pool: moving a process into a cgroup waits for the kernel's threadgroup lock,
    * which took from 0.1 ms to 30 ms here (a tenth of them over 8 ms), and must not hold up the
-   * event loop meanwhile.
+   * event loop meanwhile. (A shell started ahead is moved by the spawner instead: its joins.)
    */
   attach(pid: number): Promise<string | null> {
-    return new Promise((resolve) =>
-      fs.writeFile(path.join(this.dir, 'cgroup.procs'), String(pid), (error) => resolve(error === null ? null : `the kernel refused to move it into its cgroup (${errorCode(error)})`)),
-    );
+    const [join] = this.joins as [GroupJoin];
+    return new Promise((resolve) => fs.writeFile(join.procs, String(pid), (error) => resolve(error === null ? null : refusal(join, error))));
   }
 
   /** cgroup.procs lists the live processes only (a zombie has left it), whoever may see their /proc entries. */
@@ -142,6 +151,7 @@ class CgroupProcesses implements TicketProcesses {
 
 class MarkedProcesses implements TicketProcesses {
   readonly kind = 'marker';
+  readonly joins: readonly GroupJoin[] = [];
 
   constructor(readonly id: string) {}
 

@@ -68,8 +68,9 @@ export class ShellLauncher {
    */
   startAhead(launch: ShellLaunch, trackingId = ProcessTracking.newId()): ShellAhead {
     const processes = this.tracking.forTicket(trackingId, true);
-    const spec = this.spec(launch, processes.id, '', null);
-    const ready = this.spawner.spawn(spec).then((child) => ({ shell: shellStarted(spec.program, child, processes), cwd: launch.cwd, note: launch.note }));
+    // Moved into its groups by the spawner, before it is handed over.
+    const spec = { ...this.spec(launch, processes.id, '', null), joins: processes.joins };
+    const ready = this.spawner.spawn(spec).then((child) => ({ shell: shellStarted(spec.program, child, processes, child.refused), cwd: launch.cwd, note: launch.note }));
     return { processes, ready };
   }
 

@@ -118,8 +118,11 @@ export function spawnShell(spec: ShellSpec): StartedShell {
   return shellStarted(spec.program, child, spec.processes);
 }
 
-/** A shell that runs (here or in the spawner), put under tracking. */
-export function shellStarted(program: string, child: ShellChild, processes: TicketProcesses): StartedShell {
+/**
+ * A shell that runs (here or in the spawner), put under tracking; `attached`, when the spawner
+ * has already moved it into its groups (null) or could not (why).
+ */
+export function shellStarted(program: string, child: ShellChild, processes: TicketProcesses, attached?: string | null): StartedShell {
   // A shell that exits without reading its go, or closes fd 3: nothing to report.
   child.stdio[3]?.on('error', () => undefined);
   const pid = child.pid;
@@ -129,8 +132,12 @@ export function shellStarted(program: string, child: ShellChild, processes: Tick
     pid,
     startedTicks: pid === undefined ? null : processStartTicks(pid),
     processes,
-    tracking: pid === undefined ? { settled: Promise.resolve(null), done: true, refused: null } : track(processes, pid),
+    tracking: pid === undefined ? settledTracking(null) : attached !== undefined ? settledTracking(attached) : track(processes, pid),
   };
+}
+
+function settledTracking(refused: string | null): ShellTracking {
+  return { settled: Promise.resolve(refused), done: true, refused };
 }
 
 /** Starts putting the shell under tracking: `done` once it is (a shell started ahead is, long before its go). */

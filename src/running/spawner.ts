@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { GroupJoin } from './groupJoins.js';
 import { signalGroup } from './processGroups.js';
 import { raceTimeout } from './timeLimit.js';
 
@@ -16,6 +17,8 @@ export interface SpawnRequest {
   readonly args: readonly string[];
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The groups the spawner moves the shell into before handing it over (groupJoins.ts). */
+  readonly joins?: readonly GroupJoin[];
 }
 
 /** Why a shell made by the spawner ended without its exit being seen. */
@@ -33,6 +36,8 @@ export class SpawnedShell extends EventEmitter {
     readonly pid: number,
     // As a ChildProcess's: stdin (none here), stdout, stderr, fd 3, and no fd 4.
     readonly stdio: [null, Socket, Socket, Socket, undefined],
+    /** Why the spawner could not move it into its groups (the request's joins), or null once it did. */
+    readonly refused: string | null,
   ) {
     super();
   }
@@ -62,7 +67,7 @@ interface Pending {
 
 type SpawnerMessage =
   | { id: number; kind: 'pipe'; fd: 1 | 2 | 3 }
-  | { id: number; kind: 'started'; pid: number }
+  | { id: number; kind: 'started'; pid: number; refused: string | null }
   | { id: number; kind: 'exit'; code: number | null; signal: NodeJS.Signals | null }
   | { id: number; kind: 'failed'; message: string };
 
@@ -138,7 +143,9 @@ export class Spawner {
         pending.reject(new Error('the spawner process did not hand over the shell’s pipes'));
         return;
       }
-      const shell = new SpawnedShell(message.pid, [null, stdout, stderr, control, undefined]);
+      // A spawner that said nothing of the groups is not taken at its word: the shell is killed.
+      const refused = message.refused === null || typeof message.refused === 'string' ? message.refused : 'the spawner process did not say whether it moved the shell into its groups';
+      const shell = new SpawnedShell(message.pid, [null, stdout, stderr, control, undefined], refused);
       this.started.set(message.id, shell);
       pending.resolve(shell);
     }

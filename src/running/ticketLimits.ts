@@ -8,12 +8,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../storage/safeFiles.js';
+import { refusal, type GroupJoin } from './groupJoins.js';
 
 /** A ticket's tracking as processTracking.ts makes it (its TicketProcesses), as far as limits need. */
 interface Tracked {
   readonly id: string;
   readonly kind: 'cgroup' | 'marker';
   attach(pid: number): Promise<string | null>;
+  readonly joins: readonly GroupJoin[];
   members(): number[];
   signal(signal: NodeJS.Signals): void;
   release(): void;
@@ -54,15 +56,19 @@ function v1Group(controller: Controller): string | undefined {
 
 /** The groups of one ticket: what its first process joins, and what the kernel did to it there. */
 class LimitGroups {
-  constructor(private readonly dirs: ReadonlyMap<Controller, string>) {}
+  readonly joins: readonly GroupJoin[];
+
+  constructor(private readonly dirs: ReadonlyMap<Controller, string>) {
+    this.joins = [...dirs].map(([controller, dir]) => ({ procs: path.join(dir, 'cgroup.procs'), what: `${controller} group` }));
+  }
 
   /** Puts `pid` in every group; resolves with why it could not, or null. */
   async attach(pid: number): Promise<string | null> {
-    for (const [controller, dir] of this.dirs) {
+    for (const join of this.joins) {
       try {
-        await fs.promises.writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+        await fs.promises.writeFile(join.procs, String(pid));
       } catch (error) {
-        return `the kernel refused to move it into its ${controller} group (${errorCode(error)})`;
+        return refusal(join, error);
       }
     }
     return null;
@@ -178,6 +184,8 @@ export function withLimits(processes: Tracked, groups: LimitGroups): Tracked & {
     id: processes.id,
     kind: processes.kind,
     attach: async (pid) => (await groups.attach(pid)) ?? processes.attach(pid),
+    // In the same order as attach: the limit groups, then the tracking group.
+    joins: [...groups.joins, ...processes.joins],
     members: () => processes.members(),
     signal: (signal) => processes.signal(signal),
     release: () => {

@@ -1,0 +1,16 @@
+// Moving a ticket's first process into its cgroups (its tracking group, processTracking.ts, and
+// its limit groups, ticketLimits.ts): each is its cgroup.procs, written with the PID. The same
+// list serves the server (attach) and the spawner process (spawnerProcess.cjs), which moves a
+// shell it started ahead before handing it over.
+import { errorCode } from '../storage/safeFiles.js';
+
+/** A group a ticket's first process joins: its cgroup.procs, and how a refusal names the group. */
+export interface GroupJoin {
+  readonly procs: string;
+  readonly what: string;
+}
+
+/** Why the kernel refused to move a process into a group (the same words in the spawner). */
+export function refusal(join: GroupJoin, error: unknown): string {
+  return `the kernel refused to move it into its ${join.what} (${errorCode(error)})`;
+}
