@@ -1,7 +1,7 @@
 // Shells started ahead: when a session's command has ended, its next shell is started at once,
 // with the state that command left, and waits in the prelude for its go, which carries the next
 // command. Also the files made ahead for the next records. Real server, real bash, real /proc.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -145,6 +145,33 @@ describe('a shell started ahead', () => {
       ['/sys/fs/cgroup/memory/cgroup.procs', /:memory:.*\/llmass-tickets\//],
     ] as const;
     for (const [present, inGroup] of held) if (fs.existsSync(present)) for (const group of groups) expect(group).toMatch(inGroup);
+  });
+
+  it('is asked of the spawner after the last command\'s answer has gone out, not before (strace of the server)', async () => {
+    const server = await startServer();
+    await run(server, 'true', { session: 'order' });
+    await readyShell(server);
+    // The server's own writes, in the order its one thread made them: the answer to the client
+    // (writev, "HTTP/1.1 200"), and the spawner's request for the session's next shell.
+    const trace = path.join(server.dir, 'writes.trace');
+    const strace = spawn('strace', ['-qq', '-s', '32', '-e', 'trace=write,writev', '-o', trace, '-p', String(server.proc.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const traced = new Promise((resolve) => strace.once('exit', resolve));
+    try {
+      // strace has attached once the server's writes show up in its file: a /healthz makes one.
+      expect(await until(async () => (await server.get(server.url('/healthz'))).status === 200 && fs.existsSync(trace) && fs.readFileSync(trace, 'utf8').includes('HTTP/1.1'), 10_000, 100)).toBe(true);
+      const done = await server.get(server.url('/shell', { session: 'order', cmd: 'true', wait: 10 }));
+      expect(done.json.status).toBe('done');
+      await readyShell(server);
+    } finally {
+      strace.kill('SIGINT');
+      await traced;
+    }
+    const lines = fs.readFileSync(trace, 'utf8').split('\n');
+    // The last answer is the /shell's (nothing else was asked after it).
+    const answered = lines.findLastIndex((line) => line.startsWith('writev(') && line.includes('HTTP/1.1 200'));
+    const asked = lines.findLastIndex((line) => line.includes('{\\"kind\\":\\"spawn\\"'));
+    expect(answered, lines.join('\n')).toBeGreaterThan(-1);
+    expect(asked, lines.join('\n')).toBeGreaterThan(answered);
   });
 
   it('killed from outside, is replaced: the next command starts a shell of its own', async () => {

@@ -1,7 +1,7 @@
 // Which shell a ticket starts in. A session's command without a terminal starts in a shell
 // started ahead, in the spawner process (spawner.ts), off the event loop: the session's next
-// shell is asked for the moment its last command's shell has exited (before that command's
-// answer goes out), for the ticket waiting next or the one still to come; a ticket whose shell
+// shell is asked for once its last command's shell has exited and that command's answer has
+// gone out (scheduler.ts), for the ticket waiting next or the one still to come; a ticket whose shell
 // is still being started waits for it in the queue. The server forks a shell itself for a
 // session's first command (it starts at once), a command on a terminal, the self-check, and
 // when no shell was started ahead (one idle for long, or the spawner failed).
