@@ -72,6 +72,17 @@ export class NextShells {
     return (tty === null ? this.warm.take(session, trackingId) : undefined) ?? this.launcher.start(this.deps.shells.launch(session), trackingId, entry.command, tty);
   }
 
+  /**
+   * The session's last command's shell has exited and its answer has gone out (its groups and
+   * the spawner's request, about 0.9 ms, would have held that back): the next shell, with the
+   * state it left, for the ticket waiting next (`waiting`) or the one still to come. Called
+   * before the session is free: nothing else runs in it meanwhile.
+   */
+  prepareAfterExit(session: string, waiting: Waiting | undefined): void {
+    if (waiting === undefined) this.prepareShell(session);
+    else if (waiting.record.status === 'queued') this.prepareFor(waiting);
+  }
+
   /** The session's last command's shell has exited, with its state kept: its next shell is started ahead. */
   prepareShell(session: string): void {
     if (this.deps.shells.usesPrelude) this.warm.prepare(session);

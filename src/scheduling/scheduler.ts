@@ -111,19 +111,8 @@ export class Scheduler {
       userOf: (session) => this.userOf(session)?.name ?? '',
       onError: deps.onError,
       onNeverStarted: (reason) => deps.onNeverStarted?.(reason),
-      onShellExited: (session) => {
-        // The session's next shell is started with the state this command left, for the ticket
-        // waiting next or for the one still to come: once this command's answer has gone out
-        // (it is written in this turn of the event loop, when its record is small), as its groups
-        // and the spawner's request take about 0.9 ms that the answer would otherwise wait for
-        // (measured). Before the session is free: it runs nothing else meanwhile.
-        setImmediate(() => {
-          if (!this.accepting) return;
-          const waiting = this.queue.firstOf(session);
-          if (waiting === undefined) this.next.prepareShell(session);
-          else if (waiting.record.status === 'queued') this.next.prepareFor(waiting);
-        });
-      },
+      // After this command's answer (written in this turn of the loop; nextShells.ts says why).
+      onShellExited: (session) => setImmediate(() => this.accepting && this.next.prepareAfterExit(session, this.queue.firstOf(session))),
       onSessionFree: (session) => {
         this.queue.release(session);
         this.dispatch();
