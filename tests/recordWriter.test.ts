@@ -5,6 +5,7 @@
 // a final record the full disk refuses leaving the queued one, answered as nothing else,
 // tests/disk.test.ts's.)
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FinishedTicket } from '../src/protocol/types.js';
 import { SessionLayout } from '../src/storage/sessionLayout.js';
@@ -49,5 +50,37 @@ describe('the record writer', () => {
     const writes = [store.write(record(large)), store.write(record('small after large')), store.write(record(`${large}2`)), store.write(record('last'))];
     await Promise.all(writes);
     expect(onDisk(layout).output).toBe('last');
+  });
+
+  it('keeps a replaced record as the spare for the next, never one with another name (a hard link), never through a planted link', async () => {
+    const { store, layout, record } = await storeWithTicket();
+    const dir = layout.sessionDir('s');
+    const file = layout.ticketFile('s', 1);
+    const spares = (): string[] => fs.readdirSync(dir).filter((name) => name.startsWith('.next.ticket.'));
+    await store.write(record('a'));
+    const first = fs.statSync(file).ino;
+    await store.write(record('b'));
+    // 'a' was replaced and kept, under a temp name only.
+    expect(spares().map((name) => fs.statSync(path.join(dir, name)).ino)).toEqual([first]);
+    // An operator's hard link to the record: that inode is never written to again.
+    const backup = path.join(dir, 'backup');
+    fs.linkSync(file, backup);
+    await store.write(record('c'));
+    expect(fs.statSync(file).ino).toBe(first);
+    expect(spares()).toEqual([]);
+    await store.write(record('d'));
+    await store.write(record('e'));
+    expect(onDisk(layout).output).toBe('e');
+    expect(JSON.parse(fs.readFileSync(backup, 'utf8')).output).toBe('b');
+    // A link planted in place of the spare is not followed: the write goes the usual way.
+    const [spare] = spares();
+    const outside = path.join(dir, 'outside');
+    fs.writeFileSync(outside, 'untouched');
+    fs.rmSync(path.join(dir, spare ?? ''));
+    fs.symlinkSync(outside, path.join(dir, spare ?? ''));
+    await store.write(record('f'));
+    expect(onDisk(layout).output).toBe('f');
+    expect(fs.readFileSync(outside, 'utf8')).toBe('untouched');
+    expect(fs.lstatSync(file).isSymbolicLink()).toBe(false);
   });
 });

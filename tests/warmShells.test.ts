@@ -36,8 +36,6 @@ function cgroupDirOf(pid: number): string | undefined {
   return path.join(mount, group);
 }
 
-/** The counter in a temp file's name (`.next.ticket.<pid>.<k>.tmp`): the order the files were made in. */
-const madeAs = (name: string): number => Number(/\.(\d+)\.tmp$/.exec(name)?.[1]);
 const temps = (server: TestServer, session: string): string[] => fs.readdirSync(path.join(server.sessionsDir, session)).filter((name) => name.endsWith('.tmp'));
 
 describe('a shell started ahead', () => {
@@ -222,19 +220,27 @@ describe('record files made ahead', () => {
     for (let i = 0; i < 3; i += 1) await run(server, `echo ${i}`, { session: 'files' });
     await readyShell(server);
     expect(await until(() => temps(server, 'files').length === 2, 5000)).toBe(true);
-    // Made in this order: the queued record's file, then the final record's.
-    const [forQueued, forFinal] = temps(server, 'files').sort((a, b) => madeAs(a) - madeAs(b));
-    expect(forQueued).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
-    expect(forFinal).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
-    // The queued record goes into the file made for it (same inode), and so does the final one.
+    // The next queued record's file, made ahead, and the spare: the last ticket's queued record,
+    // kept under a second name when its final record replaced it (spareRecords.ts).
     const dir = path.join(server.sessionsDir, 'files');
-    const madeForQueued = fs.statSync(path.join(dir, forQueued ?? '')).ino;
-    const madeForFinal = fs.statSync(path.join(dir, forFinal ?? '')).ino;
+    const inode = (name: string): number => fs.statSync(path.join(dir, name)).ino;
+    const waiting = temps(server, 'files');
+    for (const name of waiting) expect(name).toMatch(/^\.next\.ticket\.\d+\.\d+\.tmp$/);
+    const waitingInodes = waiting.map(inode);
     const submitted = (await server.get(server.url('/shell', { session: 'files', cmd: 'sleep 0.5; echo 3' }))).json;
-    expect(fs.statSync(path.join(dir, `${submitted.ticket}.ticket`)).ino).toBe(madeForQueued);
+    // The queued record goes into one of them; the final record into the other, the spare: no
+    // new inode for it, and the queued record's inode is kept in turn as the next spare.
+    const queuedInode = inode(`${submitted.ticket}.ticket`);
+    expect(waitingInodes).toContain(queuedInode);
+    const spareInode = waitingInodes.find((ino) => ino !== queuedInode);
     const next = await waitFinal(server, 'files', submitted.ticket);
     expect(next.output).toBe('3\n');
-    expect(fs.statSync(path.join(dir, `${submitted.ticket}.ticket`)).ino).toBe(madeForFinal);
+    expect(inode(`${submitted.ticket}.ticket`)).toBe(spareInode);
+    expect(await until(() => temps(server, 'files').length === 2, 5000)).toBe(true);
+    expect(temps(server, 'files').map(inode)).toContain(queuedInode);
+    // Every record has its one name, and the records written before are as they were.
+    for (const name of fs.readdirSync(dir).filter((entry) => entry.endsWith('.ticket'))) expect(fs.statSync(path.join(dir, name)).nlink).toBe(1);
+    expect([1, 2, 3].map((n) => JSON.parse(fs.readFileSync(path.join(dir, `${n}.ticket`), 'utf8')).output)).toEqual(['0\n', '1\n', '2\n']);
     expect(fs.readdirSync(path.join(server.sessionsDir, 'files')).filter((name) => name.endsWith('.ticket')).sort()).toEqual(['1.ticket', '2.ticket', '3.ticket', '4.ticket']);
     await server.stop();
     expect(temps(server, 'files')).toEqual([]);

@@ -23,6 +23,7 @@ import path from 'node:path';
 import { isMissing } from './safeFiles.js';
 import { isFinished, isWaiting, type TicketRecord } from '../protocol/types.js';
 import type { RecordCache } from './recordCache.js';
+import { SpareRecords } from './spareRecords.js';
 import { TempFilesAhead, type ReadyTempFile } from './tempFiles.js';
 import type { SessionLayout } from './sessionLayout.js';
 
@@ -65,11 +66,15 @@ export class RecordWriter {
   /** Per ticket: the last write asked for, which the next one follows. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly ahead = new TempFilesAhead();
+  /** Replaced records kept for the session's next final record (spareRecords.ts). */
+  private readonly spares: SpareRecords;
 
   constructor(
     private readonly layout: SessionLayout,
     private readonly finished: RecordCache,
-  ) {}
+  ) {
+    this.spares = new SpareRecords(layout, SYNC_IO_LIMIT);
+  }
 
   /** Replaces the record's `<n>.ticket` (see the rule above); resolves once it is in place. */
   write(record: TicketRecord): Promise<void> {
@@ -102,7 +107,7 @@ export class RecordWriter {
    * request's path.
    */
   prepareNextWrite(session: string, ticket: number): void {
-    if (this.ahead.rekey(aheadKey(session, 'next-final'), aheadKey(session, ticket))) return;
+    if (this.ahead.rekey(aheadKey(session, 'next-final'), aheadKey(session, ticket)) || this.spares.has(session)) return;
     this.ahead.prepare(aheadKey(session, ticket), this.layout.tempFile(session, ticket));
   }
 
@@ -112,11 +117,13 @@ export class RecordWriter {
    */
   prepareNextTicket(session: string): void {
     this.ahead.prepare(aheadKey(session, 'next'), this.layout.nextTicketTempFile(session));
-    this.ahead.prepare(aheadKey(session, 'next-final'), this.layout.nextTicketTempFile(session));
+    // The final record goes into the session's spare, when it has one.
+    if (!this.spares.has(session)) this.ahead.prepare(aheadKey(session, 'next-final'), this.layout.nextTicketTempFile(session));
   }
 
-  /** Removes the temp files made ahead (shutdown). */
+  /** Removes the temp files made ahead and the spares (shutdown). */
   dropPrepared(): Promise<void> {
+    this.spares.dropAll();
     return this.ahead.dropAll();
   }
 
@@ -128,16 +135,28 @@ export class RecordWriter {
 
   private writeSmall(record: TicketRecord, text: string): void {
     const final = this.layout.ticketFile(record.session, record.ticket);
+    const replacing = isFinished(record);
+    if (replacing && this.spares.replace(record.session, final, text)) {
+      this.ahead.drop(aheadKeyOf(record));
+      return;
+    }
+    // The record this one replaces is kept as the session's spare (once this one is in place).
+    const kept = replacing ? this.spares.keepReplaced(record.session, final) : undefined;
     const ready = this.ahead.take(aheadKeyOf(record));
-    if (ready !== undefined && writeReadySync(ready, text, final)) return;
+    if (ready !== undefined && writeReadySync(ready, text, final)) {
+      kept?.(true);
+      return;
+    }
     const tmp = this.layout.tempFile(record.session, record.ticket);
     try {
       this.writeFileCreatingDir(tmp, text);
       fs.renameSync(tmp, final);
     } catch (error) {
       fs.rmSync(tmp, { force: true });
+      kept?.(false);
       throw error;
     }
+    kept?.(true);
   }
 
   /**
