@@ -9,17 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../storage/safeFiles.js';
 import { refusal, type GroupJoin } from './groupJoins.js';
-
-/** A ticket's tracking as processTracking.ts makes it (its TicketProcesses), as far as limits need. */
-interface Tracked {
-  readonly id: string;
-  readonly kind: 'cgroup' | 'marker';
-  attach(pid: number): Promise<string | null>;
-  readonly joins: readonly GroupJoin[];
-  members(): number[];
-  signal(signal: NodeJS.Signals): void;
-  release(): void;
-}
+import type { TicketProcesses } from './ticketProcesses.js';
 
 /**
  * Makes a ticket's group; one that exists already is its own (the id is the ticket's): a shell
@@ -179,7 +169,7 @@ export class TicketLimits {
 }
 
 /** A ticket's tracking with its limit groups: attached, released together; and what the kernel did. */
-export function withLimits(processes: Tracked, groups: LimitGroups): Tracked & { oomKilled(): boolean } {
+export function withLimits(processes: TicketProcesses, groups: LimitGroups): TicketProcesses & { oomKilled(): boolean } {
   return {
     id: processes.id,
     kind: processes.kind,
