@@ -1,7 +1,9 @@
 // The one record writer: how a `<n>.ticket` file is replaced, and how durable it then is.
 //
-// The rule. A record is written whole to a new temp file (created exclusively, mode 0600, never
-// through a planted link) and renamed over `<n>.ticket`: a reader, and the server after its own
+// The rule. A record is written whole to a temp file (a new one, created exclusively, mode 0600,
+// never through a planted link; or, for a final record, the session's spare: a record this
+// writer replaced, reached only by its temp name, spareRecords.ts) and renamed over
+// `<n>.ticket`: a reader, and the server after its own
 // crash (the page cache outlives the process), sees the old record or the new one, never half
 // of one. Writes to one ticket land in the order they were asked for. Records are NOT fsynced:
 // fsyncing the file and its directory takes a record's write and rename from about 0.3 ms to
