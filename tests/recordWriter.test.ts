@@ -82,5 +82,11 @@ describe('the record writer', () => {
     expect(onDisk(layout).output).toBe('f');
     expect(fs.readFileSync(outside, 'utf8')).toBe('untouched');
     expect(fs.lstatSync(file).isSymbolicLink()).toBe(false);
+    // After the shutdown's drop, records still written (a late leftover's note) keep no spare.
+    await store.dropPrepared();
+    await store.write(record('g'));
+    await store.write(record('h'));
+    expect(onDisk(layout).output).toBe('h');
+    expect(spares()).toEqual([]);
   });
 });

@@ -23,6 +23,8 @@ const { O_WRONLY, O_NOFOLLOW } = fs.constants;
 export class SpareRecords {
   /** Per session: the path of its spare record file. */
   private readonly spares = new Map<string, string>();
+  /** After dropAll (shutdown): a record written later is written the usual way, and none is kept. */
+  private closed = false;
 
   constructor(
     private readonly layout: SessionLayout,
@@ -61,7 +63,7 @@ export class SpareRecords {
 
   /** Before `final` is replaced the usual way: the record it holds becomes the session's spare, if it may. */
   keepReplaced(session: string, final: string): (replaced: boolean) => void {
-    if (this.spares.has(session)) return () => undefined;
+    if (this.closed || this.spares.has(session)) return () => undefined;
     const next = this.secondName(session, final);
     if (next === undefined) return () => undefined;
     // Told whether the replacement is in place: if not, the record keeps its one name.
@@ -73,6 +75,7 @@ export class SpareRecords {
 
   /** Removes every spare (shutdown). */
   dropAll(): void {
+    this.closed = true;
     for (const spare of this.spares.values()) fs.rmSync(spare, { force: true });
     this.spares.clear();
   }
