@@ -45,8 +45,10 @@ const ON_SESSION: Record<string, Record<string, string | number>> = {
 };
 const DECISIONS = new Set(['/approve', '/deny']);
 
+let keysDir = '';
 beforeAll(async () => {
   const dir = fs.mkdtempSync('/tmp/llmass-apart-keys-');
+  keysDir = dir;
   const keysFile = path.join(dir, 'keys');
   fs.writeFileSync(keysFile, `alice ${alice}\nbob ${bob}\n`, { mode: 0o600 });
   server = await inProcessApp({ KEYS_FILE: keysFile });
@@ -54,7 +56,10 @@ beforeAll(async () => {
   expect(made.json<{ output: string }>().output).toBe('made\n');
   expect((await as(bob, '/shell', { session: 'bobs', wait: 10, cmd: 'echo bob' })).status).toBe(200);
 });
-afterAll(closeInProcessApps);
+afterAll(async () => {
+  await closeInProcessApps();
+  fs.rmSync(keysDir, { recursive: true, force: true });
+});
 
 describe('a session belongs to the key that made it', () => {
   it('is a 404 for another key on every route that names a session, in the words of a session that does not exist', async () => {

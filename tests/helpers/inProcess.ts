@@ -33,7 +33,14 @@ export async function inProcessApp(env: Record<string, string> = {}): Promise<In
   const hash = randomHash();
   const sessionsDir = path.join(dir, 'sessions');
   // A short grace: a test's commands still running at its end are stopped at once.
-  const config = loadConfig(readEnv({ PORT: '0', HASH: hash, SESSIONS_DIR: sessionsDir, SHUTDOWN_GRACE: '1', ...env }, dir), dir);
+  let config: Config;
+  try {
+    config = loadConfig(readEnv({ PORT: '0', HASH: hash, SESSIONS_DIR: sessionsDir, SHUTDOWN_GRACE: '1', ...env }, dir), dir);
+  } catch (error) {
+    // A configuration a test expects to be refused: no app, and no directory left behind.
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const redactor = new Redactor([hash]);
   const logLines: string[] = [];
   const logger = createLogger(redactor, { write: (line: string) => logLines.push(line) });
