@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../storage/safeFiles.js';
-import { refusal, type GroupJoin } from './groupJoins.js';
+import { attachAll, type GroupJoin } from './groupJoins.js';
 import type { TicketProcesses } from './ticketProcesses.js';
 
 /**
@@ -50,18 +50,6 @@ class LimitGroups {
 
   constructor(private readonly dirs: ReadonlyMap<Controller, string>) {
     this.joins = [...dirs].map(([controller, dir]) => ({ procs: path.join(dir, 'cgroup.procs'), what: `${controller} group` }));
-  }
-
-  /** Puts `pid` in every group; resolves with why it could not, or null. */
-  async attach(pid: number): Promise<string | null> {
-    for (const join of this.joins) {
-      try {
-        await fs.promises.writeFile(join.procs, String(pid));
-      } catch (error) {
-        return refusal(join, error);
-      }
-    }
-    return null;
   }
 
   /** Whether the kernel killed a process of the ticket for want of memory. */
@@ -170,12 +158,13 @@ export class TicketLimits {
 
 /** A ticket's tracking with its limit groups: attached, released together; and what the kernel did. */
 export function withLimits(processes: TicketProcesses, groups: LimitGroups): TicketProcesses & { oomKilled(): boolean } {
+  // The limit groups first, then the tracking group.
+  const joins = [...groups.joins, ...processes.joins];
   return {
     id: processes.id,
     kind: processes.kind,
-    attach: async (pid) => (await groups.attach(pid)) ?? processes.attach(pid),
-    // In the same order as attach: the limit groups, then the tracking group.
-    joins: [...groups.joins, ...processes.joins],
+    attach: (pid) => attachAll(joins, pid),
+    joins,
     members: () => processes.members(),
     signal: (signal) => processes.signal(signal),
     release: () => {

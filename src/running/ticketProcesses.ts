@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorCode } from '../storage/safeFiles.js';
-import { refusal, type GroupJoin } from './groupJoins.js';
+import { attachAll, type GroupJoin } from './groupJoins.js';
 import { isLive } from './processGroups.js';
 
 export const MARKER_VARIABLE = 'LLMASS_TICKET';
@@ -69,14 +69,9 @@ export class CgroupProcesses implements TicketProcesses {
     this.joins = [{ procs: path.join(dir, 'cgroup.procs'), what: 'cgroup' }];
   }
 
-  /**
-   * In the thread pool: moving a process into a cgroup waits for the kernel's threadgroup lock,
-   * which took from 0.1 ms to 30 ms here (a tenth of them over 8 ms), and must not hold up the
-   * event loop meanwhile. (A shell started ahead is moved by the spawner instead: its joins.)
-   */
+  /** In the thread pool (groupJoins.ts). (A shell started ahead is moved by the spawner instead: its joins.) */
   attach(pid: number): Promise<string | null> {
-    const [join] = this.joins as [GroupJoin];
-    return new Promise((resolve) => fs.writeFile(join.procs, String(pid), (error) => resolve(error === null ? null : refusal(join, error))));
+    return attachAll(this.joins, pid);
   }
 
   /** cgroup.procs lists the live processes only (a zombie has left it), whoever may see their /proc entries. */
