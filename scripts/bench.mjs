@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon as startDaemonProcess } from './daemon.mjs';
-import { get, getJson, keepAlive, mcpCall, median, serverCpu, serverPids, sleep, spawnFloor, startFloorServer, wrkRound } from './benchTools.mjs';
+import { get, getJson, keepAlive, mcpCall, median, serverCpu, serverPidsWithSpawner, sleep, spawnFloor, startFloorServer, wrkRound } from './benchTools.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const cleanups = [];
@@ -20,11 +20,22 @@ function rssBytes(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 
+/**
+ * Each figure's daemon, in a directory of its own, removed only once the bench is over: removing
+ * thousands of records frees as many inodes, and on a journal-less ext4 (this machine class's
+ * /tmp) every file made in the next minute (five, while their inode table is not written back)
+ * first walks past each of them (ext4's recently_deleted check): up to 0.7 ms of the next
+ * figure's system CPU per ticket, a cost the bench would make, not the server (BENCHMARKS.md).
+ */
 async function startDaemon(env = {}, prepare) {
-  const daemon = await startDaemonProcess({ env: { DEDUP_WINDOW: '0', ...env }, prepare });
-  cleanups.push(() => daemon.stop());
+  const daemon = await startDaemonProcess({ env: { DEDUP_WINDOW: '0', ...env }, prepare, keepDir: true });
+  cleanups.push(async () => {
+    await daemon.stop();
+    removeAtEnd.push(daemon.dir);
+  });
   return daemon;
 }
+const removeAtEnd = [];
 
 const rows = [];
 function report(name, value, floor, ratio, target, met, note = '') {
@@ -141,7 +152,7 @@ async function fourSessions() {
   const daemon = await startDaemon();
   const EACH = Number(process.env.BENCH_FOUR ?? 100);
   for (let s = 0; s < 4; s += 1) await ticket(daemon, `four${s}`, 'warm'); // each session's first shell
-  const pids = serverPids(daemon.pid);
+  const pids = await serverPidsWithSpawner(daemon.pid);
   const ours = [];
   const floor = [];
   let generator = 0;
@@ -178,7 +189,6 @@ async function fourSessions() {
 async function mcpVsGet() {
   // Server CPU per `true` run by an MCP shell call against the same by GET /shell?wait=.
   const daemon = await startDaemon();
-  const pids = serverPids(daemon.pid);
   const COUNT = 100;
   const viaMcp = async (round) => {
     for (let i = 0; i < COUNT; i += 1) {
@@ -191,6 +201,8 @@ async function mcpVsGet() {
   };
   await viaMcp('warm');
   await viaGet('warm');
+  // Taken after the first commands: the spawner starts with the first shell started ahead.
+  const pids = await serverPidsWithSpawner(daemon.pid);
   const mcp = [];
   const plain = [];
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -350,5 +362,6 @@ try {
   await main();
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  for (const dir of removeAtEnd) fs.rmSync(dir, { recursive: true, force: true });
   keepAlive.destroy();
 }

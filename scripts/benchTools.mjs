@@ -52,6 +52,20 @@ export function serverPids(daemonPid) {
   return [daemonPid, ...spawners];
 }
 
+/**
+ * The daemon and its spawner, once the spawner runs (it is started with the first shell started
+ * ahead, after the first command's answer): a CPU figure without it would leave out the forks.
+ */
+export async function serverPidsWithSpawner(daemonPid) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const pids = serverPids(daemonPid);
+    if (pids.length === 2) return pids;
+    if (Date.now() > deadline) throw new Error(`the spawner process of server ${daemonPid} was not found: its CPU would be left out`);
+    await sleep(20);
+  }
+}
+
 export const serverCpu = (pids) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 /** Per-request figures of one wrk run (one thread, 32 connections) against `url`, optionally with a Lua script. */

@@ -13,9 +13,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Starts the daemon with `env` on top of the defaults; `prepare(sessionsDir)` may fill the
- * sessions directory first. Resolves once it listens.
+ * sessions directory first. Resolves once it listens. With `keepDir`, stop() leaves its
+ * directory for the caller to remove.
  */
-export async function startDaemon({ env = {}, prepare, prefix = 'llmass-bench-', nodeArgs = [] } = {}) {
+export async function startDaemon({ env = {}, prepare, prefix = 'llmass-bench-', nodeArgs = [], keepDir = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const sessionsDir = path.join(dir, 'sessions');
   const hash = crypto.randomBytes(30).toString('base64url');
@@ -45,11 +46,11 @@ export async function startDaemon({ env = {}, prepare, prefix = 'llmass-bench-',
     sessionsDir,
     base: `http://127.0.0.1:${port}`,
     url: (p, params = {}) => `/${p}?${new URLSearchParams({ hash, ...params })}`,
-    /** SIGTERM, wait for the exit, remove the directory. */
+    /** SIGTERM, wait for the exit, remove the directory (unless kept). */
     async stop() {
       proc.kill('SIGTERM');
       await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!keepDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
