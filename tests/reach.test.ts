@@ -145,6 +145,41 @@ describe('/mcp', () => {
     }
   });
 
+  it('answers a tool call as the SDK\'s own transport does, without it; what else comes goes through it', async () => {
+    const post = (body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${server.base}/mcp`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${server.hash}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    const posts = async (): Promise<Record<string, number>> => {
+      const metrics = (await server.get(server.url('/metrics'))).text;
+      return Object.fromEntries([...metrics.matchAll(/^llmass_mcp_posts_total\{transport="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    };
+    const before = await posts();
+    // The same requests alone (answered directly) and as a batch of one (the SDK's transport).
+    const requests = [
+      { jsonrpc: '2.0', id: 7, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 'x', method: 'tools/call', params: { name: 'callback', arguments: { session: 'nowhere', ticket: 1 } } },
+      { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'no-such-tool', arguments: {} } },
+      { jsonrpc: '2.0', id: 9, method: 'no/such/method' },
+    ];
+    for (const request of requests) {
+      const alone = await post(request);
+      const batched = await post([request]);
+      expect([alone.status, alone.headers.get('content-type')]).toEqual([200, 'application/json']);
+      expect([batched.status, batched.headers.get('content-type')]).toEqual([200, 'application/json']);
+      expect(await alone.json()).toEqual(await batched.json());
+    }
+    // Headers the SDK's transport refuses reach it, and get its answers.
+    expect((await post(requests[0], { Accept: 'application/json' })).status).toBe(406);
+    expect((await post(requests[0], { 'Content-Type': 'text/plain' })).status).toBe(415);
+    expect((await post(requests[0], { 'MCP-Protocol-Version': '1999-01-01' })).status).toBe(400);
+    const after = await posts();
+    expect((after.json ?? 0) - (before.json ?? 0)).toBe(requests.length);
+    expect((after.sdk ?? 0) - (before.sdk ?? 0)).toBe(requests.length + 3);
+  });
+
   it('caps wait below the usual 60 s tool-call limit', async () => {
     const client = await connect(server.hash);
     try {

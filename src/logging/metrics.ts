@@ -20,6 +20,12 @@ export class Metrics {
   private readonly requests = new client.Counter({ name: 'llmass_requests_total', help: 'Requests answered, by route and status code.', labelNames: ['route', 'code'], registers: [this.registry] });
   private readonly authFailures = new client.Counter({ name: 'llmass_auth_failures_total', help: 'Wrong, expired or revoked keys and tokens presented.', registers: [this.registry] });
   private readonly lockouts = new client.Counter({ name: 'llmass_lockouts_total', help: 'Clients locked out after too many failures.', registers: [this.registry] });
+  private readonly mcpMessages = new client.Counter({
+    name: 'llmass_mcp_posts_total',
+    help: 'MCP POSTs, by transport: json (one request answered directly: tool calls, lists) or sdk (the SDK\'s Streamable HTTP transport: initialize, batches, notifications, headers it refuses).',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
   private readonly commandSeconds = new client.Histogram({
     name: 'llmass_command_duration_seconds',
     help: 'How long commands ran, start to end.',
@@ -63,6 +69,10 @@ export class Metrics {
     counter('llmass_spawner_starts_total', 'Spawner processes started to fork the shells started ahead; more than 1 means one ended and was replaced.', sources.spawnerStarts);
     counter('llmass_ready_shells_unusable_total', 'Shells started ahead found dead or gone from their group when their command came (a new shell started).', () => sources.readyShellCounts().unusable);
     gauge('llmass_sessions', 'Sessions in SESSIONS_DIR.', sources.sessions);
+  }
+
+  mcpPost(transport: 'json' | 'sdk'): void {
+    this.mcpMessages.inc({ transport });
   }
 
   ticketEnded(status: string, durationMs: number | null): void {

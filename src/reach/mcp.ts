@@ -1,6 +1,7 @@
 // /mcp: MCP over Streamable HTTP (the official SDK), stateless: each POST gets a fresh
-// transport, and a server from a pool of idle ones (building one, with its tools and their
-// schemas, cost about as much as the call itself: issue 28). The tools are mcpTools.ts's; a call
+// transport (for a tool call, the lighter one of mcpJsonCall.ts), and a server from a pool of
+// idle ones (building one, with its tools and their schemas, cost about as much as the call
+// itself: issue 28). The tools are mcpTools.ts's; a call
 // finds its request's context through the auth info the transport hands it. A route like the
 // others (src/routes.ts): the pipeline authenticates it with the same keys, as a Bearer header;
 // without one, 401 with WWW-Authenticate.
@@ -13,6 +14,7 @@ import { VERSION } from '../http/handlers/openapi.js';
 import { HttpError } from '../http/httpError.js';
 import { requestView } from '../http/requestView.js';
 import { buildMcpServer, type CallExtra } from './mcpTools.js';
+import { JsonCallTransport, singleJsonRequest } from './mcpJsonCall.js';
 
 /** The longest wait a tool call holds: below the usual 60 s limit MCP clients put on one call. */
 export const MCP_MAX_WAIT = 45;
@@ -139,6 +141,19 @@ export const mcp: Handler = async (request) => {
   contexts.set(auth, ctx);
   const pool = poolOf(deps, maxWait);
   const server = pool.take();
+  // A tool call (one request, the usual headers) is answered without the SDK's transport and its
+  // web Request and Response (mcpJsonCall.ts); anything else goes through it.
+  const single = singleJsonRequest(req, body);
+  if (req.method === 'POST') deps.metrics.mcpPost(single === undefined ? 'sdk' : 'json');
+  if (single !== undefined) {
+    const call = new JsonCallTransport(single, req, res, auth);
+    res.on('close', () => {
+      void call.close().then(() => pool.giveBack(server));
+    });
+    await server.connect(call);
+    call.deliver();
+    return;
+  }
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {
     void transport.close().then(() => pool.giveBack(server));
