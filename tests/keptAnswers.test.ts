@@ -166,6 +166,31 @@ describe('AnswerCache', () => {
     expect(cache.get('c')).toBeUndefined();
   });
 
+  it('holds no more than its budget in bytes, the oldest going first; drops the expired when a newer answer comes; keeps none larger than the budget', () => {
+    let now = 0;
+    const sized = (n: number) => keptAnswer('x'.repeat(n), 'application/json; charset=utf-8', '"method":"GET","path":"/callback","status":200,"ms":', '}');
+    const cache = new AnswerCache(60_000, 100, () => now, 1000);
+    cache.set('a', sized(399));
+    cache.set('b', sized(399));
+    expect(cache.size).toEqual({ answers: 2, bytes: 800 });
+    // A third would pass the budget: the oldest goes.
+    cache.set('c', sized(399));
+    expect([cache.get('a'), cache.get('b')?.body.length, cache.get('c')?.body.length]).toEqual([undefined, 399, 399]);
+    expect(cache.size).toEqual({ answers: 2, bytes: 800 });
+    // Set again, an answer counts once.
+    cache.set('c', sized(99));
+    expect(cache.size).toEqual({ answers: 2, bytes: 500 });
+    // Expired answers go when a newer one comes, though nobody asked for them again.
+    now = 60_000;
+    cache.set('d', sized(9));
+    expect(cache.size).toEqual({ answers: 1, bytes: 10 });
+    // One larger than the whole budget is not kept, and takes nothing else with it.
+    cache.set('e', sized(1000));
+    expect([cache.get('e'), cache.get('d')?.body.length]).toEqual([undefined, 9]);
+    cache.clear();
+    expect(cache.size).toEqual({ answers: 0, bytes: 0 });
+  });
+
   it('keys a request by its target less the cursor\'s value, and by its Authorization header only when given', () => {
     expect(AnswerCache.requestKey('/callback?x=1', undefined)).toBe('/callback?x=1');
     expect(AnswerCache.requestKey('/callback?x=1&cursor=b1', undefined)).toBe(AnswerCache.requestKey('/callback?x=1&cursor=zz9', undefined));
