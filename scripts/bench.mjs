@@ -20,6 +20,9 @@ function rssBytes(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 
+/** The daemons' directories, removed once the bench is over (startDaemon). */
+const removeAtEnd = [];
+
 /**
  * Each figure's daemon, in a directory of its own, removed only once the bench is over: removing
  * thousands of records frees as many inodes, and on a journal-less ext4 (this machine class's
@@ -35,7 +38,6 @@ async function startDaemon(env = {}, prepare) {
   });
   return daemon;
 }
-const removeAtEnd = [];
 
 const rows = [];
 function report(name, value, floor, ratio, target, met, note = '') {

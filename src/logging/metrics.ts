@@ -20,7 +20,7 @@ export class Metrics {
   private readonly requests = new client.Counter({ name: 'llmass_requests_total', help: 'Requests answered, by route and status code.', labelNames: ['route', 'code'], registers: [this.registry] });
   private readonly authFailures = new client.Counter({ name: 'llmass_auth_failures_total', help: 'Wrong, expired or revoked keys and tokens presented.', registers: [this.registry] });
   private readonly lockouts = new client.Counter({ name: 'llmass_lockouts_total', help: 'Clients locked out after too many failures.', registers: [this.registry] });
-  private readonly mcpMessages = new client.Counter({
+  private readonly mcpPosts = new client.Counter({
     name: 'llmass_mcp_posts_total',
     help: 'MCP POSTs, by transport: json (one request answered directly: tool calls, lists) or sdk (the SDK\'s Streamable HTTP transport: initialize, batches, notifications, headers it refuses).',
     labelNames: ['transport'],
@@ -72,7 +72,7 @@ export class Metrics {
   }
 
   mcpPost(transport: 'json' | 'sdk'): void {
-    this.mcpMessages.inc({ transport });
+    this.mcpPosts.inc({ transport });
   }
 
   ticketEnded(status: string, durationMs: number | null): void {

@@ -1,10 +1,9 @@
 // /mcp: MCP over Streamable HTTP (the official SDK), stateless: each POST gets a fresh
 // transport (for a tool call, the lighter one of mcpJsonCall.ts), and a server from a pool of
 // idle ones (building one, with its tools and their schemas, cost about as much as the call
-// itself: issue 28). The tools are mcpTools.ts's; a call
-// finds its request's context through the auth info the transport hands it. A route like the
-// others (src/routes.ts): the pipeline authenticates it with the same keys, as a Bearer header;
-// without one, 401 with WWW-Authenticate.
+// itself: issue 28). The tools are mcpTools.ts's; a call finds its request's context through the
+// auth info the transport hands it. A route like the others (src/routes.ts): the pipeline
+// authenticates it with the same keys, as a Bearer header; without one, 401 with WWW-Authenticate.
 import type { IncomingMessage } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -145,19 +144,11 @@ export const mcp: Handler = async (request) => {
   // web Request and Response (mcpJsonCall.ts); anything else goes through it.
   const single = singleJsonRequest(req, body);
   if (req.method === 'POST') deps.metrics.mcpPost(single === undefined ? 'sdk' : 'json');
-  if (single !== undefined) {
-    const call = new JsonCallTransport(single, req, res, auth);
-    res.on('close', () => {
-      void call.close().then(() => pool.giveBack(server));
-    });
-    await server.connect(call);
-    call.deliver();
-    return;
-  }
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  const transport = single === undefined ? new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true }) : new JsonCallTransport(single, req, res, auth);
   res.on('close', () => {
     void transport.close().then(() => pool.giveBack(server));
   });
   await server.connect(transport);
-  await transport.handleRequest(Object.assign(req, { auth }), res, body);
+  if (transport instanceof JsonCallTransport) transport.deliver();
+  else await transport.handleRequest(Object.assign(req, { auth }), res, body);
 };
