@@ -44,6 +44,14 @@ function v1Group(controller: Controller): string | undefined {
   return mount === undefined || own === undefined ? undefined : path.join(mount, own);
 }
 
+const CONTROLLERS = ['pids', 'memory'] as const;
+
+/** Where the tickets' groups of `controller` go for a server of `scope`, if the host has its v1 hierarchy. */
+function limitBase(controller: Controller, scope: string): string | undefined {
+  const own = v1Group(controller);
+  return own === undefined ? undefined : path.join(own, 'llmass-tickets', scope);
+}
+
 /** The groups of one ticket: what its first process joins, and what the kernel did to it there. */
 class LimitGroups {
   readonly joins: readonly GroupJoin[];
@@ -86,13 +94,12 @@ export class TicketLimits {
   static detect(scope: string, values: { readonly maxProcesses: number; readonly maxMemoryBytes: number }): { limits: TicketLimits; missing: string[] } {
     const bases = new Map<Controller, string>();
     const missing: string[] = [];
-    for (const controller of ['pids', 'memory'] as const) {
-      const own = v1Group(controller);
-      if (own === undefined) {
+    for (const controller of CONTROLLERS) {
+      const base = limitBase(controller, scope);
+      if (base === undefined) {
         missing.push(`${controller}: no cgroup v1 ${controller} hierarchy (per-ticket limits through cgroup v2 controllers are not implemented)`);
         continue;
       }
-      const base = path.join(own, 'llmass-tickets', scope);
       try {
         fs.mkdirSync(base, { recursive: true });
         bases.set(controller, base);
@@ -101,6 +108,11 @@ export class TicketLimits {
       }
     }
     return { limits: new TicketLimits(bases, values), missing };
+  }
+
+  /** Every directory under which a server of `scope` would make its tickets' limit groups (made or not). */
+  static basesFor(scope: string): string[] {
+    return CONTROLLERS.map((controller) => limitBase(controller, scope)).filter((base) => base !== undefined);
   }
 
   /** The controllers in force, for the start-up log. */

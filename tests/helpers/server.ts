@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessTracking } from '../../src/running/processTracking.js';
+import { TicketLimits } from '../../src/running/ticketLimits.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVER_JS = path.join(ROOT, 'dist', 'server.js');
@@ -167,27 +168,40 @@ function readEnvHash(dir: string): string {
   }
 }
 
-/** Stops every server and removes every temp dir this file made. */
 /**
  * Removes what a server left in the cgroup tree (one killed on purpose cannot remove its own
- * tickets' groups): its subtree, named for its SESSIONS_DIR, once nothing runs in it.
+ * tickets' groups): its subtrees, named for its SESSIONS_DIR, in the v2 tracking hierarchy and
+ * the v1 limit ones. What still runs in a group (a killed server's shell, on its way out) is
+ * KILLed by the PIDs the group lists, and the group removed once it lists none.
  */
-function removeCgroupScope(sessionsDir: string): void {
+async function removeCgroupScope(sessionsDir: string): Promise<void> {
   const scope = ProcessTracking.scopeOf(sessionsDir);
   const base = ProcessTracking.detectBase();
-  if (base === undefined) return;
-  const dir = path.join(base, scope);
-  try {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) fs.rmdirSync(path.join(dir, entry.name));
+  const scopes = [...(base === undefined ? [] : [path.join(base, scope)]), ...TicketLimits.basesFor(scope)];
+  for (const dir of scopes) {
+    if (!fs.existsSync(dir)) continue;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const group = path.join(dir, entry.name);
+      const members = (): number[] => fs.readFileSync(path.join(group, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      for (const pid of members()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // ended between the read and the signal: the group's next read says so
+        }
+      }
+      if (!(await until(() => members().length === 0, 5000))) throw new Error(`${group} still holds ${members().join(', ')}`);
+      fs.rmdirSync(group);
+    }
     fs.rmdirSync(dir);
-  } catch {
-    // gone already, or something still runs there (the next test's cleanup of users ends it)
   }
 }
 
+/** Stops every server, removes what they left in the cgroup tree and every temp dir this file made. */
 export async function stopAll(): Promise<void> {
   await Promise.all([...started].map((server) => server.stop()));
-  for (const server of started) removeCgroupScope(server.sessionsDir);
+  for (const server of started) await removeCgroupScope(server.sessionsDir);
   started.clear();
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
