@@ -132,20 +132,35 @@ async function backToBack() {
 
 async function agentPaced() {
   // The next command ~150 ms after the last result, as an agent's come; the floor is paced alike.
+  // Judged on a server that has run a while (200 tickets first), as a deployed one has: a fresh
+  // server's first tickets run code V8 has not optimised yet, and are printed beside it.
   const daemon = await startDaemon();
   const COUNT = Number(process.env.BENCH_PACED ?? 60);
   const PAUSE = 150;
-  const ours = [];
-  const floor = [];
-  for (let done = 0; done < COUNT; done += 20) {
-    floor.push(...(await spawnFloor({ count: 20, pauseMs: PAUSE })).times);
-    for (let i = 0; i < 20; i += 1) {
-      await sleep(PAUSE);
-      ours.push(await ticket(daemon, 'paced', done + i));
+  const pacedRun = async (label) => {
+    const ours = [];
+    const floor = [];
+    for (let done = 0; done < COUNT; done += 20) {
+      floor.push(...(await spawnFloor({ count: 20, pauseMs: PAUSE })).times);
+      for (let i = 0; i < 20; i += 1) {
+        await sleep(PAUSE);
+        ours.push(await ticket(daemon, 'paced', `${label}-${done + i}`));
+      }
     }
-  }
-  const ratio = median(ours) / median(floor);
-  report(`3. agent-paced: the same, ${PAUSE} ms after each result, p50 of ${ours.length}`, `${median(ours).toFixed(2)} ms`, `${median(floor).toFixed(2)} ms (spawn bash -c true, ${PAUSE} ms apart)`, `${ratio.toFixed(2)}×`, '≤ 0.9×', ratio <= 0.9);
+    return { ours, floor, ratio: median(ours) / median(floor) };
+  };
+  const fresh = await pacedRun('fresh');
+  for (let i = 0; i < 200; i += 1) await ticket(daemon, 'paced', `warm-${i}`);
+  const { ours, floor, ratio } = await pacedRun('run');
+  report(
+    `3. agent-paced: the same, ${PAUSE} ms after each result, p50 of ${ours.length}, after 200 tickets`,
+    `${median(ours).toFixed(2)} ms`,
+    `${median(floor).toFixed(2)} ms (spawn bash -c true, ${PAUSE} ms apart)`,
+    `${ratio.toFixed(2)}×`,
+    '≤ 0.9×',
+    ratio <= 0.9,
+    `a fresh server's first ${fresh.ours.length}: ${median(fresh.ours).toFixed(2)} ms, ${fresh.ratio.toFixed(2)}×`,
+  );
   await daemon.stop();
 }
 
