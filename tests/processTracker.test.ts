@@ -2,7 +2,9 @@
 // leave their process group; and the cgroup way, where the host allows it (root here).
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
 import { MARKER_VARIABLE, ProcessTracking } from '../src/running/processTracking.js';
+import { TicketLimits } from '../src/running/ticketLimits.js';
 import { processRunning, until } from './helpers/server.js';
 
 const started: number[] = [];
@@ -71,5 +73,26 @@ describe('process tracking by cgroup', () => {
       mine.close();
       theirs.close();
     }
+  });
+
+  it('names, in TicketLimits.basesFor, exactly the limit directories a server makes (which the tests remove after a killed one)', () => {
+    const scope = ProcessTracking.scopeOf(`/srv/limits-${process.pid}/sessions`);
+    const { limits, missing } = TicketLimits.detect(scope, { maxProcesses: 64, maxMemoryBytes: 2 ** 28 });
+    const made = TicketLimits.basesFor(scope).filter((base) => fs.existsSync(base));
+    try {
+      if (limits.controllers.length === 0) {
+        process.stdout.write(`processTracker.test.ts: limit groups check skipped: this host makes none (${missing.join('; ')}; CI runs as root, where it does)\n`);
+        return;
+      }
+      expect(made).toHaveLength(limits.controllers.length);
+      expect(made.map((base) => limits.controllers.find((controller) => base.includes(`/${controller}`)))).toEqual(limits.controllers);
+      const group = limits.forTicket(ProcessTracking.newId());
+      expect(group.joins).toHaveLength(made.length);
+      for (const join of group.joins) expect(made.some((base) => join.procs.startsWith(`${base}/`)), join.procs).toBe(true);
+      group.release();
+    } finally {
+      limits.sweep(true);
+    }
+    expect(TicketLimits.basesFor(scope).filter((base) => fs.existsSync(base))).toEqual([]);
   });
 });
