@@ -241,10 +241,14 @@ export function runCommand(shell: StartedShell, spec: RunSpec): RunningCommand {
 
 /** The processes still running after the shell exited: its group's, and any that left it. */
 function backgroundOf(pid: number | undefined, processes: TicketProcesses): BackgroundProcess[] {
+  const members = processes.members();
+  // A ticket's cgroup holds every process its shell started, its process group's too: when it
+  // is empty, nothing was left, and the group need not be asked (whose kill(-pgid, 0) throws
+  // when it is gone: about 0.1 ms on every answer).
+  if (processes.kind === 'cgroup' && members.length === 0) return [];
   const inGroup = pid === undefined ? [] : groupProcesses(pid);
   const known = new Set(inGroup.map((p) => p.pid));
-  const others = processes
-    .members()
+  const others = members
     .filter((member) => !known.has(member))
     .slice(0, Math.max(0, 20 - inGroup.length));
   return [...inGroup, ...others.map((member) => ({ pid: member, started: processStartTicks(member), command: commandLine(member) }))];
