@@ -9,6 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessTracking } from '../../src/running/processTracking.js';
 import { TicketLimits } from '../../src/running/ticketLimits.js';
+import { CgroupProcesses } from '../../src/running/ticketProcesses.js';
+import { endAll } from '../../src/scheduling/leftovers.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVER_JS = path.join(ROOT, 'dist', 'server.js');
@@ -172,7 +174,7 @@ function readEnvHash(dir: string): string {
  * Removes what a server left in the cgroup tree (one killed on purpose cannot remove its own
  * tickets' groups): its subtrees, named for its SESSIONS_DIR, in the v2 tracking hierarchy and
  * the v1 limit ones. What still runs in a group (a killed server's shell, on its way out) is
- * KILLed by the PIDs the group lists, and the group removed once it lists none.
+ * ended as the server ends a ticket's leftovers (endAll), and the group removed once it is empty.
  */
 async function removeCgroupScope(sessionsDir: string): Promise<void> {
   const scope = ProcessTracking.scopeOf(sessionsDir);
@@ -183,16 +185,9 @@ async function removeCgroupScope(sessionsDir: string): Promise<void> {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const group = path.join(dir, entry.name);
-      const members = (): number[] => fs.readFileSync(path.join(group, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-      for (const pid of members()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // ended between the read and the signal: the group's next read says so
-        }
-      }
-      if (!(await until(() => members().length === 0, 5000))) throw new Error(`${group} still holds ${members().join(', ')}`);
-      fs.rmdirSync(group);
+      // KILLs what it lists and waits for it to empty; a group still busy then fails the rmdir (EBUSY).
+      await endAll(new CgroupProcesses(entry.name, group));
+      if (fs.existsSync(group)) fs.rmdirSync(group);
     }
     fs.rmdirSync(dir);
   }
