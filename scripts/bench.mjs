@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon as startDaemonProcess } from './daemon.mjs';
-import { get, getJson, keepAlive, mcpCall, median, serverCpu, serverPidsWithSpawner, sleep, spawnFloor, startFloorServer, wrkRound } from './benchTools.mjs';
+import { agentPaced as agentPacedTimes, backToBack as backToBackTimes, fourSessions as fourSessionsFigures, timedTicket } from './benchFigures.mjs';
+import { get, getJson, keepAlive, mcpCall, median, serverCpu, serverPidsWithSpawner, startFloorServer, wrkRound } from './benchTools.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const cleanups = [];
@@ -92,35 +93,16 @@ async function read() {
   await daemon.stop();
 }
 
-/** Submits `true` and waits for its result in one GET; returns the ms it took. */
-async function ticket(daemon, session, nonce) {
-  const t = performance.now();
-  const answer = await getJson(daemon.base, daemon.url('shell', { session, wait: 10, cmd: 'true', nonce }));
-  const ms = performance.now() - t;
-  if (answer.type !== 'result' || answer.status !== 'done') throw new Error(`no result: ${JSON.stringify(answer)}`);
-  return ms;
-}
+/** Submits `true` in `session` and waits for its result in one GET; resolves with the ms it took. */
+const ticketOf = (daemon) => timedTicket((session, nonce) => getJson(daemon.base, daemon.url('shell', { session, wait: 10, cmd: 'true', nonce })));
 
 async function backToBack() {
-  // 400 tickets in one session, each sent the moment the last answer came; in blocks of 50,
-  // each after 50 bare spawns back to back in a fresh process. Judged on the last half.
+  // Judged on the last half (benchFigures.mjs).
   const daemon = await startDaemon();
-  const TICKETS = Number(process.env.BENCH_TICKETS ?? 400);
-  const BLOCK = 50;
-  const ours = [];
-  const floor = [];
-  for (let done = 0; done < TICKETS; done += BLOCK) {
-    const bare = await spawnFloor({ count: BLOCK });
-    const block = [];
-    for (let i = 0; i < BLOCK; i += 1) block.push(await ticket(daemon, 'b2b', done + i));
-    if (done >= TICKETS / 2) {
-      ours.push(...block);
-      floor.push(...bare.times);
-    }
-  }
-  const ratio = median(ours) / median(floor);
+  const total = Number(process.env.BENCH_TICKETS ?? 400);
+  const { ours, floor, ratio } = await backToBackTimes(ticketOf(daemon), { total });
   report(
-    `2. back to back: GET /shell?wait= for \`true\` in one session, no pause, p50 of the last ${ours.length} of ${TICKETS}`,
+    `2. back to back: GET /shell?wait= for \`true\` in one session, no pause, p50 of the last ${ours.length} of ${total}`,
     `${median(ours).toFixed(2)} ms`,
     `${median(floor).toFixed(2)} ms (spawn bash -c true, back to back)`,
     `${ratio.toFixed(2)}×`,
@@ -131,27 +113,15 @@ async function backToBack() {
 }
 
 async function agentPaced() {
-  // The next command ~150 ms after the last result, as an agent's come; the floor is paced alike.
   // Judged on a server that has run a while (200 tickets first), as a deployed one has: a fresh
   // server's first tickets run code V8 has not optimised yet, and are printed beside it.
   const daemon = await startDaemon();
-  const COUNT = Number(process.env.BENCH_PACED ?? 60);
+  const count = Number(process.env.BENCH_PACED ?? 60);
   const PAUSE = 150;
-  const pacedRun = async (label) => {
-    const ours = [];
-    const floor = [];
-    for (let done = 0; done < COUNT; done += 20) {
-      floor.push(...(await spawnFloor({ count: 20, pauseMs: PAUSE })).times);
-      for (let i = 0; i < 20; i += 1) {
-        await sleep(PAUSE);
-        ours.push(await ticket(daemon, 'paced', `${label}-${done + i}`));
-      }
-    }
-    return { ours, floor, ratio: median(ours) / median(floor) };
-  };
-  const fresh = await pacedRun('fresh');
-  for (let i = 0; i < 200; i += 1) await ticket(daemon, 'paced', `warm-${i}`);
-  const { ours, floor, ratio } = await pacedRun('run');
+  const send = ticketOf(daemon);
+  const fresh = await agentPacedTimes(send, { count, pauseMs: PAUSE, label: 'fresh' });
+  for (let i = 0; i < 200; i += 1) await send('paced', `warm-${i}`);
+  const { ours, floor, ratio } = await agentPacedTimes(send, { count, pauseMs: PAUSE, label: 'run' });
   report(
     `3. agent-paced: the same, ${PAUSE} ms after each result, p50 of ${ours.length}, after 200 tickets`,
     `${median(ours).toFixed(2)} ms`,
@@ -165,40 +135,20 @@ async function agentPaced() {
 }
 
 async function fourSessions() {
-  // Four sessions at once, each back to back; against four bare spawn loops in one process.
   const daemon = await startDaemon();
-  const EACH = Number(process.env.BENCH_FOUR ?? 100);
-  for (let s = 0; s < 4; s += 1) await ticket(daemon, `four${s}`, 'warm'); // each session's first shell
-  const pids = await serverPidsWithSpawner(daemon.pid);
-  const ours = [];
-  const floor = [];
-  let generator = 0;
-  for (let round = 0; round < Math.max(3, Math.ceil(ROUNDS / 2)); round += 1) {
-    const bare = await spawnFloor({ loops: 4, count: EACH });
-    floor.push({ rate: (4 * EACH) / (bare.wallMs / 1000), cpu: bare.cpuSeconds / (4 * EACH) });
-    const cpuBefore = serverCpu(pids);
-    const ownBefore = process.cpuUsage();
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: 4 }, async (_, s) => {
-      for (let i = 0; i < EACH; i += 1) await ticket(daemon, `four${s}`, `${round}-${i}`);
-    }));
-    const wall = (performance.now() - t0) / 1000;
-    const own = process.cpuUsage(ownBefore);
-    generator = Math.max(generator, (own.user + own.system) / 1e6 / wall);
-    ours.push({ rate: (4 * EACH) / wall, cpu: (serverCpu(pids) - cpuBefore) / (4 * EACH) });
-  }
-  const rate = (runs) => median(runs.map((r) => r.rate));
-  const cpu = (runs) => median(runs.map((r) => r.cpu)) * 1000;
-  const rateRatio = rate(ours) / rate(floor);
-  const cpuRatio = cpu(ours) / cpu(floor);
-  report('4a. four sessions at once: tickets per second', `${rate(ours).toFixed(0)}/s`, `${rate(floor).toFixed(0)}/s (four bare spawn loops)`, `${rateRatio.toFixed(2)}×`, '≥ 0.8×', rateRatio >= 0.8 && generator < 0.9, generatorNote(generator));
+  const each = Number(process.env.BENCH_FOUR ?? 100);
+  const { rate, cpu, generator } = await fourSessionsFigures(ticketOf(daemon), () => serverPidsWithSpawner(daemon.pid), {
+    each,
+    rounds: Math.max(3, Math.ceil(ROUNDS / 2)),
+  });
+  report('4a. four sessions at once: tickets per second', `${rate.ours.toFixed(0)}/s`, `${rate.floor.toFixed(0)}/s (four bare spawn loops)`, `${rate.ratio.toFixed(2)}×`, '≥ 0.8×', rate.ratio >= 0.8 && generator < 0.9, generatorNote(generator));
   report(
     '4b. four sessions at once: server CPU per ticket (daemon and spawner)',
-    `${cpu(ours).toFixed(2)} ms`,
-    `${cpu(floor).toFixed(2)} ms (the bare spawner's CPU per spawn)`,
-    `${cpuRatio.toFixed(2)}×`,
+    `${cpu.ours.toFixed(2)} ms`,
+    `${cpu.floor.toFixed(2)} ms (the bare spawner's CPU per spawn)`,
+    `${cpu.ratio.toFixed(2)}×`,
     '≤ 1.5×',
-    cpuRatio <= 1.5,
+    cpu.ratio <= 1.5,
   );
   await daemon.stop();
 }
@@ -213,8 +163,9 @@ async function mcpVsGet() {
       if (answer.result?.structuredContent?.status !== 'done') throw new Error(`mcp: ${JSON.stringify(answer)}`);
     }
   };
+  const getTicket = ticketOf(daemon);
   const viaGet = async (round) => {
-    for (let i = 0; i < COUNT; i += 1) await ticket(daemon, 'get', `${round}-${i}`);
+    for (let i = 0; i < COUNT; i += 1) await getTicket('get', `${round}-${i}`);
   };
   await viaMcp('warm');
   await viaGet('warm');

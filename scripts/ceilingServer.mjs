@@ -88,7 +88,7 @@ const server = http.createServer(async (req, res) => {
   fs.writeSync(fd, text, 0);
   fs.ftruncateSync(fd, Buffer.byteLength(text));
   fs.closeSync(fd);
-  const body = JSON.stringify({ ticket, status: 'done', exit_code: code, output: output + errors });
+  const body = JSON.stringify({ type: 'result', ticket, status: 'done', exit_code: code, output: output + errors });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
   setImmediate(() => {
